@@ -1,0 +1,41 @@
+# Two commands on a fresh machine (Python 3 + a C++ compiler): `make demo`, `make test`.
+# Each creates or refreshes its own virtualenv in .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv build demo test test-kernel bench airflow clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Build deps first so the editable install can run without build isolation
+# (fast rebuilds: `make build` after a C++ change).
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install --quiet "scikit-build-core>=0.10" "nanobind>=2.0"
+	$(PIP) install --quiet --no-build-isolation -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+build: $(STAMP)
+	$(PIP) install --quiet --no-build-isolation --no-deps -e .
+
+demo: build
+	$(PY) -m airflow_provider_cylon.cli demo
+
+test: build
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-kernel: build
+	$(PY) -m pytest -q tests/unit/kernel $(PYTEST_ARGS)
+
+bench: build
+	$(PY) benchmarks/kernel.py
+
+clean:
+	rm -rf build dist $(VENV) .pytest_cache .hypothesis .demo
