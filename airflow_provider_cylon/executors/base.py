@@ -1,0 +1,111 @@
+"""Executor: how a job's workers are started (local processes, AWS Lambda, ...).
+
+An executor only starts, watches and stops workers; what they compute lives in
+the spec stored in Redis (``cylon:{job}:spec``) and the workers coordinate among
+themselves. Every worker gets the same small invocation event (runtime/event.py).
+
+Usage::
+
+    handle = executor.submit(job_id, world_size, redis_url)
+    manifest = executor.wait(handle, timeout_s=600).raise_for_failure(job_id)
+"""
+from __future__ import annotations
+
+import abc
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, JobOutcome, connect
+from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, InvocationEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobHandle:
+    """What a submit returns: enough to wait for or cancel the job.
+
+    :param job_id: the job id.
+    :param world_size: number of workers started.
+    :param redis_url: Redis URL (without a password).
+    :param events: the invocation events sent, one per worker.
+    :param redis_password_env: environment variable holding the Redis password.
+    :param extra: executor-specific, JSON-serialisable data (request ids, pids, ...).
+    """
+
+    job_id: str
+    world_size: int
+    redis_url: str
+    events: list[InvocationEvent]
+    redis_password_env: str = DEFAULT_PASSWORD_ENV
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "world_size": self.world_size, "redis_url": self.redis_url,
+                "events": [e.to_dict() for e in self.events], "redis_password_env": self.redis_password_env,
+                "extra": self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobHandle:
+        return cls(job_id=data["job_id"], world_size=int(data["world_size"]), redis_url=data["redis_url"],
+                   events=[InvocationEvent.from_dict(e) for e in data.get("events", [])],
+                   redis_password_env=data.get("redis_password_env") or DEFAULT_PASSWORD_ENV,
+                   extra=dict(data.get("extra") or {}))
+
+
+class Executor(abc.ABC):
+    """Starts ``world_size`` workers for a job whose spec is already in Redis."""
+
+    #: short name used in connections / CLI (``local``, ``lambda``).
+    name: str = "base"
+
+    @abc.abstractmethod
+    def submit(
+        self,
+        job_id: str,
+        world_size: int,
+        redis_url: str,
+        *,
+        redis_password_env: str = DEFAULT_PASSWORD_ENV,
+        invocation_prefix: str | None = None,
+        timeout_s: float | None = None,
+    ) -> JobHandle:
+        """Start the workers; returns at once.
+
+        :param job_id: the job id (its spec must already be stored).
+        :param world_size: number of workers.
+        :param redis_url: Redis URL the workers use (no password in it).
+        :param redis_password_env: environment variable that holds the password.
+        :param invocation_prefix: stable prefix of invocation ids (idempotent re-submits).
+        :param timeout_s: per-worker time limit (the function timeout).
+        """
+
+    def wait(self, handle: JobHandle, timeout_s: float) -> JobOutcome:
+        """Wait for the job's manifest or abort key in Redis.
+
+        :param handle: from :meth:`submit`.
+        :param timeout_s: how long to wait.
+        """
+        coordinator = JobCoordinator(connect(handle.redis_url, password_env=handle.redis_password_env),
+                                     handle.job_id)
+        return coordinator.wait_final(timeout_s)
+
+    def cancel(self, handle: JobHandle, reason: str = "cancelled by the submitter") -> None:
+        """Abort the job: sets the abort key so every worker stops within seconds.
+
+        :param handle: from :meth:`submit`.
+        :param reason: recorded in the abort key.
+        """
+        coordinator = JobCoordinator(connect(handle.redis_url, password_env=handle.redis_password_env),
+                                     handle.job_id)
+        coordinator.abort(reason, world_size=handle.world_size)
+
+    def close(self) -> None:
+        """Release resources held by the executor (servers, pools)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

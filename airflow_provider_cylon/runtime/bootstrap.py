@@ -1,0 +1,515 @@
+"""Redis coordination of one job: spec, ranks, all_gather, barriers, status, abort, manifest.
+
+Key schema (docs/contracts.md), every key under ``cylon:{job_id}:`` with a TTL:
+
+=====================  =========================  ============================================
+key                    type                       meaning
+=====================  =========================  ============================================
+``spec``               string (JSON)              the JobSpec, written by the submitter
+``rank``               counter                    INCR - 1 gives a rank
+``claim:{inv}``        string                     rank claimed by that invocation (set once)
+``endpoints``          hash rank -> JSON          all_gather of worker endpoints
+``gather:{name}``      hash rank -> JSON          any other all_gather (same protocol)
+``barrier:{name}``     set of ranks               barrier arrivals
+``status``             hash rank -> JSON          ok/error, traceback, rows, bytes, timings
+``done``               set of ranks               ranks that reported
+``abort``              string (JSON rank, error)  stop everything now
+``manifest``           string (JSON)              the published ``_SUCCESS`` manifest
+``wake:{...}``         list                       BLPOP wake-ups instead of busy polling
+=====================  =========================  ============================================
+
+Waits never spin: a waiter blocks on its own wake list *and* its abort wake list
+(``BLPOP`` on both), in slices of at most ``poll_s`` seconds, and re-checks the
+condition and the abort key after every wake. The rank that completes a gather
+or barrier pushes one token to every rank's wake list, inside a Lua script, so
+completion is detected exactly once. Anyone who sets ``abort`` pushes a token to
+every rank's abort wake list and to ``wake:final`` (watched by submitters).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from airflow_provider_cylon.runtime.errors import (
+    CoordinationError,
+    JobAbortedError,
+    JobFailedError,
+    WorkerTimeoutError,
+)
+from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, validate_job_id
+from airflow_provider_cylon.runtime.spec import JobSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL_S = 24 * 3600
+DEFAULT_POLL_S = 1.0
+
+# Claim a rank once per invocation id: a redelivery gets the same rank back
+# (fresh=0); the check-and-increment must be atomic, or two concurrent deliveries
+# of one invocation would burn two ranks.
+_CLAIM_LUA = """
+local c = redis.call('GET', KEYS[1])
+if c then return {tonumber(c), 0} end
+local r = redis.call('INCR', KEYS[2]) - 1
+redis.call('SET', KEYS[1], r, 'EX', ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return {r, 1}
+"""
+
+# Arrive at a gather (hash) or barrier (set); the arrival that completes it wakes
+# every rank exactly once. KEYS[1] = hash/set, KEYS[2..] = wake lists.
+# ARGV = kind ('hash'|'set'), member, value, world_size, ttl.
+_ARRIVE_LUA = """
+local n
+if ARGV[1] == 'hash' then
+  local added = redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  n = redis.call('HLEN', KEYS[1])
+  if added == 0 then return n end
+else
+  local added = redis.call('SADD', KEYS[1], ARGV[2])
+  n = redis.call('SCARD', KEYS[1])
+  if added == 0 then return n end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+if n == tonumber(ARGV[4]) then
+  for i = 2, #KEYS do
+    redis.call('RPUSH', KEYS[i], '1')
+    redis.call('EXPIRE', KEYS[i], ARGV[5])
+  end
+end
+return n
+"""
+
+
+def connect(
+    redis_url: str,
+    *,
+    password_env: str | None = DEFAULT_PASSWORD_ENV,
+    password: str | None = None,
+    socket_connect_timeout: float = 10.0,
+) -> redis.Redis:
+    """A redis-py client for a job (``redis://``, ``rediss://`` TLS, ``unix://``).
+
+    The password comes from ``password`` or else the environment variable
+    ``password_env``; never from an event. A password inside the URL also works
+    (for submitters that hold a full connection URL).
+
+    :param redis_url: the server URL (user names and ``?ssl_cert_reqs=...`` are honoured).
+    :param password_env: environment variable holding the password (``None``: don't look).
+    :param password: explicit password (wins over the environment).
+    :param socket_connect_timeout: seconds to wait for a TCP connection.
+    """
+    kwargs: dict[str, Any] = {"socket_connect_timeout": socket_connect_timeout, "health_check_interval": 30}
+    secret = password if password is not None else (os.environ.get(password_env) if password_env else None)
+    if secret:
+        kwargs["password"] = secret
+    try:
+        return redis.Redis.from_url(redis_url, **kwargs)
+    except ValueError as err:
+        raise CoordinationError(f"cannot use Redis URL scheme of {redis_url.split('://')[0]!r}: {err}") from err
+
+
+@dataclass(frozen=True)
+class JobKeys:
+    """Names of one job's Redis keys.
+
+    :param job_id: the job id.
+    """
+
+    job_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"cylon:{self.job_id}:"
+
+    @property
+    def spec(self) -> str:
+        return f"{self.prefix}spec"
+
+    @property
+    def rank(self) -> str:
+        return f"{self.prefix}rank"
+
+    def claim(self, invocation_id: str) -> str:
+        return f"{self.prefix}claim:{invocation_id}"
+
+    def gather(self, name: str) -> str:
+        return f"{self.prefix}endpoints" if name == "endpoints" else f"{self.prefix}gather:{name}"
+
+    def barrier(self, name: str) -> str:
+        return f"{self.prefix}barrier:{name}"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}status"
+
+    @property
+    def done(self) -> str:
+        return f"{self.prefix}done"
+
+    @property
+    def abort(self) -> str:
+        return f"{self.prefix}abort"
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.prefix}manifest"
+
+    def wake(self, what: str) -> str:
+        return f"{self.prefix}wake:{what}"
+
+    def wake_abort(self, rank: int) -> str:
+        return self.wake(f"abort:{rank}")
+
+    @property
+    def wake_final(self) -> str:
+        """List a submitter/trigger may BLPOP: pushed on every report, the manifest and abort."""
+        return self.wake("final")
+
+
+@dataclass(frozen=True)
+class RankClaim:
+    """Result of :meth:`JobCoordinator.claim_rank`.
+
+    :param rank: the claimed rank (may be >= world size: a surplus invocation).
+    :param fresh: ``False`` when this invocation id had already claimed it (a redelivery).
+    :param world_size: the job's world size.
+    """
+
+    rank: int
+    fresh: bool
+    world_size: int
+
+    @property
+    def surplus(self) -> bool:
+        return self.rank >= self.world_size
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a job ended, as seen in Redis by a waiter.
+
+    :param state: ``success``, ``failed`` or ``timeout``.
+    :param manifest: the ``_SUCCESS`` manifest on success.
+    :param failed_rank: the first failing rank on failure, when known.
+    :param error: the failing rank's error text.
+    :param statuses: per-rank status reports (rank -> dict).
+    """
+
+    state: str
+    manifest: dict[str, Any] | None
+    failed_rank: int | None
+    error: str
+    statuses: dict[int, dict[str, Any]]
+
+    def raise_for_failure(self, job_id: str) -> dict[str, Any]:
+        """Return the manifest, or raise :class:`JobFailedError` / :class:`WorkerTimeoutError`.
+
+        :param job_id: the job id (for the message).
+        """
+        if self.state == "success" and self.manifest is not None:
+            return self.manifest
+        if self.state == "timeout":
+            raise WorkerTimeoutError(f"job_id={job_id} did not finish in time: {self.error}", job_id=job_id)
+        where = f"rank {self.failed_rank}" if self.failed_rank is not None else "the submitter"
+        raise JobFailedError(f"job_id={job_id} failed on {where}: {self.error}", job_id=job_id,
+                             failed_rank=self.failed_rank, error=self.error)
+
+
+class JobCoordinator:
+    """One job's view of Redis: used by workers (with a rank) and by submitters (without).
+
+    :param client: a redis-py client (see :func:`connect`).
+    :param job_id: the job id.
+    :param ttl_s: TTL given to every key written.
+    :param poll_s: longest single blocking wait; the abort key is re-read at least this often.
+    """
+
+    def __init__(self, client: redis.Redis, job_id: str, *, ttl_s: int = DEFAULT_TTL_S,
+                 poll_s: float = DEFAULT_POLL_S) -> None:
+        self.client = client
+        self.job_id = validate_job_id(job_id)
+        self.keys = JobKeys(job_id)
+        self.ttl_s = int(ttl_s)
+        self.poll_s = float(poll_s)
+        self.rank: int | None = None
+        self.world_size: int | None = None
+        self.deadline: float | None = None  # time.monotonic() value
+        self._claim = client.register_script(_CLAIM_LUA)
+        self._arrive = client.register_script(_ARRIVE_LUA)
+
+    def _tag(self) -> str:
+        return f"job_id={self.job_id} rank={self.rank}"
+
+    # -- spec ------------------------------------------------------------------------------
+    def put_spec(self, spec: JobSpec) -> None:
+        """Store the spec (submitter side) with the spec's key TTL.
+
+        :param spec: the validated spec.
+        """
+        self.ttl_s = spec.key_ttl_s
+        self.client.set(self.keys.spec, spec.to_json(), ex=self.ttl_s)
+
+    def get_spec(self) -> JobSpec | None:
+        """The stored spec, or ``None`` when absent (unknown job, or finished and cleaned up)."""
+        raw = self.client.get(self.keys.spec)
+        if raw is None:
+            return None
+        spec = JobSpec.from_json(raw)
+        self.ttl_s = spec.key_ttl_s
+        return spec
+
+    # -- ranks -----------------------------------------------------------------------------
+    def claim_rank(self, invocation_id: str, world_size: int) -> RankClaim:
+        """Claim a rank for this invocation (INCR - 1, once per invocation id).
+
+        :param invocation_id: the event's invocation id.
+        :param world_size: the job's world size (from the spec).
+        """
+        rank, fresh = self._claim(keys=[self.keys.claim(invocation_id), self.keys.rank], args=[self.ttl_s])
+        claim = RankClaim(rank=int(rank), fresh=bool(fresh), world_size=world_size)
+        self.world_size = world_size
+        if not claim.surplus:
+            self.rank = claim.rank
+        log.info("job_id=%s invocation=%s claimed rank %d of %d (fresh=%s)", self.job_id, invocation_id,
+                 claim.rank, world_size, claim.fresh)
+        return claim
+
+    def attach(self, rank: int, world_size: int, deadline: float | None = None) -> None:
+        """Act as ``rank`` of ``world_size`` (after a claim, or in tests).
+
+        :param rank: this worker's rank.
+        :param world_size: the job's world size.
+        :param deadline: ``time.monotonic()`` value after which waits raise :class:`WorkerTimeoutError`.
+        """
+        self.rank, self.world_size, self.deadline = rank, world_size, deadline
+
+    def _require_rank(self) -> tuple[int, int]:
+        if self.rank is None or self.world_size is None:
+            raise CoordinationError(f"job_id={self.job_id}: this coordinator has no rank (claim_rank first)",
+                                    job_id=self.job_id)
+        return self.rank, self.world_size
+
+    # -- abort -------------------------------------------------------------------------------
+    def get_abort(self) -> dict[str, Any] | None:
+        """The abort record (``{"rank", "error"}``) or ``None``."""
+        raw = self.client.get(self.keys.abort)
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = {"rank": None, "error": raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)}
+        return data if isinstance(data, dict) else {"rank": None, "error": str(data)}
+
+    def check_abort(self) -> None:
+        """Raise :class:`JobAbortedError` if anyone aborted the job."""
+        record = self.get_abort()
+        if record is not None:
+            failed = record.get("rank")
+            raise JobAbortedError(
+                f"job_id={self.job_id} aborted by {'rank ' + str(failed) if failed is not None else 'the submitter'}: "
+                f"{str(record.get('error', ''))[:2000]}",
+                job_id=self.job_id, rank=self.rank, failed_rank=failed, error=str(record.get("error", "")))
+
+    def abort(self, error: str, *, rank: int | None = None, world_size: int | None = None) -> bool:
+        """Set the abort key (first one wins) and wake every waiter.
+
+        :param error: what went wrong (a traceback is fine; no secrets).
+        :param rank: the failing rank (``None`` for the submitter / on_kill).
+        :param world_size: how many rank wake lists to push (defaults to the known world size).
+        :returns: ``True`` if this call set the key.
+        """
+        record = json.dumps({"rank": rank, "error": error, "time": time.time()})
+        first = bool(self.client.set(self.keys.abort, record, nx=True, ex=self.ttl_s))
+        size = world_size if world_size is not None else self.world_size
+        if size is None:
+            spec = self.get_spec()
+            size = spec.world_size if spec is not None else 0
+        pipe = self.client.pipeline(transaction=False)
+        for r in range(size):
+            pipe.rpush(self.keys.wake_abort(r), "1")
+            pipe.expire(self.keys.wake_abort(r), self.ttl_s)
+        pipe.rpush(self.keys.wake_final, "1")
+        pipe.expire(self.keys.wake_final, self.ttl_s)
+        pipe.execute()
+        if first:
+            log.error("job_id=%s rank=%s aborted the job: %s", self.job_id, rank, error.splitlines()[-1:] or error)
+        return first
+
+    # -- waiting -------------------------------------------------------------------------------
+    def remaining(self) -> float | None:
+        """Seconds to the deadline (``None`` if there is none)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def wait_until(self, condition: Callable[[], bool], wake_key: str, what: str,
+                   timeout_s: float | None = None) -> None:
+        """Block until ``condition()`` is true, waking on ``wake_key`` or abort; never spins.
+
+        :param condition: re-checked after every wake-up and every ``poll_s``.
+        :param wake_key: list that is pushed when the condition may have become true.
+        :param what: description for errors (e.g. ``barrier 'written'``).
+        :param timeout_s: limit for this wait (the job deadline applies too).
+        :raises JobAbortedError: when the abort key appears.
+        :raises WorkerTimeoutError: when the time runs out.
+        """
+        end = self.deadline
+        if timeout_s is not None:
+            local_end = time.monotonic() + timeout_s
+            end = local_end if end is None else min(end, local_end)
+        keys = [wake_key]
+        if self.rank is not None:
+            keys.append(self.keys.wake_abort(self.rank))
+        while True:
+            self.check_abort()
+            if condition():
+                return
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                raise WorkerTimeoutError(f"{self._tag()}: timed out waiting for {what}", job_id=self.job_id,
+                                         rank=self.rank)
+            block = self.poll_s if left is None else max(0.01, min(self.poll_s, left))
+            self.client.blpop(keys, timeout=block)
+
+    def all_gather(self, name: str, value: Any, *, timeout_s: float | None = None) -> list[Any]:
+        """Emulated all_gather: every rank HSETs its JSON value, then all read all.
+
+        :param name: gather name (``endpoints`` uses the contract's ``endpoints`` hash).
+        :param value: this rank's JSON-serialisable value.
+        :param timeout_s: limit for this wait (the job deadline applies too).
+        :returns: values indexed by rank.
+        """
+        rank, world = self._require_rank()
+        key = self.keys.gather(name)
+        wakes = [self.keys.wake(f"gather:{name}:{r}") for r in range(world)]
+        self._arrive(keys=[key, *wakes], args=["hash", rank, json.dumps(value), world, self.ttl_s])
+        self.wait_until(lambda: int(self.client.hlen(key)) >= world, wakes[rank], f"all_gather {name!r}",
+                        timeout_s)
+        raw = self.client.hgetall(key)
+        out: list[Any] = [None] * world
+        for field, val in raw.items():
+            r = int(field)
+            if 0 <= r < world:
+                out[r] = json.loads(val)
+        return out
+
+    def barrier(self, name: str, *, timeout_s: float | None = None) -> None:
+        """Wait until every rank has arrived at barrier ``name``.
+
+        :param name: barrier name, unique per use within a job.
+        :param timeout_s: limit for this wait (the job deadline applies too).
+        """
+        rank, world = self._require_rank()
+        key = self.keys.barrier(name)
+        wakes = [self.keys.wake(f"barrier:{name}:{r}") for r in range(world)]
+        self._arrive(keys=[key, *wakes], args=["set", rank, "", world, self.ttl_s])
+        self.wait_until(lambda: int(self.client.scard(key)) >= world, wakes[rank], f"barrier {name!r}", timeout_s)
+
+    # -- reporting -------------------------------------------------------------------------------
+    def report_status(self, status: Mapping[str, Any], *, rank: int | None = None) -> None:
+        """Write this rank's status (ok/error, traceback, rows, bytes, timings) and join ``done``.
+
+        :param status: JSON-serialisable report.
+        :param rank: reporting rank (defaults to this coordinator's rank).
+        """
+        r = self.rank if rank is None else rank
+        if r is None:
+            raise CoordinationError(f"job_id={self.job_id}: cannot report a status without a rank")
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.keys.status, str(r), json.dumps(dict(status), default=str))
+        pipe.expire(self.keys.status, self.ttl_s)
+        pipe.sadd(self.keys.done, str(r))
+        pipe.expire(self.keys.done, self.ttl_s)
+        pipe.rpush(self.keys.wake_final, "1")
+        pipe.expire(self.keys.wake_final, self.ttl_s)
+        pipe.execute()
+
+    def get_statuses(self) -> dict[int, dict[str, Any]]:
+        """Per-rank status reports received so far."""
+        return {int(k): json.loads(v) for k, v in self.client.hgetall(self.keys.status).items()}
+
+    def done_count(self) -> int:
+        """How many ranks have reported (``SCARD done``)."""
+        return int(self.client.scard(self.keys.done))
+
+    def publish_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Record the published manifest: the job has succeeded.
+
+        :param manifest: the ``_SUCCESS`` manifest.
+        """
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(self.keys.manifest, json.dumps(dict(manifest), default=str), ex=self.ttl_s)
+        pipe.rpush(self.keys.wake_final, "1")
+        pipe.expire(self.keys.wake_final, self.ttl_s)
+        pipe.execute()
+
+    def get_manifest(self) -> dict[str, Any] | None:
+        """The published manifest, or ``None``."""
+        raw = self.client.get(self.keys.manifest)
+        return None if raw is None else json.loads(raw)
+
+    # -- submitter side -------------------------------------------------------------------------
+    def outcome(self) -> JobOutcome | None:
+        """The job's end state if it has one (manifest or abort), else ``None``."""
+        manifest = self.get_manifest()
+        if manifest is not None:
+            return JobOutcome("success", manifest, None, "", self.get_statuses())
+        record = self.get_abort()
+        if record is not None:
+            return JobOutcome("failed", None, record.get("rank"), str(record.get("error", "")), self.get_statuses())
+        return None
+
+    def wait_final(self, timeout_s: float, *, on_progress: Callable[[int], None] | None = None,
+                   should_stop: Callable[[], str | None] | None = None) -> JobOutcome:
+        """Wait for the manifest or the abort key (submitter / executor side).
+
+        :param timeout_s: how long to wait.
+        :param on_progress: called with ``SCARD done`` whenever it changes.
+        :param should_stop: polled each wake; a returned message aborts the job with it
+            (e.g. an executor noticing a dead process).
+        """
+        end = time.monotonic() + timeout_s
+        last_done = -1
+        while True:
+            result = self.outcome()
+            if result is not None:
+                return result
+            if on_progress is not None:
+                done = self.done_count()
+                if done != last_done:
+                    last_done = done
+                    on_progress(done)
+            if should_stop is not None:
+                message = should_stop()
+                if message:
+                    self.abort(message)
+                    continue
+            left = end - time.monotonic()
+            if left <= 0:
+                return JobOutcome("timeout", None, None, f"no manifest or abort after {timeout_s:.0f}s "
+                                  f"({self.done_count()} ranks reported)", self.get_statuses())
+            # A single waiter consumes the token; other waiters on the same job see the
+            # change within poll_s (tokens are hints, the state is always re-read).
+            self.client.blpop([self.keys.wake_final], timeout=max(0.01, min(self.poll_s, left)))
+
+    def job_keys(self) -> list[str]:
+        """Every key currently under ``cylon:{job_id}:``."""
+        return [k.decode() if isinstance(k, bytes) else k
+                for k in self.client.scan_iter(match=f"{self.keys.prefix}*", count=500)]
+
+    def cleanup(self) -> int:
+        """Delete every key of the job; returns how many were deleted."""
+        keys = self.job_keys()
+        if not keys:
+            return 0
+        deleted = 0
+        for i in range(0, len(keys), 500):
+            deleted += int(self.client.unlink(*keys[i:i + 500]))
+        return deleted

@@ -1,0 +1,705 @@
+"""JobSpec: what a distributed job computes (versioned JSON, validated on construction).
+
+A spec crosses Redis (``cylon:{job}:spec``), trigger serialization and the CLI,
+so it is plain JSON: :meth:`JobSpec.to_dict` / :meth:`JobSpec.from_dict` round-trip
+exactly, and every validation error names the offending field.
+
+A job is a short pipeline of steps run in one job without writing intermediates.
+A single operation is a one-step pipeline; ``op`` says which (``"pipeline"`` for
+more than one step). Step inputs are names: the job inputs (``in0``, ``in1``, ...
+or the names given) and the results of earlier steps (``step0``, ``step1``, ... or
+the names given). Without explicit inputs, the first step reads every job input
+and a later step reads the previous step's result.
+
+Credentials never live in a spec: storage options hold only non-secret settings
+(endpoint, region, scheme); keys come from the worker's environment.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from airflow_provider_cylon.runtime.errors import SpecError
+
+SPEC_VERSION = 1
+STEP_OPS = ("join", "union", "intersect", "difference", "unique", "sort", "groupby", "repartition", "head", "slice")
+OPS = (*STEP_OPS, "pipeline")
+CHANNELS = ("redis", "tcp", "s3", "tcp-punch")
+COMPRESSIONS = ("none", "lz4", "zstd")
+JOIN_HOWS = ("inner", "left", "right", "outer", "semi", "anti")
+AGGREGATIONS = ("count", "min", "max", "sum", "mean", "var", "std", "nunique")
+FORMATS = ("parquet", "csv", "arrow")
+#: Number of inputs each step op takes: (min, max); max None = unbounded.
+STEP_ARITY: dict[str, tuple[int, int | None]] = {
+    "join": (2, 2),
+    "union": (2, None),
+    "intersect": (2, None),
+    "difference": (2, None),
+    "unique": (1, 1),
+    "sort": (1, 1),
+    "groupby": (1, 1),
+    "repartition": (1, 1),
+    "head": (1, 1),
+    "slice": (1, 1),
+}
+MAX_WORLD_SIZE = 4096
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+# Storage option names that would carry a secret; a spec travels through Redis,
+# XCom and logs, so these are refused outright.
+_SECRET_WORDS = ("secret", "password", "token", "access_key", "credential", "session")
+STORAGE_OPTION_KEYS = ("endpoint_override", "region", "scheme", "anonymous", "force_virtual_addressing")
+
+
+def _fail(path: str, message: str) -> SpecError:
+    return SpecError(path, message)
+
+
+def _str(value: Any, path: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, f"expected a string but found {type(value).__name__} {value!r}")
+    if not allow_empty and not value:
+        raise _fail(path, "expected a non-empty string but found ''")
+    return value
+
+
+def _choice(value: Any, path: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise _fail(path, f"expected one of {'|'.join(choices)} but found {value!r}")
+    return str(value)
+
+
+def _int(value: Any, path: str, *, low: int | None = None, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(path, f"expected an integer but found {type(value).__name__} {value!r}")
+    if low is not None and value < low:
+        raise _fail(path, f"expected >= {low} but found {value}")
+    if high is not None and value > high:
+        raise _fail(path, f"expected <= {high} but found {value}")
+    return value
+
+
+def _number(value: Any, path: str, *, positive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(path, f"expected a number but found {type(value).__name__} {value!r}")
+    if positive and not value > 0:
+        raise _fail(path, f"expected a positive number but found {value}")
+    return float(value)
+
+
+def _names(value: Any, path: str, *, allow_none: bool = True) -> tuple[str, ...] | None:
+    """Normalise a column name or list of column names to a tuple."""
+    if value is None:
+        if allow_none:
+            return None
+        raise _fail(path, "expected a column name or a list of column names but found None")
+    if isinstance(value, str):
+        return (_str(value, path),)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise _fail(path, "expected at least one column name but found an empty list")
+        out = tuple(_str(v, f"{path}[{i}]") for i, v in enumerate(value))
+        if len(set(out)) != len(out):
+            raise _fail(path, f"expected distinct column names but found {list(out)!r}")
+        return out
+    raise _fail(path, f"expected a column name or a list of column names but found {type(value).__name__} {value!r}")
+
+
+def _bools(value: Any, path: str, length: int) -> tuple[bool, ...]:
+    if isinstance(value, bool):
+        return (value,) * length
+    if isinstance(value, (list, tuple)):
+        if len(value) != length:
+            raise _fail(path, f"expected {length} flags (one per sort key) but found {len(value)}")
+        for i, v in enumerate(value):
+            if not isinstance(v, bool):
+                raise _fail(f"{path}[{i}]", f"expected a bool but found {type(v).__name__} {v!r}")
+        return tuple(value)
+    raise _fail(path, f"expected a bool or a list of bools but found {type(value).__name__} {value!r}")
+
+
+def _aggs(value: Any, path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, Mapping) or not value:
+        raise _fail(path, f"expected a non-empty mapping column -> aggregation(s) but found {value!r}")
+    out = []
+    for col, funcs in value.items():
+        _str(col, f"{path}.<key>")
+        fpath = f"{path}.{col}"
+        if isinstance(funcs, str):
+            funcs = [funcs]
+        if not isinstance(funcs, (list, tuple)) or not funcs:
+            raise _fail(fpath, f"expected an aggregation or a non-empty list of them but found {funcs!r}")
+        names = tuple(_choice(f, f"{fpath}[{i}]", AGGREGATIONS) for i, f in enumerate(funcs))
+        if len(set(names)) != len(names):
+            raise _fail(fpath, f"expected distinct aggregations but found {list(names)!r}")
+        out.append((col, names))
+    return tuple(out)
+
+
+def format_of(path: str) -> str:
+    """Storage format implied by a path's extension (``parquet`` when there is none).
+
+    :param path: a file name, prefix or glob.
+    """
+    low = path.lower().rstrip("/")
+    for suffix, fmt in ((".csv", "csv"), (".csv.gz", "csv"), (".arrow", "arrow"), (".feather", "arrow"),
+                        (".ipc", "arrow"), (".parquet", "parquet"), (".pq", "parquet")):
+        if low.endswith(suffix):
+            return fmt
+    return "parquet"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One job input: a file, a directory/prefix or a glob.
+
+    :param path: ``file://``, ``s3://`` or a plain local path (templated upstream).
+    :param name: how steps refer to it (``in{i}`` by default).
+    :param format: ``parquet|csv|arrow``; ``None`` means by extension.
+    """
+
+    path: str
+    name: str = ""
+    format: str | None = None
+
+    def validate(self, where: str) -> None:
+        _str(self.path, f"{where}.path")
+        if not _NAME_RE.match(self.name):
+            raise _fail(f"{where}.name", f"expected a name matching {_NAME_RE.pattern} but found {self.name!r}")
+        if self.format is not None:
+            _choice(self.format, f"{where}.format", FORMATS)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "name": self.name}
+        if self.format is not None:
+            out["format"] = self.format
+        return out
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where and how the result is published.
+
+    :param destination: prefix (``file://``, ``s3://`` or a local dir); part files and
+        ``_SUCCESS`` go directly under it.
+    :param format: ``parquet`` (default), ``csv`` or ``arrow``.
+    """
+
+    destination: str
+    format: str = "parquet"
+
+    def validate(self, where: str) -> None:
+        _str(self.destination, f"{where}.destination")
+        if any(ch in self.destination for ch in "*?["):
+            raise _fail(f"{where}.destination", f"expected a prefix, not a glob, but found {self.destination!r}")
+        _choice(self.format, f"{where}.format", FORMATS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"destination": self.destination, "format": self.format}
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One operation of a job and its parameters (unused ones stay ``None``).
+
+    :param op: one of :data:`STEP_OPS`.
+    :param inputs: names of job inputs / earlier step results; empty = default.
+    :param name: name of this step's result (``step{i}`` by default).
+    :param on: join keys present on both sides (coalesced once, like SQL ``USING``).
+    :param left_on: join keys of the left input (with ``right_on``).
+    :param right_on: join keys of the right input.
+    :param how: ``inner|left|right|outer|semi|anti``.
+    :param suffixes: suffixes of clashing non-key columns.
+    :param distinct: union only: drop duplicate rows (SQL ``UNION`` vs ``UNION ALL``).
+    :param subset: unique only: columns that define a duplicate (all when ``None``).
+    :param by: sort / groupby keys.
+    :param ascending: sort direction per key.
+    :param aggs: groupby aggregations, column -> names.
+    :param n: head: number of rows; slice: length.
+    :param offset: slice: first global row.
+    :param partitions: repartition: number of output partitions (world size when ``None``).
+    """
+
+    op: str
+    inputs: tuple[str, ...] = ()
+    name: str = ""
+    on: tuple[str, ...] | None = None
+    left_on: tuple[str, ...] | None = None
+    right_on: tuple[str, ...] | None = None
+    how: str = "inner"
+    suffixes: tuple[str, str] = ("_x", "_y")
+    distinct: bool = True
+    subset: tuple[str, ...] | None = None
+    by: tuple[str, ...] | None = None
+    ascending: tuple[bool, ...] | None = None
+    aggs: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    n: int | None = None
+    offset: int = 0
+    partitions: int | None = None
+
+    @property
+    def aggs_dict(self) -> dict[str, list[str]]:
+        """Aggregations as the kernel takes them: ``{"col": ["sum", ...]}``."""
+        return {col: list(funcs) for col, funcs in (self.aggs or ())}
+
+    def validate(self, where: str) -> None:
+        op = _choice(self.op, f"{where}.op", STEP_OPS)
+        if not _NAME_RE.match(self.name):
+            raise _fail(f"{where}.name", f"expected a name matching {_NAME_RE.pattern} but found {self.name!r}")
+        low, high = STEP_ARITY[op]
+        if self.inputs and (len(self.inputs) < low or (high is not None and len(self.inputs) > high)):
+            want = f"{low}" if low == high else f"{low} or more"
+            raise _fail(f"{where}.inputs", f"{op} takes {want} inputs but found {len(self.inputs)}: {list(self.inputs)!r}")
+        if op == "join":
+            _choice(self.how, f"{where}.how", JOIN_HOWS)
+            if self.on is not None and (self.left_on is not None or self.right_on is not None):
+                raise _fail(f"{where}.on", "give either on or left_on/right_on, not both")
+            if self.on is None:
+                if self.left_on is None or self.right_on is None:
+                    raise _fail(f"{where}.on", "a join needs on, or both left_on and right_on")
+                if len(self.left_on) != len(self.right_on):
+                    raise _fail(
+                        f"{where}.right_on",
+                        f"expected {len(self.left_on)} keys like left_on {list(self.left_on)!r} "
+                        f"but found {list(self.right_on)!r}",
+                    )
+            if len(self.suffixes) != 2 or not all(isinstance(s, str) for s in self.suffixes):
+                raise _fail(f"{where}.suffixes", f"expected two strings but found {self.suffixes!r}")
+            if self.suffixes[0] == self.suffixes[1]:
+                raise _fail(f"{where}.suffixes", f"expected two different suffixes but found {list(self.suffixes)!r}")
+        if op in ("sort", "groupby") and not self.by:
+            raise _fail(f"{where}.by", f"{op} needs by (one or more columns) but found {self.by!r}")
+        if op == "sort" and self.ascending is not None and self.by and len(self.ascending) != len(self.by):
+            raise _fail(f"{where}.ascending", f"expected {len(self.by)} flags but found {len(self.ascending)}")
+        if op == "groupby" and not self.aggs:
+            raise _fail(f"{where}.aggs", "groupby needs aggs, e.g. {'amount': ['sum']}")
+        if op in ("head", "slice") and self.n is None:
+            raise _fail(f"{where}.n", f"{op} needs n (number of rows)")
+        if self.n is not None:
+            _int(self.n, f"{where}.n", low=0)
+        _int(self.offset, f"{where}.offset", low=0)
+        if self.partitions is not None:
+            _int(self.partitions, f"{where}.partitions", low=1, high=MAX_WORLD_SIZE)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the fields that matter for this op (defaults omitted)."""
+        out: dict[str, Any] = {"op": self.op, "name": self.name}
+        if self.inputs:
+            out["inputs"] = list(self.inputs)
+        if self.op == "join":
+            if self.on is not None:
+                out["on"] = list(self.on)
+            else:
+                out["left_on"] = list(self.left_on or ())
+                out["right_on"] = list(self.right_on or ())
+            out["how"] = self.how
+            out["suffixes"] = list(self.suffixes)
+        elif self.op == "union":
+            out["distinct"] = self.distinct
+        elif self.op == "unique":
+            out["subset"] = list(self.subset) if self.subset is not None else None
+        elif self.op == "sort":
+            out["by"] = list(self.by or ())
+            out["ascending"] = list(self.ascending or ())
+        elif self.op == "groupby":
+            out["by"] = list(self.by or ())
+            out["aggs"] = self.aggs_dict
+        elif self.op == "head":
+            out["n"] = self.n
+        elif self.op == "slice":
+            out["n"] = self.n
+            out["offset"] = self.offset
+        elif self.op == "repartition":
+            out["partitions"] = self.partitions
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "steps[0]", index: int = 0) -> StepSpec:
+        """Build and validate a step from JSON-like data.
+
+        :param data: the step mapping (``op`` plus its parameters).
+        :param where: field path used in error messages.
+        :param index: position in the pipeline (default name ``step{index}``).
+        """
+        if not isinstance(data, Mapping):
+            raise _fail(where, f"expected a mapping but found {type(data).__name__}")
+        known = {"op", "inputs", "name", "on", "left_on", "right_on", "how", "suffixes", "distinct", "subset",
+                 "by", "ascending", "aggs", "n", "offset", "partitions"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise _fail(f"{where}.{unknown[0]}", f"unknown parameter; expected one of {sorted(known)}")
+        op = _choice(data.get("op"), f"{where}.op", STEP_OPS)
+        inputs_raw = data.get("inputs") or ()
+        if isinstance(inputs_raw, str):
+            inputs_raw = [inputs_raw]
+        if not isinstance(inputs_raw, (list, tuple)):
+            raise _fail(f"{where}.inputs", f"expected a list of names but found {inputs_raw!r}")
+        inputs = tuple(_str(v, f"{where}.inputs[{i}]") for i, v in enumerate(inputs_raw))
+        by = _names(data.get("by"), f"{where}.by")
+        ascending_raw = data.get("ascending", True)
+        ascending = None
+        if op == "sort" and by:
+            if isinstance(ascending_raw, (list, tuple)) and not ascending_raw:
+                ascending_raw = True
+            ascending = _bools(ascending_raw, f"{where}.ascending", len(by))
+        suffixes_raw = data.get("suffixes", ("_x", "_y"))
+        if not isinstance(suffixes_raw, (list, tuple)) or len(suffixes_raw) != 2:
+            raise _fail(f"{where}.suffixes", f"expected two strings but found {suffixes_raw!r}")
+        distinct = data.get("distinct", True)
+        if not isinstance(distinct, bool):
+            raise _fail(f"{where}.distinct", f"expected a bool but found {distinct!r}")
+        step = cls(
+            op=op,
+            inputs=inputs,
+            name=_str(data.get("name") or f"step{index}", f"{where}.name"),
+            on=_names(data.get("on"), f"{where}.on"),
+            left_on=_names(data.get("left_on"), f"{where}.left_on"),
+            right_on=_names(data.get("right_on"), f"{where}.right_on"),
+            how=_str(data.get("how", "inner"), f"{where}.how"),
+            suffixes=(_str(suffixes_raw[0], f"{where}.suffixes[0]", allow_empty=True),
+                      _str(suffixes_raw[1], f"{where}.suffixes[1]", allow_empty=True)),
+            distinct=distinct,
+            subset=_names(data.get("subset"), f"{where}.subset"),
+            by=by,
+            ascending=ascending,
+            aggs=_aggs(data["aggs"], f"{where}.aggs") if data.get("aggs") is not None else None,
+            n=data.get("n"),
+            offset=data.get("offset", 0),
+            partitions=data.get("partitions"),
+        )
+        step.validate(where)
+        return step
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    """Non-secret filesystem settings (credentials come from the environment).
+
+    :param endpoint_override: ``host:port`` of an S3-compatible server.
+    :param region: S3 region.
+    :param scheme: ``https`` (default) or ``http`` for the endpoint.
+    :param anonymous: access public buckets without credentials.
+    :param force_virtual_addressing: virtual-hosted-style bucket addressing.
+    """
+
+    endpoint_override: str | None = None
+    region: str | None = None
+    scheme: str | None = None
+    anonymous: bool = False
+    force_virtual_addressing: bool = False
+
+    def validate(self, where: str) -> None:
+        if self.endpoint_override is not None:
+            _str(self.endpoint_override, f"{where}.endpoint_override")
+            if "@" in self.endpoint_override:
+                raise _fail(f"{where}.endpoint_override", "must not carry credentials (found '@')")
+        if self.region is not None:
+            _str(self.region, f"{where}.region")
+        if self.scheme is not None:
+            _choice(self.scheme, f"{where}.scheme", ("http", "https"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in (
+            ("endpoint_override", self.endpoint_override), ("region", self.region), ("scheme", self.scheme),
+            ("anonymous", self.anonymous or None), ("force_virtual_addressing", self.force_virtual_addressing or None),
+        ) if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, where: str = "storage") -> StorageOptions:
+        data = dict(data or {})
+        for key in data:
+            if any(word in key.lower() for word in _SECRET_WORDS):
+                raise _fail(f"{where}.{key}", "credentials never go in a JobSpec; set them in the worker environment")
+            if key not in STORAGE_OPTION_KEYS:
+                raise _fail(f"{where}.{key}", f"unknown storage option; expected one of {list(STORAGE_OPTION_KEYS)}")
+        opts = cls(**data)
+        opts.validate(where)
+        return opts
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated, versioned description of one distributed job.
+
+    :param op: the operation (``pipeline`` when ``steps`` holds several).
+    :param inputs: the job inputs.
+    :param output: where the result goes.
+    :param steps: the operations, in order; the last step's result is published.
+    :param world_size: number of workers.
+    :param channel: all_to_all transport: ``redis|tcp|s3|tcp-punch``.
+    :param compression: compression of shuffled Arrow IPC: ``none|lz4|zstd``.
+    :param timeout_s: wall-clock limit of the whole job; waits on peers end then.
+    :param storage: non-secret filesystem options.
+    :param broadcast_threshold_bytes: a join side smaller than this (summed over ranks)
+        is broadcast instead of shuffled; 0 disables broadcasting.
+    :param key_ttl_s: TTL of the job's Redis keys.
+    :param shuffle_prefix: for the ``s3`` channel: where exchange objects go
+        (``{destination}/_staging/{job}/shuffle`` when ``None``).
+    :param version: spec format version (:data:`SPEC_VERSION`).
+    """
+
+    op: str
+    inputs: tuple[InputSpec, ...]
+    output: OutputSpec
+    steps: tuple[StepSpec, ...]
+    world_size: int = 1
+    channel: str = "redis"
+    compression: str = "none"
+    timeout_s: float = 900.0
+    storage: StorageOptions = field(default_factory=StorageOptions)
+    broadcast_threshold_bytes: int = 8 * 1024 * 1024
+    key_ttl_s: int = 24 * 3600
+    shuffle_prefix: str | None = None
+    version: int = SPEC_VERSION
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def for_op(
+        cls,
+        op: str,
+        inputs: Sequence[str | Mapping[str, Any]],
+        destination: str,
+        *,
+        output_format: str = "parquet",
+        world_size: int = 1,
+        channel: str = "redis",
+        compression: str = "none",
+        timeout_s: float = 900.0,
+        storage: Mapping[str, Any] | None = None,
+        broadcast_threshold_bytes: int = 8 * 1024 * 1024,
+        key_ttl_s: int = 24 * 3600,
+        **params: Any,
+    ) -> JobSpec:
+        """Build a one-step spec: ``JobSpec.for_op("join", [a, b], dest, on="id")``.
+
+        :param op: one of :data:`STEP_OPS`.
+        :param inputs: input paths (or input mappings).
+        :param destination: output prefix.
+        :param output_format: ``parquet|csv|arrow``.
+        :param world_size: number of workers.
+        :param channel: transport name.
+        :param compression: shuffle compression.
+        :param timeout_s: job time limit.
+        :param storage: non-secret storage options.
+        :param broadcast_threshold_bytes: broadcast-join threshold.
+        :param key_ttl_s: Redis key TTL.
+        :param params: the op's parameters (``on``, ``how``, ``by``, ``aggs``, ...).
+        """
+        return cls.from_dict({
+            "version": SPEC_VERSION, "op": op, "inputs": list(inputs),
+            "output": {"destination": destination, "format": output_format},
+            "steps": [{"op": op, **params}],
+            "world_size": world_size, "channel": channel, "compression": compression, "timeout_s": timeout_s,
+            "storage": dict(storage or {}), "broadcast_threshold_bytes": broadcast_threshold_bytes,
+            "key_ttl_s": key_ttl_s,
+        })
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobSpec:
+        """Parse and validate JSON-like data.
+
+        Single ops may give their parameters at the top level
+        (``{"op": "join", "on": "id", ...}``); pipelines give ``steps``.
+
+        :param data: the mapping (e.g. ``json.loads`` of :meth:`to_json`).
+        """
+        if not isinstance(data, Mapping):
+            raise _fail("<root>", f"expected a mapping but found {type(data).__name__}")
+        version = data.get("version", SPEC_VERSION)
+        if version != SPEC_VERSION:
+            raise _fail("version", f"this runtime reads version {SPEC_VERSION} but found {version!r}")
+        op = _choice(data.get("op"), "op", OPS)
+        top_keys = {"version", "op", "inputs", "output", "destination", "steps", "world_size", "channel",
+                    "compression", "timeout_s", "storage", "broadcast_threshold_bytes", "key_ttl_s",
+                    "shuffle_prefix"}
+        step_params = {k: v for k, v in data.items() if k not in top_keys}
+        steps_raw = data.get("steps")
+        if steps_raw is None:
+            if op == "pipeline":
+                raise _fail("steps", "a pipeline needs a non-empty list of steps")
+            steps_raw = [{"op": op, **step_params}]
+        elif step_params:
+            key = sorted(step_params)[0]
+            raise _fail(key, "unknown top-level field (op parameters go in steps when steps is given)")
+        if not isinstance(steps_raw, (list, tuple)) or not steps_raw:
+            raise _fail("steps", f"expected a non-empty list of steps but found {steps_raw!r}")
+        steps = tuple(StepSpec.from_dict(s, f"steps[{i}]", i) for i, s in enumerate(steps_raw))
+
+        inputs_raw = data.get("inputs")
+        if not isinstance(inputs_raw, (list, tuple)) or not inputs_raw:
+            raise _fail("inputs", f"expected a non-empty list of input paths but found {inputs_raw!r}")
+        inputs = []
+        for i, item in enumerate(inputs_raw):
+            where = f"inputs[{i}]"
+            if isinstance(item, str):
+                inputs.append(InputSpec(path=_str(item, where), name=f"in{i}"))
+            elif isinstance(item, Mapping):
+                unknown = sorted(set(item) - {"path", "name", "format"})
+                if unknown:
+                    raise _fail(f"{where}.{unknown[0]}", "unknown input field; expected path, name, format")
+                inputs.append(InputSpec(path=_str(item.get("path"), f"{where}.path"),
+                                        name=item.get("name") or f"in{i}", format=item.get("format")))
+            else:
+                raise _fail(where, f"expected a path or a mapping but found {type(item).__name__}")
+
+        output_raw = data.get("output")
+        if output_raw is None and "destination" in data:
+            output_raw = {"destination": data["destination"]}
+        if isinstance(output_raw, str):
+            output_raw = {"destination": output_raw}
+        if not isinstance(output_raw, Mapping):
+            raise _fail("output", f"expected a mapping with destination but found {output_raw!r}")
+        unknown = sorted(set(output_raw) - {"destination", "format"})
+        if unknown:
+            raise _fail(f"output.{unknown[0]}", "unknown output field; expected destination, format")
+        output = OutputSpec(destination=_str(output_raw.get("destination"), "output.destination"),
+                            format=output_raw.get("format", "parquet"))
+
+        storage_raw = data.get("storage")
+        if storage_raw is not None and not isinstance(storage_raw, Mapping):
+            raise _fail("storage", f"expected a mapping but found {storage_raw!r}")
+        shuffle_prefix = data.get("shuffle_prefix")
+        if shuffle_prefix is not None:
+            _str(shuffle_prefix, "shuffle_prefix")
+        return cls(
+            op=op,
+            inputs=tuple(inputs),
+            output=output,
+            steps=steps,
+            world_size=data.get("world_size", 1),
+            channel=data.get("channel", "redis"),
+            compression=data.get("compression") or "none",
+            timeout_s=data.get("timeout_s", 900.0),
+            storage=StorageOptions.from_dict(storage_raw),
+            broadcast_threshold_bytes=data.get("broadcast_threshold_bytes", 8 * 1024 * 1024),
+            key_ttl_s=data.get("key_ttl_s", 24 * 3600),
+            shuffle_prefix=shuffle_prefix,
+            version=version,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> JobSpec:
+        """Parse a spec from its JSON text.
+
+        :param text: JSON produced by :meth:`to_json`.
+        """
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise _fail("<root>", f"not valid JSON: {err}") from err
+        return cls.from_dict(data)
+
+    # -- serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical JSON-ready mapping (always with ``steps``)."""
+        out: dict[str, Any] = {
+            "version": self.version,
+            "op": self.op,
+            "inputs": [i.to_dict() for i in self.inputs],
+            "output": self.output.to_dict(),
+            "steps": [s.to_dict() for s in self.steps],
+            "world_size": self.world_size,
+            "channel": self.channel,
+            "compression": self.compression,
+            "timeout_s": self.timeout_s,
+            "storage": self.storage.to_dict(),
+            "broadcast_threshold_bytes": self.broadcast_threshold_bytes,
+            "key_ttl_s": self.key_ttl_s,
+        }
+        if self.shuffle_prefix is not None:
+            out["shuffle_prefix"] = self.shuffle_prefix
+        return out
+
+    def to_json(self) -> str:
+        """Compact, key-sorted JSON text (stable, so equal specs give equal text)."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def with_(self, **changes: Any) -> JobSpec:
+        """A copy with some fields replaced (validated again).
+
+        :param changes: field values, e.g. ``world_size=4``.
+        """
+        return replace(self, **changes)
+
+    # -- validation -------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check the whole spec; raises :class:`SpecError` naming the first bad field."""
+        _int(self.version, "version", low=SPEC_VERSION, high=SPEC_VERSION)
+        _choice(self.op, "op", OPS)
+        if not self.steps:
+            raise _fail("steps", "expected at least one step")
+        if self.op == "pipeline":
+            if len(self.steps) < 1:
+                raise _fail("steps", "a pipeline needs at least one step")
+        else:
+            if len(self.steps) != 1 or self.steps[0].op != self.op:
+                raise _fail("op", f"op {self.op!r} must have exactly one step of that op (use op='pipeline' "
+                                  f"for {[s.op for s in self.steps]!r})")
+        if not self.inputs:
+            raise _fail("inputs", "expected at least one input")
+        for i, inp in enumerate(self.inputs):
+            inp.validate(f"inputs[{i}]")
+        self.output.validate("output")
+        self.storage.validate("storage")
+        _int(self.world_size, "world_size", low=1, high=MAX_WORLD_SIZE)
+        _choice(self.channel, "channel", CHANNELS)
+        _choice(self.compression, "compression", COMPRESSIONS)
+        _number(self.timeout_s, "timeout_s")
+        _int(self.broadcast_threshold_bytes, "broadcast_threshold_bytes", low=0)
+        _int(self.key_ttl_s, "key_ttl_s", low=60)
+        # Names: inputs and step results share one namespace, each defined once.
+        known: list[str] = []
+        for i, inp in enumerate(self.inputs):
+            if inp.name in known:
+                raise _fail(f"inputs[{i}].name", f"duplicate name {inp.name!r}")
+            known.append(inp.name)
+        previous: str | None = None
+        for i, step in enumerate(self.steps):
+            where = f"steps[{i}]"
+            step.validate(where)
+            sources = self.step_inputs(i)
+            low, high = STEP_ARITY[step.op]
+            if len(sources) < low or (high is not None and len(sources) > high):
+                want = f"{low}" if low == high else f"{low} or more"
+                raise _fail(f"{where}.inputs", f"{step.op} takes {want} inputs but resolves to {list(sources)!r}; "
+                                               "name them explicitly in inputs")
+            for j, src in enumerate(sources):
+                if src not in known:
+                    raise _fail(f"{where}.inputs[{j}]", f"unknown input {src!r}; known: {known!r}")
+            if step.name in known:
+                raise _fail(f"{where}.name", f"duplicate name {step.name!r}")
+            known.append(step.name)
+            previous = step.name
+        del previous
+
+    def step_inputs(self, index: int) -> tuple[str, ...]:
+        """Names a step reads: explicit ones, else every job input (first step) or the previous result.
+
+        :param index: step position.
+        """
+        step = self.steps[index]
+        if step.inputs:
+            return step.inputs
+        if index == 0:
+            return tuple(i.name for i in self.inputs)
+        return (self.steps[index - 1].name,)
+
+    def input_by_name(self, name: str) -> InputSpec | None:
+        """The job input with that name, or ``None`` if it is a step result.
+
+        :param name: an input name.
+        """
+        for inp in self.inputs:
+            if inp.name == name:
+                return inp
+        return None
+
+    @property
+    def result_name(self) -> str:
+        """Name of the published (last) step result."""
+        return self.steps[-1].name
