@@ -1,0 +1,135 @@
+"""The redis channel: partitions travel through Redis values; the default for AWS Lambda.
+
+Lambda functions cannot accept connections, but all of them can reach the job's
+Redis. For step ``s`` the sender writes, in one pipeline per destination::
+
+    cylon:{job}:ch:{s}:d:{src}:{dst}:{i}   Arrow IPC bytes, chunk i (<= chunk_bytes), TTL
+    cylon:{job}:ch:{s}:w:{dst}             RPUSH {"src", "chunks", "nbytes"}, TTL
+
+The receiver BLPOPs its wake list (a short timeout, to re-check the abort key
+and the deadline), reads the announced chunks with GETDEL (read and delete in
+one round trip) and decodes them. A completed step leaves no key behind: the
+wake list is empty (Redis drops it) and every chunk was deleted by its reader.
+After a failure, the TTL removes what is left.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+import pyarrow as pa
+import redis
+
+from airflow_provider_cylon.runtime.channels.base import AbortWatch, Channel, ChannelError
+from airflow_provider_cylon.runtime.channels.ipc import IpcDecodeError, deserialize, serialize
+
+log = logging.getLogger(__name__)
+
+
+class RedisChannel(Channel):
+    """all_to_all through Redis values, chunked to ``ctx.chunk_bytes``, woken by BLPOP.
+
+    :param ctx: the channel context (``redis``, ``compression``, ``chunk_bytes``, ``ttl_s``).
+    """
+
+    name = "redis"
+
+    def _data_key(self, step: int, src: int, dst: int, chunk: int) -> str:
+        return f"{self.ctx.key_prefix}{step}:d:{src}:{dst}:{chunk}"
+
+    def _wake_key(self, step: int, dst: int) -> str:
+        return f"{self.ctx.key_prefix}{step}:w:{dst}"
+
+    def _exchange(self, step: int, parts: Sequence[pa.Table]) -> list[pa.Table | None]:
+        ctx = self.ctx
+        try:
+            for offset in range(1, ctx.world_size):
+                # Rotate destinations so that ranks do not all write to rank 0 first.
+                self._send(step, (ctx.rank + offset) % ctx.world_size, parts)
+            return self._receive(step)
+        except redis.RedisError as err:
+            raise ChannelError(
+                f"Redis failed during the exchange: {type(err).__name__}: {err}",
+                job_id=ctx.job_id,
+                rank=ctx.rank,
+                step=step,
+            ) from err
+
+    def _send(self, step: int, dst: int, parts: Sequence[pa.Table]) -> None:
+        ctx = self.ctx
+        payload = memoryview(serialize(parts[dst], ctx.compression))
+        nbytes = len(payload)
+        chunk = ctx.chunk_bytes
+        count = max(1, -(-nbytes // chunk))
+        pipe = ctx.redis.pipeline(transaction=False)
+        for i in range(count):
+            pipe.set(self._data_key(step, ctx.rank, dst, i), payload[i * chunk : (i + 1) * chunk], ex=ctx.ttl_s)
+        wake = self._wake_key(step, dst)
+        pipe.rpush(wake, json.dumps({"step": step, "src": ctx.rank, "chunks": count, "nbytes": nbytes}))
+        pipe.expire(wake, ctx.ttl_s)
+        pipe.execute()
+        self.bytes_sent += nbytes
+
+    def _receive(self, step: int) -> list[pa.Table | None]:
+        ctx = self.ctx
+        watch = AbortWatch(ctx, step)
+        out: list[pa.Table | None] = [None] * ctx.world_size
+        pending = set(range(ctx.world_size)) - {ctx.rank}
+        wake = self._wake_key(step, ctx.rank)
+        while pending:
+            watch.check(pending, f"waiting for partitions from ranks {sorted(pending)}")
+            item = ctx.redis.blpop([wake], timeout=watch.wait_s())
+            if item is None:
+                continue
+            src, count, nbytes = self._parse_wake(step, item[1], pending)
+            pipe = ctx.redis.pipeline(transaction=False)
+            for i in range(count):
+                pipe.getdel(self._data_key(step, src, ctx.rank, i))
+            chunks = pipe.execute()
+            missing = [i for i, c in enumerate(chunks) if c is None]
+            if missing:
+                raise ChannelError(
+                    f"chunks {missing} of {count} announced by the sender are missing "
+                    f"(expired after ttl_s={ctx.ttl_s}, or deleted by another reader)",
+                    job_id=ctx.job_id,
+                    rank=ctx.rank,
+                    peer=src,
+                    step=step,
+                )
+            data = chunks[0] if count == 1 else b"".join(chunks)
+            if len(data) != nbytes:
+                raise ChannelError(
+                    f"received {len(data)} bytes, the sender announced {nbytes}",
+                    job_id=ctx.job_id,
+                    rank=ctx.rank,
+                    peer=src,
+                    step=step,
+                )
+            try:
+                out[src] = deserialize(data)
+            except IpcDecodeError as err:
+                raise ChannelError(str(err), job_id=ctx.job_id, rank=ctx.rank, peer=src, step=step) from err
+            self.bytes_received += nbytes
+            pending.discard(src)
+        return out
+
+    def _parse_wake(self, step: int, raw: bytes, pending: set[int]) -> tuple[int, int, int]:
+        ctx = self.ctx
+        try:
+            msg = json.loads(raw)
+            src, count, nbytes = int(msg["src"]), int(msg["chunks"]), int(msg["nbytes"])
+            msg_step = int(msg["step"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise ChannelError(
+                f"malformed wake-up message {raw[:200]!r}: {err}", job_id=ctx.job_id, rank=ctx.rank, step=step
+            ) from err
+        if msg_step != step or src not in pending:
+            raise ChannelError(
+                f"unexpected wake-up message {raw[:200]!r}: expected step {step} from one of {sorted(pending)}",
+                job_id=ctx.job_id,
+                rank=ctx.rank,
+                peer=src,
+                step=step,
+            )
+        return src, count, nbytes
