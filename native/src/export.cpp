@@ -1,0 +1,67 @@
+#include "export.h"
+
+#include <cstdlib>
+#include <new>
+
+namespace cylon {
+namespace {
+
+// Private data of an exported array: owns the buffers and the pointer table.
+template <typename T>
+struct ExportedArrayData {
+  std::vector<T> values;
+  std::vector<uint8_t> validity;
+  const void* buffers[2];
+};
+
+template <typename T>
+void ReleaseArray(ArrowArray* array) noexcept {
+  if (array->release == nullptr) return;
+  delete static_cast<ExportedArrayData<T>*>(array->private_data);
+  array->private_data = nullptr;
+  array->release = nullptr;
+}
+
+void ReleaseSchema(ArrowSchema* schema) noexcept { schema->release = nullptr; }
+
+}  // namespace
+
+template <typename T>
+void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array) {
+  auto* data = new ExportedArrayData<T>();
+  data->values = std::move(col.values);
+  data->validity = std::move(col.validity);
+  data->buffers[0] = data->validity.empty() ? nullptr : data->validity.data();
+  // A zero-length vector may have a null data(); Arrow wants a non-null values pointer.
+  static const uint64_t kEmpty = 0;
+  data->buffers[1] = data->values.empty() ? static_cast<const void*>(&kEmpty) : data->values.data();
+
+  array->length = static_cast<int64_t>(data->values.size());
+  array->null_count = data->validity.empty() ? 0 : col.null_count;
+  array->offset = 0;
+  array->n_buffers = 2;
+  array->n_children = 0;
+  array->buffers = data->buffers;
+  array->children = nullptr;
+  array->dictionary = nullptr;
+  array->private_data = data;
+  array->release = &ReleaseArray<T>;
+
+  schema->format = FormatOf<T>();
+  schema->name = "";
+  schema->metadata = nullptr;
+  schema->flags = ARROW_FLAG_NULLABLE;
+  schema->n_children = 0;
+  schema->children = nullptr;
+  schema->dictionary = nullptr;
+  schema->private_data = nullptr;
+  schema->release = &ReleaseSchema;
+}
+
+template void ExportColumn<int64_t>(OutputColumn<int64_t>&&, ArrowSchema*, ArrowArray*);
+template void ExportColumn<uint64_t>(OutputColumn<uint64_t>&&, ArrowSchema*, ArrowArray*);
+template void ExportColumn<double>(OutputColumn<double>&&, ArrowSchema*, ArrowArray*);
+template void ExportColumn<int32_t>(OutputColumn<int32_t>&&, ArrowSchema*, ArrowArray*);
+template void ExportColumn<uint32_t>(OutputColumn<uint32_t>&&, ArrowSchema*, ArrowArray*);
+
+}  // namespace cylon

@@ -1,0 +1,46 @@
+// Export of kernel results (index arrays, aggregates) as Arrow C arrays that own their buffers.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arrow_c_data.h"
+
+namespace cylon {
+
+/// A primitive result column under construction: values plus an optional validity bitmap.
+template <typename T>
+struct OutputColumn {
+  std::vector<T> values;
+  std::vector<uint8_t> validity;  //!< empty means all valid
+  int64_t null_count = 0;
+
+  void set_null(int64_t i) {
+    if (validity.empty()) validity.assign((values.size() + 7) / 8, 0xff);
+    validity[i >> 3] &= static_cast<uint8_t>(~(1u << (i & 7)));
+    ++null_count;
+  }
+};
+
+/// Format strings of the primitive types the kernel emits.
+template <typename T> const char* FormatOf();
+template <> inline const char* FormatOf<int64_t>() { return "l"; }
+template <> inline const char* FormatOf<uint64_t>() { return "L"; }
+template <> inline const char* FormatOf<double>() { return "g"; }
+template <> inline const char* FormatOf<int32_t>() { return "i"; }
+template <> inline const char* FormatOf<uint32_t>() { return "I"; }
+
+/// Moves the column into freshly allocated (schema, array) structs whose release
+/// callbacks free everything. The caller owns both and must release them.
+template <typename T>
+void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array);
+
+/// Export of a validity-free vector.
+template <typename T>
+void ExportVector(std::vector<T>&& values, ArrowSchema* schema, ArrowArray* array) {
+  OutputColumn<T> col;
+  col.values = std::move(values);
+  ExportColumn(std::move(col), schema, array);
+}
+
+}  // namespace cylon

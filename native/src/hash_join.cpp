@@ -1,0 +1,132 @@
+#include "hash_join.h"
+
+#include <algorithm>
+
+#include "key_table.h"
+
+namespace cylon {
+
+Status ParseJoinType(const std::string& how, JoinType* out) {
+  if (how == "inner") *out = JoinType::kInner;
+  else if (how == "left") *out = JoinType::kLeft;
+  else if (how == "right") *out = JoinType::kRight;
+  else if (how == "outer" || how == "full") *out = JoinType::kOuter;
+  else if (how == "semi") *out = JoinType::kSemi;
+  else if (how == "anti") *out = JoinType::kAnti;
+  else return Status::Invalid("join type must be one of inner, left, right, outer, semi, anti; found '" + how + "'");
+  return Status::OK();
+}
+
+namespace {
+
+// Build-side rows grouped by key: group g's rows are rows[offsets[g]..offsets[g+1]).
+// When every group has one row (unique build keys) the CSR is skipped and
+// first_row is the only row of each group.
+struct BuildGroups {
+  bool unique = true;
+  std::vector<int64_t> offsets;
+  std::vector<int64_t> rows;
+};
+
+void GroupBuildRows(const KeyTable& table, int64_t build_rows, BuildGroups* out) {
+  const int64_t groups = table.num_groups();
+  const auto& gid = table.group_of_row();
+  int64_t keyed_rows = 0;
+  for (int64_t i = 0; i < build_rows; ++i) keyed_rows += gid[i] >= 0;
+  out->unique = keyed_rows == groups;
+  if (out->unique) return;
+  out->offsets.assign(static_cast<size_t>(groups) + 1, 0);
+  for (int64_t i = 0; i < build_rows; ++i) {
+    if (gid[i] >= 0) ++out->offsets[gid[i] + 1];
+  }
+  for (int64_t g = 0; g < groups; ++g) out->offsets[g + 1] += out->offsets[g];
+  out->rows.resize(static_cast<size_t>(keyed_rows));
+  std::vector<int64_t> cursor(out->offsets.begin(), out->offsets.end() - 1);
+  for (int64_t i = 0; i < build_rows; ++i) {
+    if (gid[i] >= 0) out->rows[cursor[gid[i]]++] = i;
+  }
+}
+
+// Probe-side emission shared by every join type. `probe_out`/`build_out` receive
+// the indices of the probe and build sides respectively.
+void Emit(const KeyTable& table, const BuildGroups& groups, const std::vector<int64_t>& match,
+          int64_t probe_rows, int64_t build_rows, bool keep_unmatched_probe, bool keep_unmatched_build,
+          OutputColumn<int64_t>* probe_out, OutputColumn<int64_t>* build_out) {
+  auto& pv = probe_out->values;
+  auto& bv = build_out->values;
+  pv.reserve(static_cast<size_t>(probe_rows));
+  bv.reserve(static_cast<size_t>(probe_rows));
+  std::vector<int64_t> null_probe_rows, null_build_rows;  // output positions to null out
+  std::vector<uint8_t> build_matched;
+  if (keep_unmatched_build) build_matched.assign(static_cast<size_t>(table.num_groups()), 0);
+  const auto& first = table.first_row();
+  for (int64_t i = 0; i < probe_rows; ++i) {
+    const int64_t g = match[i];
+    if (g < 0) {
+      if (keep_unmatched_probe) {
+        null_build_rows.push_back(static_cast<int64_t>(pv.size()));
+        pv.push_back(i);
+        bv.push_back(0);
+      }
+      continue;
+    }
+    if (keep_unmatched_build) build_matched[g] = 1;
+    if (groups.unique) {
+      pv.push_back(i);
+      bv.push_back(first[g]);
+    } else {
+      for (int64_t k = groups.offsets[g]; k < groups.offsets[g + 1]; ++k) {
+        pv.push_back(i);
+        bv.push_back(groups.rows[k]);
+      }
+    }
+  }
+  if (keep_unmatched_build) {
+    const auto& gid = table.group_of_row();
+    for (int64_t r = 0; r < build_rows; ++r) {
+      if (gid[r] >= 0 && build_matched[gid[r]]) continue;
+      null_probe_rows.push_back(static_cast<int64_t>(pv.size()));
+      pv.push_back(0);
+      bv.push_back(r);
+    }
+  }
+  for (int64_t pos : null_build_rows) build_out->set_null(pos);
+  for (int64_t pos : null_probe_rows) probe_out->set_null(pos);
+}
+
+}  // namespace
+
+Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& right_keys,
+                int64_t right_rows, JoinType type, bool nulls_equal, JoinIndices* out) {
+  CYLON_RETURN_NOT_OK(CheckComparable(left_keys, right_keys));
+  // A right join is a left join with the sides swapped.
+  const bool swap = type == JoinType::kRight;
+  const Columns& probe_keys = swap ? right_keys : left_keys;
+  const Columns& build_keys = swap ? left_keys : right_keys;
+  const int64_t probe_rows = swap ? right_rows : left_rows;
+  const int64_t build_rows = swap ? left_rows : right_rows;
+
+  KeyTable table;
+  CYLON_RETURN_NOT_OK(table.Build(build_keys, build_rows, nulls_equal));
+  std::vector<int64_t> match;
+  table.Probe(probe_keys, probe_rows, &match);
+
+  if (type == JoinType::kSemi || type == JoinType::kAnti) {
+    const bool want = type == JoinType::kSemi;
+    auto& lv = out->left.values;
+    for (int64_t i = 0; i < probe_rows; ++i) {
+      if ((match[i] >= 0) == want) lv.push_back(i);
+    }
+    return Status::OK();
+  }
+  BuildGroups groups;
+  GroupBuildRows(table, build_rows, &groups);
+  const bool keep_probe = type != JoinType::kInner;
+  const bool keep_build = type == JoinType::kOuter;
+  OutputColumn<int64_t>* probe_out = swap ? &out->right : &out->left;
+  OutputColumn<int64_t>* build_out = swap ? &out->left : &out->right;
+  Emit(table, groups, match, probe_rows, build_rows, keep_probe, keep_build, probe_out, build_out);
+  return Status::OK();
+}
+
+}  // namespace cylon

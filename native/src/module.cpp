@@ -1,0 +1,290 @@
+// nanobind module: the thin binding layer. Arrow data arrives as PyCapsules
+// (__arrow_c_array__) and is moved into owned structs while the GIL is held;
+// compute runs with the GIL released; results leave as owning capsules.
+// Status is translated into the Python exception CylonError here, once.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "aggregate.h"
+#include "column.h"
+#include "export.h"
+#include "hash_join.h"
+#include "key_table.h"
+#include "partition.h"
+#include "row_hash.h"
+#include "sort.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace {
+
+struct CylonError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void ThrowIfError(const cylon::Status& st) {
+  if (!st.ok()) throw CylonError(st.message());
+}
+
+template <typename T>
+T* CapsulePointer(const nb::handle& cap, const char* name) {
+  void* p = PyCapsule_GetPointer(cap.ptr(), name);
+  if (p == nullptr) {
+    PyErr_Clear();
+    throw nb::type_error((std::string("expected a PyCapsule named '") + name + "'").c_str());
+  }
+  return static_cast<T*>(p);
+}
+
+// A list of (name, schema capsule, array capsule) tuples -> owned columns.
+struct ImportedColumns {
+  std::vector<std::unique_ptr<cylon::ImportedColumn>> owned;
+  cylon::Columns views;
+  int64_t rows() const { return views.empty() ? 0 : views[0]->length; }
+};
+
+ImportedColumns ImportAll(const nb::list& columns) {
+  ImportedColumns out;
+  for (nb::handle item : columns) {
+    nb::tuple t = nb::cast<nb::tuple>(item);
+    if (t.size() != 3) throw nb::value_error("each column must be (name, schema capsule, array capsule)");
+    const std::string name = nb::cast<std::string>(t[0]);
+    auto* schema = CapsulePointer<ArrowSchema>(t[1], "arrow_schema");
+    auto* array = CapsulePointer<ArrowArray>(t[2], "arrow_array");
+    if (schema->release == nullptr || array->release == nullptr) {
+      throw nb::value_error(("column '" + name + "': capsule was already consumed").c_str());
+    }
+    auto col = std::make_unique<cylon::ImportedColumn>();
+    ThrowIfError(cylon::ImportColumn(schema, array, name, col.get()));
+    out.views.push_back(&col->view);
+    out.owned.push_back(std::move(col));
+  }
+  for (const cylon::Column* c : out.views) {
+    if (c->length != out.rows()) {
+      throw CylonError("column '" + c->name + "' has " + std::to_string(c->length) +
+                       " rows, expected " + std::to_string(out.rows()));
+    }
+  }
+  return out;
+}
+
+cylon::ImportedColumn ImportOne(const nb::tuple& t) {
+  nb::list l;
+  l.append(t);
+  ImportedColumns cols = ImportAll(l);
+  cylon::ImportedColumn out = std::move(*cols.owned[0]);
+  out.view.name = cols.owned[0]->view.name;
+  return out;
+}
+
+void SchemaCapsuleDeleter(PyObject* cap) noexcept {
+  auto* s = static_cast<ArrowSchema*>(PyCapsule_GetPointer(cap, "arrow_schema"));
+  if (s == nullptr) { PyErr_Clear(); return; }
+  if (s->release != nullptr) s->release(s);  // not moved out by the consumer
+  std::free(s);
+}
+
+void ArrayCapsuleDeleter(PyObject* cap) noexcept {
+  auto* a = static_cast<ArrowArray*>(PyCapsule_GetPointer(cap, "arrow_array"));
+  if (a == nullptr) { PyErr_Clear(); return; }
+  if (a->release != nullptr) a->release(a);
+  std::free(a);
+}
+
+template <typename T>
+nb::tuple ToCapsules(cylon::OutputColumn<T>&& col) {
+  auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
+  auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
+  cylon::ExportColumn(std::move(col), s, a);
+  nb::object sc = nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter));
+  nb::object ac = nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter));
+  return nb::make_tuple(sc, ac);
+}
+
+template <typename T>
+nb::tuple VectorToCapsules(std::vector<T>&& v) {
+  cylon::OutputColumn<T> col;
+  col.values = std::move(v);
+  return ToCapsules(std::move(col));
+}
+
+std::vector<uint8_t> Directions(const std::vector<bool>& ascending, size_t keys) {
+  if (ascending.size() != keys) {
+    throw nb::value_error(("expected " + std::to_string(keys) + " sort directions, found " +
+                           std::to_string(ascending.size())).c_str());
+  }
+  return std::vector<uint8_t>(ascending.begin(), ascending.end());
+}
+
+nb::tuple PermutationResult(std::vector<int64_t>&& perm, std::vector<int64_t>&& offsets) {
+  return nb::make_tuple(VectorToCapsules(std::move(perm)), offsets);
+}
+
+cylon::GroupIds GroupsOf(const cylon::ImportedColumn& ids, int64_t groups) {
+  const cylon::Column& c = ids.view;
+  if (c.kind != cylon::Kind::kSigned || c.width != 8 || c.has_nulls()) {
+    throw CylonError("group ids must be a non-null int64 array, found format '" + c.format + "'");
+  }
+  return cylon::GroupIds{reinterpret_cast<const int64_t*>(c.data) + c.offset, c.length, groups};
+}
+
+}  // namespace
+
+NB_MODULE(_ext, m) {
+  m.doc() = "Cylon's C++ Arrow table kernel (Arrow C data interface in, index arrays out).";
+  nb::exception<CylonError>(m, "CylonError", PyExc_ValueError);
+  m.attr("ROW_HASH_SEED") = cylon::kRowHashSeed;
+
+  m.def("num_threads", &cylon::KernelThreads, "Threads the kernel uses (CYLON_NUM_THREADS caps it).");
+
+  m.def("row_hash", [](const nb::list& keys) {
+    ImportedColumns cols = ImportAll(keys);
+    std::vector<uint64_t> h;
+    {
+      nb::gil_scoped_release release;
+      cylon::HashRows(cols.views, cols.rows(), &h);
+    }
+    return VectorToCapsules(std::move(h));
+  }, "keys"_a, "Row hash (uint64) of the key columns; the same in every process.");
+
+  m.def("hash_partition", [](const nb::list& keys, int64_t num_partitions) {
+    ImportedColumns cols = ImportAll(keys);
+    std::vector<int64_t> perm, offsets;
+    {
+      nb::gil_scoped_release release;
+      ThrowIfError(cylon::HashPartition(cols.views, cols.rows(), num_partitions, &perm, &offsets));
+    }
+    return PermutationResult(std::move(perm), std::move(offsets));
+  }, "keys"_a, "num_partitions"_a, "Permutation grouping rows by hash partition, and the offsets.");
+
+  m.def("range_partition", [](const nb::list& keys, const nb::list& splitters, const std::vector<bool>& ascending) {
+    ImportedColumns cols = ImportAll(keys);
+    ImportedColumns split = ImportAll(splitters);
+    auto dirs = Directions(ascending, cols.views.size());
+    std::vector<int64_t> perm, offsets;
+    {
+      nb::gil_scoped_release release;
+      ThrowIfError(cylon::RangePartition(cols.views, cols.rows(), split.views, split.rows(), dirs, &perm, &offsets));
+    }
+    return PermutationResult(std::move(perm), std::move(offsets));
+  }, "keys"_a, "splitters"_a, "ascending"_a, "Permutation grouping rows by range partition, and the offsets.");
+
+  m.def("hash_join", [](const nb::list& left, const nb::list& right, const std::string& how, bool nulls_equal) {
+    cylon::JoinType type;
+    ThrowIfError(cylon::ParseJoinType(how, &type));
+    ImportedColumns l = ImportAll(left);
+    ImportedColumns r = ImportAll(right);
+    cylon::JoinIndices idx;
+    {
+      nb::gil_scoped_release release;
+      ThrowIfError(cylon::HashJoin(l.views, l.rows(), r.views, r.rows(), type, nulls_equal, &idx));
+    }
+    const bool one_sided = type == cylon::JoinType::kSemi || type == cylon::JoinType::kAnti;
+    nb::object right_out = one_sided ? nb::none() : nb::object(ToCapsules(std::move(idx.right)));
+    return nb::make_tuple(ToCapsules(std::move(idx.left)), right_out);
+  }, "left"_a, "right"_a, "how"_a, "nulls_equal"_a = false,
+     "Matching (left, right) row indices; null index = no row on that side.");
+
+  m.def("group_ids", [](const nb::list& keys, bool nulls_equal) {
+    ImportedColumns cols = ImportAll(keys);
+    cylon::KeyTable table;
+    {
+      nb::gil_scoped_release release;
+      ThrowIfError(table.Build(cols.views, cols.rows(), nulls_equal));
+    }
+    const int64_t groups = table.num_groups();
+    return nb::make_tuple(VectorToCapsules(std::move(table.mutable_group_of_row())),
+                          VectorToCapsules(std::move(table.mutable_first_row())), groups);
+  }, "keys"_a, "nulls_equal"_a = true,
+     "Dense group id per row (first-appearance order), first row of each group, group count.");
+
+  m.def("argsort", [](const nb::list& keys, const std::vector<bool>& ascending) {
+    ImportedColumns cols = ImportAll(keys);
+    auto dirs = Directions(ascending, cols.views.size());
+    std::vector<int64_t> perm;
+    {
+      nb::gil_scoped_release release;
+      ThrowIfError(cylon::ArgSort(cols.views, cols.rows(), dirs, &perm));
+    }
+    return VectorToCapsules(std::move(perm));
+  }, "keys"_a, "ascending"_a, "Stable sort permutation (nulls last, NaN largest).");
+
+  m.def("merge_sorted", [](const nb::list& keys, const std::vector<int64_t>& run_offsets, const std::vector<bool>& ascending) {
+    ImportedColumns cols = ImportAll(keys);
+    auto dirs = Directions(ascending, cols.views.size());
+    std::vector<int64_t> perm;
+    {
+      nb::gil_scoped_release release;
+      ThrowIfError(cylon::MergeSorted(cols.views, run_offsets, dirs, &perm));
+    }
+    return VectorToCapsules(std::move(perm));
+  }, "keys"_a, "run_offsets"_a, "ascending"_a, "Permutation merging sorted runs.");
+
+  m.def("aggregate", [](const nb::tuple& ids, int64_t groups, const std::string& op, const nb::tuple& value) {
+    cylon::ImportedColumn gid_col = ImportOne(ids);
+    cylon::ImportedColumn val = ImportOne(value);
+    const cylon::GroupIds g = GroupsOf(gid_col, groups);
+    const cylon::Column& v = val.view;
+    nb::object result;
+    if (op == "sum_signed") {
+      cylon::OutputColumn<int64_t> out;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::SumSigned(g, v, &out)); }
+      result = ToCapsules(std::move(out));
+    } else if (op == "sum_unsigned") {
+      cylon::OutputColumn<uint64_t> out;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::SumUnsigned(g, v, &out)); }
+      result = ToCapsules(std::move(out));
+    } else if (op == "sum_double") {
+      cylon::OutputColumn<double> out;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::SumDouble(g, v, &out)); }
+      result = ToCapsules(std::move(out));
+    } else if (op == "count") {
+      cylon::OutputColumn<int64_t> out;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::CountValid(g, v, &out)); }
+      result = ToCapsules(std::move(out));
+    } else if (op == "argmin" || op == "argmax") {
+      cylon::OutputColumn<int64_t> out;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::ArgExtreme(g, v, op == "argmax", &out)); }
+      result = ToCapsules(std::move(out));
+    } else if (op == "first_row" || op == "last_row") {
+      cylon::OutputColumn<int64_t> out;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::FirstLastRow(g, op == "last_row", &out)); }
+      result = ToCapsules(std::move(out));
+    } else if (op == "moments") {
+      cylon::OutputColumn<int64_t> n;
+      cylon::OutputColumn<double> mean, m2;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::Moments(g, v, &n, &mean, &m2)); }
+      result = nb::make_tuple(ToCapsules(std::move(n)), ToCapsules(std::move(mean)), ToCapsules(std::move(m2)));
+    } else if (op == "count_distinct") {
+      cylon::OutputColumn<int64_t> out;
+      std::vector<int64_t> rows;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::CountDistinct(g, v, &out, &rows)); }
+      result = nb::make_tuple(ToCapsules(std::move(out)), VectorToCapsules(std::move(rows)));
+    } else {
+      throw CylonError("unknown aggregate op '" + op + "'");
+    }
+    return result;
+  }, "group_ids"_a, "num_groups"_a, "op"_a, "value"_a,
+     "One aggregate over dense group ids: sum_signed|sum_unsigned|sum_double|count|argmin|argmax|"
+     "first_row|last_row|moments|count_distinct.");
+
+  m.def("merge_moments", [](const nb::tuple& ids, int64_t groups, const nb::tuple& count,
+                            const nb::tuple& mean, const nb::tuple& m2) {
+    cylon::ImportedColumn gid_col = ImportOne(ids);
+    cylon::ImportedColumn c = ImportOne(count), mu = ImportOne(mean), q = ImportOne(m2);
+    const cylon::GroupIds g = GroupsOf(gid_col, groups);
+    cylon::OutputColumn<int64_t> n;
+    cylon::OutputColumn<double> mo, m2o;
+    { nb::gil_scoped_release r; ThrowIfError(cylon::MergeMoments(g, c.view, mu.view, q.view, &n, &mo, &m2o)); }
+    return nb::make_tuple(ToCapsules(std::move(n)), ToCapsules(std::move(mo)), ToCapsules(std::move(m2o)));
+  }, "group_ids"_a, "num_groups"_a, "count"_a, "mean"_a, "m2"_a,
+     "Merge (count, mean, M2) states per group (Chan et al.).");
+}

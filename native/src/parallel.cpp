@@ -1,0 +1,47 @@
+#include "parallel.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+namespace cylon {
+
+int KernelThreads() {
+  static const int threads = [] {
+    int n = static_cast<int>(std::thread::hardware_concurrency());
+    if (n <= 0) n = 1;
+    if (const char* env = std::getenv("CYLON_NUM_THREADS")) {
+      const int want = std::atoi(env);
+      if (want > 0) n = std::min(n, want);
+    }
+    return std::min(n, 64);
+  }();
+  return threads;
+}
+
+int ParallelChunks(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn) {
+  int chunks = KernelThreads();
+  if (grain < 1) grain = 1;
+  chunks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(chunks, n / grain)));
+  if (chunks == 1) {
+    fn(0, 0, n);
+    return 1;
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(chunks - 1);
+  const int64_t step = (n + chunks - 1) / chunks;
+  for (int c = 1; c < chunks; ++c) {
+    const int64_t b = std::min(n, c * step), e = std::min(n, (c + 1) * step);
+    threads.emplace_back([&fn, c, b, e] { fn(c, b, e); });
+  }
+  fn(0, 0, std::min(n, step));
+  for (auto& t : threads) t.join();
+  return chunks;
+}
+
+void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  ParallelChunks(n, grain, [&fn](int, int64_t b, int64_t e) { fn(b, e); });
+}
+
+}  // namespace cylon
