@@ -1,0 +1,368 @@
+"""LambdaExecutor: start a job's workers as asynchronous AWS Lambda invocations.
+
+The executor (what to start) is kept apart from the invoker (how to call AWS):
+:class:`LambdaInvoker` is a thin boto3 wrapper that sends one event with
+``InvocationType="Event"`` and retries throttling itself; :class:`LambdaExecutor`
+fans the job's events out through a bounded thread pool.
+
+* botocore's own retries are off (``max_attempts=0``): on a read timeout botocore
+  would silently send the invocation again. Our tenacity retry handles 429 /
+  ``TooManyRequestsException`` and 5xx with exponential backoff and full jitter; a
+  re-sent event is harmless because every event carries its invocation id and a
+  worker claims a rank once per invocation id (``SET NX``).
+* Events are tiny (the spec is in Redis) and never carry a secret; an event over
+  the async payload limit is refused before any call, naming the size and limit.
+* A missing function is reported as :class:`LambdaFunctionNotFoundError`.
+
+No Airflow import: the CLI and benchmarks use this module too.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from airflow_provider_cylon.executors.base import Executor, JobHandle
+from airflow_provider_cylon.runtime.errors import ExecutorError, LambdaThrottledError
+from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, InvocationEvent, build_events
+
+log = logging.getLogger(__name__)
+
+#: AWS Lambda's payload limit for asynchronous (``Event``) invocations. AWS raised it
+#: from 256 KiB to 1 MB in 2025; the default stays at the older, universal limit.
+ASYNC_PAYLOAD_LIMIT_BYTES = 256 * 1024
+ASYNC_PAYLOAD_LIMIT_BYTES_MAX = 1024 * 1024
+DEFAULT_MAX_WORKERS = 32
+DEFAULT_MAX_ATTEMPTS = 8
+THROTTLE_CODES = frozenset(
+    {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded",
+     "EC2ThrottledException"}
+)
+NOT_FOUND_CODES = frozenset({"ResourceNotFoundException"})
+# Words that must never appear as a payload key: secrets stay in the worker's environment.
+_SECRET_KEYS = ("password", "secret", "token", "access_key", "credential")
+
+
+class LambdaFunctionNotFoundError(ExecutorError):
+    """The configured Lambda function does not exist (or is not visible to these credentials)."""
+
+
+class LambdaPayloadTooLargeError(ExecutorError):
+    """An invocation event exceeds the asynchronous invocation payload limit."""
+
+
+class LambdaInvokeError(ExecutorError):
+    """Lambda refused an invocation for a reason retrying cannot fix."""
+
+
+def _error_code(err: BaseException) -> tuple[str, int]:
+    """(AWS error code, HTTP status) of a botocore ClientError; ("", 0) otherwise."""
+    response = getattr(err, "response", None)
+    if not isinstance(response, dict):
+        return "", 0
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+def is_retryable(err: BaseException) -> bool:
+    """Whether an invoke error is worth retrying: throttling, 5xx, or a transport failure.
+
+    :param err: the exception raised by ``invoke``.
+    """
+    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+
+    if isinstance(err, ClientError):
+        code, status = _error_code(err)
+        return code in THROTTLE_CODES or status == 429 or status >= 500
+    # Connect/read timeouts and dropped connections: safe to resend (idempotent by invocation id).
+    return isinstance(err, (BotoConnectionError, HTTPClientError))
+
+
+def _is_throttle(err: BaseException | None) -> bool:
+    if err is None:
+        return False
+    code, status = _error_code(err)
+    return code in THROTTLE_CODES or status == 429
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """One accepted invocation.
+
+    :param invocation_id: the event's idempotency token.
+    :param status_code: HTTP status returned by Lambda (202 for ``Event``).
+    :param request_id: AWS request id of the accepted call.
+    :param attempts: calls made, retries included.
+    """
+
+    invocation_id: str
+    status_code: int
+    request_id: str | None
+    attempts: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"invocation_id": self.invocation_id, "status_code": self.status_code,
+                "request_id": self.request_id, "attempts": self.attempts}
+
+
+def encode_payload(event: InvocationEvent | dict[str, Any], limit_bytes: int = ASYNC_PAYLOAD_LIMIT_BYTES) -> bytes:
+    """JSON bytes of an event, refusing secrets and oversize payloads.
+
+    :param event: the invocation event.
+    :param limit_bytes: the asynchronous payload limit to enforce.
+    :raises LambdaPayloadTooLargeError: when the encoded event exceeds ``limit_bytes``.
+    :raises LambdaInvokeError: when the event carries a secret-looking field or no invocation id.
+    """
+    data = event.to_dict() if isinstance(event, InvocationEvent) else dict(event)
+    for key in data:
+        if any(word in key.lower() for word in _SECRET_KEYS):
+            raise LambdaInvokeError(f"invocation event field {key!r} looks like a secret; secrets stay in "
+                                    "the function's environment, never in a payload")
+    if not data.get("invocation_id"):
+        raise LambdaInvokeError("invocation event has no invocation_id (the idempotency token)")
+    payload = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    if len(payload) > limit_bytes:
+        raise LambdaPayloadTooLargeError(
+            f"invocation event {data['invocation_id']!r} of job_id={data.get('job_id')} is {len(payload)} bytes, "
+            f"over the asynchronous Lambda payload limit of {limit_bytes} bytes; keep large data in the "
+            "spec in Redis or in storage", job_id=data.get("job_id"))
+    return payload
+
+
+class LambdaInvoker:
+    """Thin boto3 wrapper: one asynchronous invocation with our own retry policy.
+
+    :param client: a boto3 ``lambda`` client (made with :func:`make_lambda_client`).
+    :param function_name: function name or ARN.
+    :param max_attempts: calls per event before giving up (first call included).
+    :param backoff_base_s: scale of the exponential backoff.
+    :param backoff_max_s: longest single wait.
+    :param payload_limit_bytes: asynchronous payload limit.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        function_name: str,
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        backoff_base_s: float = 0.2,
+        backoff_max_s: float = 20.0,
+        payload_limit_bytes: int = ASYNC_PAYLOAD_LIMIT_BYTES,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, found {max_attempts}")
+        if not 0 < payload_limit_bytes <= ASYNC_PAYLOAD_LIMIT_BYTES_MAX:
+            raise ValueError(f"payload_limit_bytes must be within 1..{ASYNC_PAYLOAD_LIMIT_BYTES_MAX}, "
+                             f"found {payload_limit_bytes}")
+        self.client = client
+        self.function_name = function_name
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.payload_limit_bytes = payload_limit_bytes
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        err = state.outcome.exception() if state.outcome else None
+        code, status = _error_code(err) if err else ("", 0)
+        log.warning("function=%s attempt %d failed (%s %s: %s); retrying in %.2fs", self.function_name,
+                    state.attempt_number, code or type(err).__name__, status or "", err,
+                    state.next_action.sleep if state.next_action else 0.0)
+
+    def invoke(self, event: InvocationEvent | dict[str, Any]) -> InvocationResult:
+        """Send one event with ``InvocationType="Event"``; retry throttling, 5xx and transport errors.
+
+        :param event: the worker's invocation event.
+        :raises LambdaFunctionNotFoundError: the function does not exist.
+        :raises LambdaThrottledError: still throttled after ``max_attempts`` calls.
+        :raises LambdaInvokeError: any other refusal (or 5xx after ``max_attempts``).
+        """
+        payload = encode_payload(event, self.payload_limit_bytes)
+        invocation_id = (event.invocation_id if isinstance(event, InvocationEvent)
+                         else str(event["invocation_id"]))
+        job_id = event.job_id if isinstance(event, InvocationEvent) else event.get("job_id")
+        retrying = Retrying(
+            retry=retry_if_exception(is_retryable),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_random_exponential(multiplier=self.backoff_base_s, max=self.backoff_max_s),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        attempts = 0
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    response = self.client.invoke(FunctionName=self.function_name, InvocationType="Event",
+                                                  Payload=payload)
+        except Exception as err:
+            code, status = _error_code(err)
+            if code in NOT_FOUND_CODES or status == 404:
+                raise LambdaFunctionNotFoundError(
+                    f"Lambda function {self.function_name!r} was not found "
+                    f"(region {self._region()}): {err}", job_id=job_id) from err
+            if _is_throttle(err):
+                raise LambdaThrottledError(
+                    f"Lambda throttled invocation {invocation_id!r} of job_id={job_id} {attempts} times "
+                    f"(function {self.function_name!r}); raise the function's concurrency or lower parallelism",
+                    job_id=job_id) from err
+            raise LambdaInvokeError(
+                f"Lambda invoke of {invocation_id!r} (job_id={job_id}, function {self.function_name!r}) failed "
+                f"after {attempts} attempt(s): {code or type(err).__name__} {status or ''} {err}",
+                job_id=job_id) from err
+        status_code = int(response.get("StatusCode", 0))
+        if status_code != 202:
+            raise LambdaInvokeError(f"Lambda accepted invocation {invocation_id!r} with status {status_code}, "
+                                    "expected 202 for InvocationType=Event", job_id=job_id)
+        request_id = response.get("ResponseMetadata", {}).get("RequestId")
+        return InvocationResult(invocation_id, status_code, request_id, attempts)
+
+    def _region(self) -> str:
+        meta = getattr(self.client, "meta", None)
+        return str(getattr(meta, "region_name", "?"))
+
+    def check_function(self) -> dict[str, Any]:
+        """``GetFunction`` of the configured function; raises if it does not exist."""
+        try:
+            return dict(self.client.get_function(FunctionName=self.function_name))
+        except Exception as err:
+            code, status = _error_code(err)
+            if code in NOT_FOUND_CODES or status == 404:
+                raise LambdaFunctionNotFoundError(
+                    f"Lambda function {self.function_name!r} was not found (region {self._region()})") from err
+            raise LambdaInvokeError(f"GetFunction {self.function_name!r} failed: {err}") from err
+
+
+def make_lambda_client(session: Any = None, *, max_pool_connections: int = DEFAULT_MAX_WORKERS,
+                       endpoint_url: str | None = None, region_name: str | None = None,
+                       read_timeout_s: float = 30.0) -> Any:
+    """A boto3 ``lambda`` client with botocore's retries off and a pool sized to the invoke threads.
+
+    :param session: a ``boto3.session.Session`` (default: a new one, boto3's default chain).
+    :param max_pool_connections: HTTP connections kept (one per invoke thread).
+    :param endpoint_url: endpoint override (tests, LocalStack).
+    :param region_name: region override.
+    :param read_timeout_s: socket read timeout of one call.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 0, "mode": "standard"}, max_pool_connections=max_pool_connections,
+                    connect_timeout=10, read_timeout=read_timeout_s)
+    session = session or boto3.session.Session()
+    return session.client("lambda", config=config, endpoint_url=endpoint_url, region_name=region_name)
+
+
+class LambdaExecutor(Executor):
+    """Start workers as asynchronous invocations of one Lambda function.
+
+    :param invoker: the :class:`LambdaInvoker` (one function, one client).
+    :param max_workers: invoke threads at once (bounded: Lambda's burst limits apply anyway).
+    """
+
+    name = "lambda"
+
+    def __init__(self, invoker: LambdaInvoker, *, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, found {max_workers}")
+        self.invoker = invoker
+        self.max_workers = max_workers
+
+    @classmethod
+    def create(cls, function_name: str, *, session: Any = None, endpoint_url: str | None = None,
+               region_name: str | None = None, max_workers: int = DEFAULT_MAX_WORKERS,
+               **invoker_kwargs: Any) -> LambdaExecutor:
+        """Build the client, invoker and executor in one call.
+
+        :param function_name: function name or ARN.
+        :param session: boto3 session (keys / profile / default chain).
+        :param endpoint_url: endpoint override (tests, LocalStack).
+        :param region_name: region override.
+        :param max_workers: invoke threads.
+        :param invoker_kwargs: passed to :class:`LambdaInvoker` (retry and limit settings).
+        """
+        client = make_lambda_client(session, max_pool_connections=max_workers, endpoint_url=endpoint_url,
+                                    region_name=region_name)
+        return cls(LambdaInvoker(client, function_name, **invoker_kwargs), max_workers=max_workers)
+
+    @classmethod
+    def from_config(cls, config: Any) -> LambdaExecutor:
+        """Build from a hook's ``CylonConnectionConfig`` (duck-typed to keep Airflow out).
+
+        :param config: has ``function_name``, ``boto3_session_kwargs()``, ``invoke_concurrency``.
+        """
+        import boto3
+
+        session = boto3.session.Session(**config.boto3_session_kwargs())
+        return cls.create(config.function_name, session=session, max_workers=config.invoke_concurrency,
+                          endpoint_url=getattr(config, "lambda_endpoint_url", None))
+
+    @property
+    def function_name(self) -> str:
+        return self.invoker.function_name
+
+    def check_function(self) -> dict[str, Any]:
+        """Raise :class:`LambdaFunctionNotFoundError` unless the function exists."""
+        return self.invoker.check_function()
+
+    def invoke_all(self, events: Sequence[InvocationEvent]) -> list[InvocationResult]:
+        """Invoke every event from a bounded thread pool; results in event order.
+
+        All payloads are checked before the first call, so an oversize or secret-bearing
+        event never leaves a job half-started.
+
+        :param events: one event per worker.
+        """
+        for event in events:
+            encode_payload(event, self.invoker.payload_limit_bytes)
+        if not events:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(events)),
+                                thread_name_prefix="cylon-lambda-invoke") as pool:
+            return list(pool.map(self.invoker.invoke, events))
+
+    def submit(
+        self,
+        job_id: str,
+        world_size: int,
+        redis_url: str,
+        *,
+        redis_password_env: str = DEFAULT_PASSWORD_ENV,
+        invocation_prefix: str | None = None,
+        timeout_s: float | None = None,
+    ) -> JobHandle:
+        """Invoke ``world_size`` workers asynchronously; returns once Lambda accepted them all.
+
+        :param job_id: the job (its spec already stored in Redis).
+        :param world_size: number of workers.
+        :param redis_url: Redis URL the workers use (no password; the function's
+            environment variable ``redis_password_env`` holds it).
+        :param redis_password_env: name of that environment variable.
+        :param invocation_prefix: stable invocation id prefix (idempotent re-submits).
+        :param timeout_s: unused: the function's own timeout applies.
+        """
+        events = build_events(job_id, redis_url, world_size, redis_password_env=redis_password_env,
+                              invocation_prefix=invocation_prefix)
+        started = time.monotonic()
+        results = self.invoke_all(events)
+        retried = sum(r.attempts - 1 for r in results)
+        log.info("job_id=%s invoked %d workers of function %s in %.2fs (%d retries)", job_id, len(results),
+                 self.function_name, time.monotonic() - started, retried)
+        return JobHandle(job_id=job_id, world_size=world_size, redis_url=redis_url, events=events,
+                         redis_password_env=redis_password_env,
+                         extra={"executor": self.name, "function_name": self.function_name,
+                                "region": self.invoker._region(),
+                                "request_ids": [r.request_id for r in results], "retries": retried})

@@ -1,0 +1,165 @@
+"""The Redis keys of one Cylon job (docs/contracts.md) and a snapshot read of them.
+
+Shared by the sensor (sync client) and the trigger (``redis.asyncio``) so both
+read the job the same way. Barriers are keys and sets, never pub/sub: a waiter
+that was not listening when a worker finished still sees the result.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+KEY_PREFIX = "cylon"
+#: Longest traceback carried in an event or XCom (the full one stays in Redis / worker logs).
+MAX_TRACEBACK_CHARS = 8000
+
+
+def job_key(job_id: str, kind: str) -> str:
+    """Redis key ``cylon:{job_id}:{kind}``.
+
+    :param job_id: the job.
+    :param kind: ``spec``, ``manifest``, ``abort``, ``done``, ``status``, ``barrier:{name}``, ...
+    """
+    return f"{KEY_PREFIX}:{job_id}:{kind}"
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _json(value: Any) -> Any:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"raw": text}
+
+
+def world_size_of_spec(spec: Any) -> int | None:
+    """World size recorded in a stored JobSpec (JSON dict), if it says so."""
+    if not isinstance(spec, dict):
+        return None
+    for name in ("world_size", "parallelism"):
+        value = spec.get(name)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """One read of a job's keys.
+
+    :param job_id: the job.
+    :param manifest: the published manifest (job succeeded), or None.
+    :param abort: the abort record ``{"rank", "error"}`` (job failed), or None.
+    :param done: ranks that reported (``SCARD done``).
+    :param world_size: workers expected, from the stored spec (None if unknown).
+    :param barrier_count: arrivals at the named barrier, when one was asked for.
+    """
+
+    job_id: str
+    manifest: dict[str, Any] | None
+    abort: dict[str, Any] | None
+    done: int
+    world_size: int | None
+    barrier_count: int | None = None
+    statuses: dict[int, Any] = field(default_factory=dict)
+
+    @property
+    def failed_rank(self) -> int | None:
+        """Rank named by the abort record, if any."""
+        if not self.abort:
+            return None
+        rank = self.abort.get("rank")
+        return rank if isinstance(rank, int) else None
+
+    def failure_details(self) -> dict[str, Any]:
+        """``rank``, ``error`` and (when reported) ``traceback`` of the failing rank."""
+        abort = self.abort or {}
+        rank = self.failed_rank
+        error = str(abort.get("error") or abort.get("raw") or "job aborted")
+        traceback = abort.get("traceback")
+        status = self.statuses.get(rank) if rank is not None else None
+        if isinstance(status, dict):
+            traceback = traceback or status.get("traceback")
+            error = error if abort.get("error") else str(status.get("error") or error)
+        details: dict[str, Any] = {"rank": rank, "error": error}
+        if traceback:
+            details["traceback"] = str(traceback)[-MAX_TRACEBACK_CHARS:]
+        return details
+
+    def worker_summaries(self) -> list[dict[str, Any]]:
+        """Per-worker status records sorted by rank (tracebacks trimmed)."""
+        out: list[dict[str, Any]] = []
+        for rank in sorted(self.statuses):
+            status = self.statuses[rank]
+            record = dict(status) if isinstance(status, dict) else {"raw": status}
+            record.setdefault("rank", rank)
+            if isinstance(record.get("traceback"), str):
+                record["traceback"] = record["traceback"][-MAX_TRACEBACK_CHARS:]
+            out.append(record)
+        return out
+
+
+def _statuses(raw: dict[Any, Any] | None) -> dict[int, Any]:
+    out: dict[int, Any] = {}
+    for rank, value in (raw or {}).items():
+        try:
+            out[int(_text(rank) or "")] = _json(value)
+        except ValueError:
+            continue
+    return out
+
+
+def _snapshot(job_id: str, values: list[Any], with_barrier: bool, statuses: Any) -> JobSnapshot:
+    manifest, abort, done, spec = values[:4]
+    return JobSnapshot(
+        job_id=job_id,
+        manifest=_json(manifest),
+        abort=_json(abort),
+        done=int(done or 0),
+        world_size=world_size_of_spec(_json(spec)),
+        barrier_count=int(values[4] or 0) if with_barrier else None,
+        statuses=_statuses(statuses),
+    )
+
+
+def _queue(pipe: Any, job_id: str, barrier: str | None) -> None:
+    pipe.get(job_key(job_id, "manifest"))
+    pipe.get(job_key(job_id, "abort"))
+    pipe.scard(job_key(job_id, "done"))
+    pipe.get(job_key(job_id, "spec"))
+    if barrier is not None:
+        pipe.scard(job_key(job_id, f"barrier:{barrier}"))
+
+
+def read_job_state(client: Any, job_id: str, barrier: str | None = None, with_statuses: bool = False) -> JobSnapshot:
+    """Read a job's keys in one round trip with a sync redis client.
+
+    :param client: ``redis.Redis``.
+    :param job_id: the job.
+    :param barrier: name of a barrier whose arrivals to count, if any.
+    :param with_statuses: also read the per-rank status hash.
+    """
+    pipe = client.pipeline(transaction=False)
+    _queue(pipe, job_id, barrier)
+    values = pipe.execute()
+    statuses = client.hgetall(job_key(job_id, "status")) if with_statuses else None
+    return _snapshot(job_id, values, barrier is not None, statuses)
+
+
+async def a_read_job_state(
+    client: Any, job_id: str, barrier: str | None = None, with_statuses: bool = False
+) -> JobSnapshot:
+    """Async twin of :func:`read_job_state` for ``redis.asyncio.Redis``."""
+    pipe = client.pipeline(transaction=False)
+    _queue(pipe, job_id, barrier)
+    values = await pipe.execute()
+    statuses = await client.hgetall(job_key(job_id, "status")) if with_statuses else None
+    return _snapshot(job_id, values, barrier is not None, statuses)
