@@ -217,8 +217,11 @@ class TcpPunchChannel(TcpChannel):
                 failed[int(rank_b)] = str(result.get("error", ""))
         if not failed:
             return None
-        first = min(failed)
-        return f"{len(failed)} of {ctx.world_size} ranks could not punch all links; {failed[first]}"
+        # Name the root cause: a rank whose own punch failed for a reason other than
+        # "no peer" (the peers of a failing rank only see their partner never come).
+        first = min(failed, key=lambda r: ("no peer within" in failed[r], r))
+        return (f"ranks {sorted(failed)} of {ctx.world_size} could not punch all links; "
+                f"first cause: {failed[first]}")
 
     # -- one step -------------------------------------------------------------------------------
 
