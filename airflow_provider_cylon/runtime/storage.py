@@ -1,0 +1,472 @@
+"""Read inputs and commit outputs on local paths, ``file://`` and ``s3://`` (pyarrow.fs).
+
+Reading: an input is a file, a directory/prefix or a glob; Parquet, CSV and Arrow
+IPC by extension. The files (and Parquet row groups) are cut into ``world_size``
+contiguous ranges of about equal bytes, so every rank computes the same plan from
+the same listing and the ranks in order hold the input in its natural order. A
+directory that holds a ``_SUCCESS`` manifest is read through it (only the files
+it lists), so a reader never mixes two outputs.
+
+Writing: each rank writes ``part-{rank:05d}.{ext}`` under
+``{destination}/_staging/{job_id}/``. After the barrier rank 0 commits:
+
+1. moves every staged part to ``{destination}/part-{rank:05d}-{token}.{ext}``
+   (``token`` from the job id, so new files never overwrite the previous output's),
+2. writes the ``_SUCCESS`` manifest (one atomic object / ``rename``),
+3. only then removes the previous output's part files and the staging prefix.
+
+A job that fails before step 2 leaves the previous output and manifest intact.
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import posixpath
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow_hotfix  # noqa: F401  (blocks the pyarrow extension-type deserialisation CVE on every read)
+from pyarrow import csv as pacsv
+from pyarrow import fs as pafs
+from pyarrow import ipc as paipc
+from pyarrow import parquet as pq
+
+from airflow_provider_cylon.runtime.errors import StorageError
+from airflow_provider_cylon.runtime.spec import InputSpec, OutputSpec, StorageOptions, format_of
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "_SUCCESS"
+STAGING_DIR = "_staging"
+EXTENSIONS = {"parquet": "parquet", "csv": "csv", "arrow": "arrow"}
+_DATA_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz", ".arrow", ".feather", ".ipc")
+_GLOB_CHARS = "*?["
+
+
+# -- filesystems -------------------------------------------------------------------------------
+def resolve(path: str, options: StorageOptions | None = None) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and the path inside it for a user path.
+
+    :param path: ``s3://bucket/key``, ``file:///abs``, or a plain (relative or absolute) local path.
+    :param options: non-secret S3 settings (endpoint override, region, scheme);
+        credentials come from the environment (``AWS_ACCESS_KEY_ID``, roles, ...).
+    """
+    options = options or StorageOptions()
+    parts = urlsplit(path)
+    if parts.scheme == "s3":
+        kwargs: dict[str, Any] = {}
+        if options.endpoint_override:
+            kwargs["endpoint_override"] = options.endpoint_override
+        if options.scheme:
+            kwargs["scheme"] = options.scheme
+        if options.region:
+            kwargs["region"] = options.region
+        if options.anonymous:
+            kwargs["anonymous"] = True
+        if options.force_virtual_addressing:
+            kwargs["force_virtual_addressing"] = True
+        try:
+            filesystem = pafs.S3FileSystem(**kwargs)
+        except (pa.ArrowException, ValueError) as err:
+            raise StorageError(f"cannot open S3 for {path!r}: {err}") from err
+        return filesystem, (parts.netloc + parts.path).rstrip("/")
+    if parts.scheme == "file":
+        return pafs.LocalFileSystem(), os.path.abspath(parts.path)
+    if parts.scheme and len(parts.scheme) > 1:
+        raise StorageError(f"unsupported scheme {parts.scheme!r} in path {path!r}; expected s3://, file:// or a local path")
+    return pafs.LocalFileSystem(), os.path.abspath(path)
+
+
+def _join(base: str, *names: str) -> str:
+    # pyarrow.fs paths are "/"-separated on every filesystem (local ones included).
+    return posixpath.join(base, *names)
+
+
+def _is_data_file(path: str) -> bool:
+    name = posixpath.basename(path)
+    return not name.startswith(("_", ".")) and name.lower().endswith(_DATA_SUFFIXES)
+
+
+def _info(filesystem: pafs.FileSystem, path: str) -> pafs.FileInfo:
+    try:
+        return filesystem.get_file_info(path)
+    except (OSError, pa.ArrowException) as err:
+        raise StorageError(f"cannot stat {path!r}: {err}") from err
+
+
+# -- listing and planning --------------------------------------------------------------------
+@dataclass(frozen=True)
+class FileEntry:
+    """One input file.
+
+    :param path: path inside the filesystem.
+    :param size: bytes.
+    :param format: ``parquet|csv|arrow``.
+    """
+
+    path: str
+    size: int
+    format: str
+
+
+@dataclass(frozen=True)
+class ReadUnit:
+    """A piece of input read by one rank: a whole file or one Parquet row group.
+
+    :param path: file path inside the filesystem.
+    :param format: ``parquet|csv|arrow``.
+    :param size: bytes (compressed, as stored).
+    :param row_group: Parquet row group index, or ``None`` for the whole file.
+    """
+
+    path: str
+    format: str
+    size: int
+    row_group: int | None = None
+
+
+def read_manifest(destination: str, options: StorageOptions | None = None) -> dict[str, Any] | None:
+    """The ``_SUCCESS`` manifest under an output prefix, or ``None``.
+
+    :param destination: the output prefix.
+    :param options: storage options.
+    """
+    filesystem, base = resolve(destination, options)
+    path = _join(base, MANIFEST_NAME)
+    if _info(filesystem, path).type != pafs.FileType.File:
+        return None
+    with filesystem.open_input_stream(path) as stream:
+        data = stream.read()
+    try:
+        manifest = json.loads(data)
+    except ValueError as err:
+        raise StorageError(f"manifest {destination}/{MANIFEST_NAME} is not JSON: {err}") from err
+    return manifest if isinstance(manifest, dict) else None
+
+
+def list_input(inp: InputSpec, options: StorageOptions | None = None) -> tuple[pafs.FileSystem, list[FileEntry]]:
+    """The files of one input (sorted by path), with their sizes and formats.
+
+    :param inp: the input (file, directory/prefix, or glob).
+    :param options: storage options.
+    :raises StorageError: when nothing matches, naming the input.
+    """
+    filesystem, path = resolve(inp.path, options)
+    entries: list[FileEntry] = []
+    if any(ch in path for ch in _GLOB_CHARS):
+        cut = min(path.index(ch) for ch in _GLOB_CHARS if ch in path)
+        base = path[:cut].rsplit("/", 1)[0] if "/" in path[:cut] else ""
+        selector = pafs.FileSelector(base or ".", recursive=True, allow_not_found=True)
+        infos = [i for i in filesystem.get_file_info(selector) if i.type == pafs.FileType.File]
+        infos = [i for i in infos if fnmatch.fnmatchcase(i.path, path) and not posixpath.basename(i.path).startswith(("_", "."))]
+        entries = [FileEntry(i.path, int(i.size or 0), inp.format or format_of(i.path)) for i in infos]
+    else:
+        info = _info(filesystem, path)
+        if info.type == pafs.FileType.File:
+            entries = [FileEntry(path, int(info.size or 0), inp.format or format_of(path))]
+        elif info.type == pafs.FileType.Directory:
+            manifest_path = _join(path, MANIFEST_NAME)
+            if _info(filesystem, manifest_path).type == pafs.FileType.File:
+                with filesystem.open_input_stream(manifest_path) as stream:
+                    manifest = json.loads(stream.read())
+                fmt = inp.format or manifest.get("format") or "parquet"
+                entries = [FileEntry(_join(path, f["path"]), int(f.get("bytes", 0)), fmt)
+                           for f in manifest.get("files", [])]
+            else:
+                selector = pafs.FileSelector(path, recursive=True)
+                for i in filesystem.get_file_info(selector):
+                    rel = i.path[len(path):].lstrip("/")
+                    if i.type != pafs.FileType.File or any(p.startswith(("_", ".")) for p in rel.split("/")):
+                        continue
+                    if inp.format is None and not _is_data_file(i.path):
+                        continue
+                    entries.append(FileEntry(i.path, int(i.size or 0), inp.format or format_of(i.path)))
+    entries.sort(key=lambda e: e.path)
+    if not entries:
+        raise StorageError(f"input {inp.name!r} ({inp.path!r}) matches no data file "
+                           f"(expected a file, a directory with .parquet/.csv/.arrow files, or a glob)")
+    return filesystem, entries
+
+
+def plan_units(filesystem: pafs.FileSystem, entries: Sequence[FileEntry], world_size: int) -> list[ReadUnit]:
+    """Read units in input order: whole files, or Parquet row groups when files are too few to balance.
+
+    :param filesystem: where the files live.
+    :param entries: from :func:`list_input`.
+    :param world_size: number of ranks.
+    """
+    split = len(entries) < 4 * world_size and world_size > 1
+    units: list[ReadUnit] = []
+    for e in entries:
+        if split and e.format == "parquet":
+            meta = pq.ParquetFile(filesystem.open_input_file(e.path)).metadata
+            groups = [meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)]
+            total = sum(groups) or 1
+            for g, size in enumerate(groups):
+                units.append(ReadUnit(e.path, e.format, max(1, e.size * size // total), g))
+            if not groups:
+                units.append(ReadUnit(e.path, e.format, e.size, None))
+        else:
+            units.append(ReadUnit(e.path, e.format, e.size, None))
+    return units
+
+
+def assign_units(units: Sequence[ReadUnit], world_size: int) -> list[list[ReadUnit]]:
+    """Cut units into ``world_size`` contiguous ranges of about equal bytes.
+
+    A unit goes to the rank whose byte range holds the unit's midpoint, so ranks
+    in order keep the input order and no rank is off by more than one unit.
+
+    :param units: in input order.
+    :param world_size: number of ranks.
+    """
+    out: list[list[ReadUnit]] = [[] for _ in range(world_size)]
+    total = sum(max(1, u.size) for u in units)
+    acc = 0
+    for u in units:
+        size = max(1, u.size)
+        mid = acc + size / 2
+        rank = min(world_size - 1, int(mid * world_size // total))
+        out[rank].append(u)
+        acc += size
+    return out
+
+
+# -- reading -----------------------------------------------------------------------------------
+def _read_unit(filesystem: pafs.FileSystem, unit: ReadUnit) -> pa.Table:
+    try:
+        if unit.format == "parquet":
+            pf = pq.ParquetFile(filesystem.open_input_file(unit.path))
+            if unit.row_group is None:
+                return pf.read()
+            return pf.read_row_group(unit.row_group)
+        if unit.format == "csv":
+            stream = filesystem.open_input_stream(unit.path, compression="detect")
+            with stream:
+                return pacsv.read_csv(stream)
+        source = filesystem.open_input_file(unit.path)
+        try:
+            return paipc.open_file(source).read_all()
+        except pa.ArrowInvalid:
+            source.seek(0)
+            return paipc.open_stream(source).read_all()
+    except (OSError, pa.ArrowException) as err:
+        raise StorageError(f"cannot read {unit.format} file {unit.path!r}: {err}") from err
+
+
+def read_schema(filesystem: pafs.FileSystem, entry: FileEntry) -> pa.Schema:
+    """The schema of one input file (cheap for Parquet/IPC: metadata only).
+
+    :param filesystem: where the file lives.
+    :param entry: the file.
+    """
+    try:
+        if entry.format == "parquet":
+            return pq.ParquetFile(filesystem.open_input_file(entry.path)).schema_arrow
+        if entry.format == "arrow":
+            return _read_unit(filesystem, ReadUnit(entry.path, "arrow", entry.size)).schema
+        stream = filesystem.open_input_stream(entry.path, compression="detect")
+        with stream:
+            reader = pacsv.open_csv(stream)
+            return reader.schema
+    except (OSError, pa.ArrowException) as err:
+        raise StorageError(f"cannot read the schema of {entry.path!r}: {err}") from err
+
+
+def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
+    if table.schema.equals(schema, check_metadata=False):
+        return table
+    if table.schema.names != schema.names:
+        missing = [n for n in schema.names if n not in table.schema.names]
+        raise StorageError(f"{where}: columns {table.schema.names} differ from the input's first file "
+                           f"{schema.names} (missing {missing})")
+    try:
+        return table.cast(schema)
+    except (pa.ArrowException, ValueError) as err:
+        raise StorageError(f"{where}: schema {table.schema} cannot be cast to the first file's {schema}: {err}") from err
+
+
+def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: StorageOptions | None = None) -> pa.Table:
+    """This rank's share of an input; an empty table with the input's schema if it gets nothing.
+
+    :param inp: the input.
+    :param rank: this rank.
+    :param world_size: number of ranks.
+    :param options: storage options.
+    """
+    filesystem, entries = list_input(inp, options)
+    schema = read_schema(filesystem, entries[0])
+    units = assign_units(plan_units(filesystem, entries, world_size), world_size)[rank]
+    tables = [_conform(_read_unit(filesystem, u), schema, f"input {inp.name!r} file {u.path!r}") for u in units]
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables(tables).replace_schema_metadata(None) if len(tables) > 1 else tables[0].replace_schema_metadata(None)
+
+
+def read_all(path: str, options: StorageOptions | None = None, fmt: str | None = None) -> pa.Table:
+    """Read a whole input (file, prefix, glob, or published output) into one table.
+
+    :param path: the input path.
+    :param options: storage options.
+    :param fmt: format override.
+    """
+    return read_rank_share(InputSpec(path=path, name="in0", format=fmt), 0, 1, options)
+
+
+# -- writing -----------------------------------------------------------------------------------
+def job_token(job_id: str) -> str:
+    """Short, stable token of a job id used in published part names."""
+    return hashlib.sha256(job_id.encode()).hexdigest()[:10]
+
+
+def staging_dir(destination: str, job_id: str, options: StorageOptions | None = None) -> tuple[pafs.FileSystem, str]:
+    """Filesystem and path of a job's staging prefix ``{destination}/_staging/{job_id}``.
+
+    :param destination: output prefix.
+    :param job_id: the job id.
+    :param options: storage options.
+    """
+    filesystem, base = resolve(destination, options)
+    return filesystem, _join(base, STAGING_DIR, job_id)
+
+
+def _write_table(filesystem: pafs.FileSystem, path: str, table: pa.Table, fmt: str) -> int:
+    if fmt == "parquet":
+        with filesystem.open_output_stream(path) as sink:
+            pq.write_table(table, sink, compression="zstd")
+    elif fmt == "csv":
+        with filesystem.open_output_stream(path) as sink:
+            pacsv.write_csv(table, sink)
+    else:
+        with filesystem.open_output_stream(path) as sink, paipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+    return int(_info(filesystem, path).size or 0)
+
+
+def stage_part(table: pa.Table, output: OutputSpec, job_id: str, rank: int,
+               options: StorageOptions | None = None) -> dict[str, Any]:
+    """Write this rank's part under the staging prefix.
+
+    :param table: this rank's result.
+    :param output: where the job publishes.
+    :param job_id: the job id.
+    :param rank: this rank.
+    :param options: storage options.
+    :returns: ``{"rank", "name", "rows", "bytes"}`` (``name`` relative to the staging prefix).
+    """
+    filesystem, stage = staging_dir(output.destination, job_id, options)
+    name = f"part-{rank:05d}.{EXTENSIONS[output.format]}"
+    try:
+        if isinstance(filesystem, pafs.LocalFileSystem):  # object stores need no directories
+            filesystem.create_dir(stage, recursive=True)
+        size = _write_table(filesystem, _join(stage, name), table, output.format)
+    except (OSError, pa.ArrowException) as err:
+        raise StorageError(f"job_id={job_id} rank={rank}: cannot write {output.destination}/{STAGING_DIR}/"
+                           f"{job_id}/{name}: {err}", job_id=job_id, rank=rank) from err
+    return {"rank": rank, "name": name, "rows": table.num_rows, "bytes": size}
+
+
+def schema_to_json(schema: pa.Schema) -> list[dict[str, Any]]:
+    """A readable schema for the manifest: ``[{"name", "type", "nullable"}]``."""
+    return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+
+
+def commit(output: OutputSpec, job_id: str, parts: Sequence[dict[str, Any]], schema: pa.Schema,
+           options: StorageOptions | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Publish the staged parts and the ``_SUCCESS`` manifest; then drop the previous output.
+
+    :param output: where to publish.
+    :param job_id: the job id.
+    :param parts: every rank's :func:`stage_part` result, in rank order.
+    :param schema: the result schema.
+    :param options: storage options.
+    :param extra: more manifest fields (e.g. world size, op).
+    :returns: the manifest written.
+    """
+    filesystem, base = resolve(output.destination, options)
+    _, stage = staging_dir(output.destination, job_id, options)
+    token = job_token(job_id)
+    manifest_path = _join(base, MANIFEST_NAME)
+    previous = [i.path for i in filesystem.get_file_info(pafs.FileSelector(base, recursive=False, allow_not_found=True))
+                if i.type == pafs.FileType.File and posixpath.basename(i.path).startswith("part-")]
+    files = []
+    try:
+        for part in sorted(parts, key=lambda p: int(p["rank"])):
+            stem, ext = part["name"].rsplit(".", 1)
+            final_name = f"{stem}-{token}.{ext}"
+            filesystem.move(_join(stage, part["name"]), _join(base, final_name))
+            files.append({"path": final_name, "rank": int(part["rank"]), "rows": int(part["rows"]),
+                          "bytes": int(part["bytes"])})
+        manifest = {
+            "job_id": job_id,
+            "destination": output.destination,
+            "format": output.format,
+            "files": files,
+            "rows": sum(f["rows"] for f in files),
+            "bytes": sum(f["bytes"] for f in files),
+            "schema": schema_to_json(schema),
+            "committed_at": time.time(),
+            **(extra or {}),
+        }
+        body = json.dumps(manifest, indent=1).encode()
+        if isinstance(filesystem, pafs.LocalFileSystem):
+            tmp = _join(base, f".{MANIFEST_NAME}.{token}.tmp")
+            with filesystem.open_output_stream(tmp) as sink:
+                sink.write(body)
+            os.replace(tmp, manifest_path)  # atomic on POSIX
+        else:
+            with filesystem.open_output_stream(manifest_path) as sink:  # one PUT: atomic on S3
+                sink.write(body)
+    except (OSError, pa.ArrowException) as err:
+        raise StorageError(f"job_id={job_id}: commit to {output.destination!r} failed: {err}; the previous "
+                           "output is untouched", job_id=job_id) from err
+    new = {_join(base, f["path"]) for f in files}
+    for path in previous:
+        if path not in new:
+            try:
+                filesystem.delete_file(path)
+            except (OSError, pa.ArrowException) as err:  # stale files are harmless: the manifest names the set
+                log.warning("job_id=%s could not remove previous part %s: %s", job_id, path, err)
+    discard_staging(output.destination, job_id, options)
+    return manifest
+
+
+def discard_staging(destination: str, job_id: str, options: StorageOptions | None = None) -> None:
+    """Remove a job's staging prefix (and ``_staging`` itself when empty); best effort.
+
+    :param destination: output prefix.
+    :param job_id: the job id.
+    :param options: storage options.
+    """
+    filesystem, stage = staging_dir(destination, job_id, options)
+    try:
+        if _info(filesystem, stage).type == pafs.FileType.Directory:
+            filesystem.delete_dir(stage)
+        parent = posixpath.dirname(stage)
+        if isinstance(filesystem, pafs.LocalFileSystem) and os.path.isdir(parent) and not os.listdir(parent):
+            os.rmdir(parent)
+    except (OSError, pa.ArrowException, StorageError) as err:
+        log.warning("job_id=%s could not remove staging %s: %s", job_id, stage, err)
+
+
+def read_output(destination: str, options: StorageOptions | None = None) -> pa.Table:
+    """Read a published output through its manifest, parts in rank order.
+
+    :param destination: output prefix.
+    :param options: storage options.
+    :raises StorageError: when there is no ``_SUCCESS`` manifest.
+    """
+    manifest = read_manifest(destination, options)
+    if manifest is None:
+        raise StorageError(f"no {MANIFEST_NAME} manifest under {destination!r}: nothing was published")
+    filesystem, base = resolve(destination, options)
+    tables = [_read_unit(filesystem, ReadUnit(_join(base, f["path"]), manifest.get("format", "parquet"), 0))
+              for f in sorted(manifest["files"], key=lambda f: f["rank"])]
+    return pa.concat_tables(tables) if tables else pa.table({})
