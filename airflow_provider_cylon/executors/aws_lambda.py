@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from tenacity import (
     RetryCallState,
@@ -127,10 +128,14 @@ def encode_payload(event: InvocationEvent | dict[str, Any], limit_bytes: int = A
     :raises LambdaInvokeError: when the event carries a secret-looking field or no invocation id.
     """
     data = event.to_dict() if isinstance(event, InvocationEvent) else dict(event)
-    for key in data:
-        if any(word in key.lower() for word in _SECRET_KEYS):
+    for key, value in data.items():
+        # ``*_env`` fields name an environment variable; they hold no secret themselves.
+        if any(word in key.lower() for word in _SECRET_KEYS) and not key.endswith("_env"):
             raise LambdaInvokeError(f"invocation event field {key!r} looks like a secret; secrets stay in "
                                     "the function's environment, never in a payload")
+        if isinstance(value, str) and "://" in value and urlsplit(value).password is not None:
+            raise LambdaInvokeError(f"invocation event field {key!r} holds a URL with a password; secrets stay "
+                                    "in the function's environment, never in a payload")
     if not data.get("invocation_id"):
         raise LambdaInvokeError("invocation event has no invocation_id (the idempotency token)")
     payload = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

@@ -1,0 +1,128 @@
+"""CylonBarrierTrigger: exact serialization, and run() against a real Valkey."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_cylon.hooks.job_state import job_key
+from airflow_provider_cylon.triggers.barrier import CylonBarrierTrigger
+
+CLASSPATH = "airflow_provider_cylon.triggers.barrier.CylonBarrierTrigger"
+
+
+def test_serialize_is_exact_and_round_trips() -> None:
+    trigger = CylonBarrierTrigger(job_id="j1", cylon_conn_id="c", world_size=4, poll_interval=0.5,
+                                  deadline=1234.5, started_at=1000.0)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == CLASSPATH
+    assert kwargs == {"job_id": "j1", "cylon_conn_id": "c", "world_size": 4, "barrier": None, "expected": None,
+                      "poll_interval": 0.5, "deadline": 1234.5, "started_at": 1000.0}
+    assert CylonBarrierTrigger(**kwargs).serialize() == (classpath, kwargs)
+    json.dumps(kwargs)  # crosses the triggerer boundary as JSON
+
+
+@pytest.mark.parametrize("kwargs", [{"job_id": ""}, {"job_id": "j", "barrier": "b"},
+                                    {"job_id": "j", "poll_interval": 0}])
+def test_invalid_kwargs_are_refused_at_construction(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        CylonBarrierTrigger(**kwargs)
+
+
+async def _first_event(trigger: CylonBarrierTrigger, timeout: float = 20.0) -> dict[str, Any]:
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("trigger returned without an event")
+
+    return await asyncio.wait_for(first(), timeout)
+
+
+def _spec(client: Any, job_id: str, world_size: int) -> None:
+    client.set(job_key(job_id, "spec"), json.dumps({"version": 1, "op": "sort", "world_size": world_size}), ex=600)
+
+
+def _report(client: Any, job_id: str, rank: int, **status: Any) -> None:
+    client.hset(job_key(job_id, "status"), str(rank), json.dumps({"rank": rank, **status}))
+    client.sadd(job_key(job_id, "done"), str(rank))
+
+
+async def test_success_carries_manifest_and_every_worker(cylon_conn: str, redis_client: Any, job_id: str,
+                                                         caplog: pytest.LogCaptureFixture,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    _spec(redis_client, job_id, 2)
+    trigger = CylonBarrierTrigger(job_id=job_id, poll_interval=0.05, deadline=time.time() + 30)
+
+    async def workers() -> None:
+        await asyncio.sleep(0.3)
+        _report(redis_client, job_id, 0, state="ok", rows_out=3)
+        await asyncio.sleep(0.3)
+        _report(redis_client, job_id, 1, state="ok", rows_out=4)
+        redis_client.set(job_key(job_id, "manifest"), json.dumps({"files": ["part-00000.parquet"], "rows": 7}))
+
+    caplog.set_level(logging.INFO)
+    event, _ = await asyncio.gather(_first_event(trigger), workers())
+    assert event["status"] == "success" and event["job_id"] == job_id
+    assert event["manifest"] == {"files": ["part-00000.parquet"], "rows": 7}
+    assert [w["rank"] for w in event["workers"]] == [0, 1]
+    assert (event["done"], event["world_size"]) == (2, 2)
+    # Airflow routes logs through structlog (stdout) or stdlib logging, depending on its setup.
+    logged = caplog.text + capsys.readouterr().out
+    assert f"job_id={job_id} progress: 0/2 workers done" in logged
+    assert f"job_id={job_id} progress: 1/2 workers done" in logged
+
+
+async def test_abort_yields_the_failing_ranks_error(cylon_conn: str, redis_client: Any, job_id: str) -> None:
+    _spec(redis_client, job_id, 3)
+    _report(redis_client, job_id, 0, state="ok")
+    _report(redis_client, job_id, 2, state="error", error="KeyError: 'customer_id'",
+            traceback="Traceback (most recent call last):\n  ...\nKeyError: 'customer_id'")
+    redis_client.set(job_key(job_id, "abort"), json.dumps({"rank": 2, "error": "KeyError: 'customer_id'"}))
+    event = await _first_event(CylonBarrierTrigger(job_id=job_id, poll_interval=0.05))
+    assert event["status"] == "error"
+    assert event["rank"] == 2
+    assert event["error"] == "KeyError: 'customer_id'"
+    assert "Traceback" in event["traceback"]
+
+
+async def test_timeout_when_workers_never_finish(cylon_conn: str, redis_client: Any, job_id: str) -> None:
+    _spec(redis_client, job_id, 2)
+    _report(redis_client, job_id, 0, state="ok")
+    started = time.monotonic()
+    event = await _first_event(CylonBarrierTrigger(job_id=job_id, poll_interval=0.05, deadline=time.time() + 0.5))
+    assert event["status"] == "timeout"
+    assert (event["done"], event["world_size"]) == (1, 2)
+    assert 0.4 <= time.monotonic() - started < 5
+
+
+async def test_named_barrier_with_expected_count(cylon_conn: str, redis_client: Any, job_id: str) -> None:
+    key = job_key(job_id, "barrier:written")
+    redis_client.sadd(key, "0", "1")
+    trigger = CylonBarrierTrigger(job_id=job_id, barrier="written", expected=3, poll_interval=0.05,
+                                  deadline=time.time() + 20)
+
+    async def arrive() -> None:
+        await asyncio.sleep(0.3)
+        redis_client.sadd(key, "2")
+
+    event, _ = await asyncio.gather(_first_event(trigger), arrive())
+    assert (event["status"], event["barrier"], event["count"], event["expected"]) == ("success", "written", 3, 3)
+
+
+async def test_unreachable_redis_gives_an_error_event(monkeypatch: pytest.MonkeyPatch, job_id: str) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CYLON_DEAD", json.dumps(
+        {"conn_type": "cylon", "extra": {"redis_url": "redis://127.0.0.1:1/0"}}))
+    monkeypatch.setattr("airflow_provider_cylon.triggers.barrier.MAX_REDIS_ERRORS", 2)
+    event = await _first_event(CylonBarrierTrigger(job_id=job_id, cylon_conn_id="cylon_dead", poll_interval=0.01))
+    assert event["status"] == "error" and "Redis unreachable" in event["error"]
+
+
+async def test_on_kill_sets_the_abort_key(cylon_conn: str, redis_client: Any, job_id: str) -> None:
+    await CylonBarrierTrigger(job_id=job_id).on_kill()
+    record = json.loads(redis_client.get(job_key(job_id, "abort")))
+    assert record["rank"] is None and "killed" in record["error"]
+    assert redis_client.ttl(job_key(job_id, "abort")) > 0
