@@ -17,6 +17,7 @@
 #include "export.h"
 #include "hash_join.h"
 #include "key_table.h"
+#include "parallel.h"
 #include "partition.h"
 #include "row_hash.h"
 #include "sort.h"

@@ -1,0 +1,132 @@
+"""Crossing into the C++ kernel: columns out as Arrow C capsules, results back in.
+
+Key columns are normalised here once (chunks combined, dictionaries decoded,
+view types cast) so the C++ side sees one contiguous array per column; the
+crossing itself is zero-copy (``__arrow_c_array__``).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from airflow_provider_cylon.kernel import _ext
+
+CylonKernelError = _ext.CylonError
+"""Raised for bad kernel input; a ``ValueError`` naming the input, the column and the type."""
+
+ROW_HASH_SEED: int = _ext.ROW_HASH_SEED
+
+_KEY_TYPES_DOC = (
+    "int8-int64, uint8-uint64, float32/64, bool, string, large_string, binary, large_binary, "
+    "date32/64, time32/64, timestamp (any unit, tz), duration, dictionary<string>"
+)
+
+
+def is_key_type(t: pa.DataType) -> bool:
+    """True when the kernel can hash, compare and sort values of type ``t``."""
+    if pa.types.is_dictionary(t):
+        return is_key_type(t.value_type)
+    return (
+        pa.types.is_integer(t)
+        or (pa.types.is_floating(t) and not pa.types.is_float16(t))
+        or pa.types.is_boolean(t)
+        or pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_date(t)
+        or pa.types.is_time(t)
+        or pa.types.is_timestamp(t)
+        or pa.types.is_duration(t)
+        or _is_view(t)
+    )
+
+
+def _is_view(t: pa.DataType) -> bool:
+    return str(t) in ("string_view", "binary_view")
+
+
+def contiguous(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One array for a column: chunks combined (a copy only when there are several)."""
+    if isinstance(column, pa.ChunkedArray):
+        if column.num_chunks == 1:
+            return column.chunk(0)
+        return column.combine_chunks() if column.num_chunks else pa.array([], type=column.type)
+    return column
+
+
+def key_array(column: pa.ChunkedArray | pa.Array, *, input_name: str, column_name: str) -> pa.Array:
+    """The column as the kernel reads keys: contiguous, dictionary-decoded, no views."""
+    t = column.type
+    if not is_key_type(t):
+        raise CylonKernelError(
+            f"{input_name}: column {column_name!r} has type {t}, which cannot be used as a key "
+            f"(supported: {_KEY_TYPES_DOC})"
+        )
+    arr = contiguous(column)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if _is_view(arr.type):
+        arr = arr.cast(pa.string() if str(arr.type) == "string_view" else pa.binary())
+    return arr
+
+
+def require_columns(table: pa.Table, names: Sequence[str], *, input_name: str) -> None:
+    """Raise naming the input and the column when a column is missing."""
+    present = set(table.column_names)
+    for name in names:
+        if name not in present:
+            raise CylonKernelError(
+                f"{input_name}: no column {name!r}; columns are {table.column_names}"
+            )
+
+
+def as_list(value: str | Sequence[str] | None, *, what: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    out = list(value)
+    if not all(isinstance(v, str) for v in out):
+        raise CylonKernelError(f"{what} must be a column name or a list of names, found {value!r}")
+    return out
+
+
+def capsules(arrays: Sequence[pa.Array], names: Sequence[str]) -> list[tuple[str, Any, Any]]:
+    """(name, schema capsule, array capsule) per array, for the C++ side."""
+    out = []
+    for name, arr in zip(names, arrays):
+        schema_cap, array_cap = arr.__arrow_c_array__()
+        out.append((name, schema_cap, array_cap))
+    return out
+
+
+def key_capsules(table: pa.Table, names: Sequence[str], *, input_name: str) -> list[tuple[str, Any, Any]]:
+    """Normalised key columns of ``table`` as capsules."""
+    require_columns(table, names, input_name=input_name)
+    arrays = [key_array(table.column(n), input_name=input_name, column_name=n) for n in names]
+    return capsules(arrays, names)
+
+
+def one_capsule(arr: pa.Array, name: str) -> tuple[str, Any, Any]:
+    schema_cap, array_cap = arr.__arrow_c_array__()
+    return (name, schema_cap, array_cap)
+
+
+def imported(caps: tuple[Any, Any]) -> pa.Array:
+    """A kernel result (schema capsule, array capsule) as a pyarrow Array (zero-copy)."""
+    return pa.Array._import_from_c_capsule(caps[0], caps[1])
+
+
+def take(table: pa.Table, indices: pa.Array) -> pa.Table:
+    """Rows of ``table`` at ``indices`` (null index -> null row)."""
+    if table.num_columns == 0:
+        return pa.table({}).take(indices) if len(indices) == 0 else table.slice(0, 0)
+    return table.take(indices)
+
+
+def slices(table: pa.Table, offsets: Sequence[int]) -> list[pa.Table]:
+    """Zero-copy slices [offsets[i], offsets[i+1]) of ``table``."""
+    return [table.slice(offsets[i], offsets[i + 1] - offsets[i]) for i in range(len(offsets) - 1)]

@@ -1,0 +1,312 @@
+"""Group-by with mergeable partial states, for one-pass and two-phase aggregation.
+
+``groupby(t) == groupby_combine(groupby_partial(t))``, and ``groupby_combine``
+accepts the concatenation of partials from many workers (in rank order), which
+is how the distributed group-by aggregates: partial -> shuffle by key -> combine.
+
+Semantics (as DuckDB): null is a group of its own; count/min/max/sum/mean/var/
+std/nunique skip null values; var and std are the sample versions (var_samp);
+first/last are the first/last value in input order, nulls included. Output
+columns are named ``{col}_{agg}``; partial states ``{col}__{agg}__{state}``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from airflow_provider_cylon.kernel import _ext
+from airflow_provider_cylon.kernel._native import (
+    CylonKernelError,
+    as_list,
+    contiguous,
+    imported,
+    key_array,
+    key_capsules,
+    one_capsule,
+)
+
+AGGREGATIONS = ("sum", "count", "min", "max", "mean", "var", "std", "nunique", "first", "last")
+NUMERIC_AGGREGATIONS = ("sum", "mean", "var", "std")
+
+AggSpec = list[tuple[str, str]]
+
+
+def normalize_aggs(table: pa.Table, by: list[str], aggs: Mapping[str, str | Sequence[str]]) -> AggSpec:
+    """(column, aggregation) pairs, validated against ``table``'s schema."""
+    if not isinstance(aggs, Mapping):
+        raise CylonKernelError(f"groupby: aggs must be a dict {{column: agg or [aggs]}}, found {aggs!r}")
+    specs: AggSpec = []
+    for col, ops in aggs.items():
+        for op in as_list(ops, what=f"aggs[{col!r}]"):
+            if op not in AGGREGATIONS:
+                raise CylonKernelError(
+                    f"groupby: unknown aggregation {op!r} for column {col!r}; supported: {', '.join(AGGREGATIONS)}"
+                )
+            specs.append((col, op))
+    return specs
+
+
+def _check_value_column(table: pa.Table, col: str, op: str, *, input_name: str) -> None:
+    if col not in table.column_names:
+        raise CylonKernelError(f"{input_name}: no column {col!r} to aggregate; columns are {table.column_names}")
+    t = table.schema.field(col).type
+    if op in NUMERIC_AGGREGATIONS and not (
+        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+    ) or (op in NUMERIC_AGGREGATIONS and pa.types.is_float16(t)):
+        raise CylonKernelError(f"groupby: {op} of column {col!r} needs a numeric column, found {t}")
+    if op in ("min", "max", "nunique"):
+        key_array(table.column(col).slice(0, 0), input_name=input_name, column_name=col)
+
+
+class _Groups:
+    """Dense group ids of a table's key columns and the first row of each group."""
+
+    def __init__(self, table: pa.Table, by: list[str], *, input_name: str) -> None:
+        gid_caps, first_caps, self.count = _ext.group_ids(key_capsules(table, by, input_name=input_name), True)
+        self.ids: pa.Int64Array = imported(gid_caps)
+        self.first: pa.Int64Array = imported(first_caps)
+
+    def aggregate(self, op: str, values: pa.Array, name: str) -> Any:
+        return _ext.aggregate(self.ids_capsule(), self.count, op, one_capsule(values, name))
+
+    def ids_capsule(self) -> tuple[str, Any, Any]:
+        return one_capsule(self.ids, "__group_id")
+
+    def array(self, op: str, values: pa.Array, name: str) -> pa.Array:
+        return imported(self.aggregate(op, values, name))
+
+    def rows(self, op: str) -> pa.Int64Array:
+        """first_row / last_row per group."""
+        return self.array(op, self.ids, "__group_id")
+
+    def sum(self, values: pa.Array, name: str) -> pa.Array:
+        t = values.type
+        if pa.types.is_floating(t):
+            return self.array("sum_double", values, name)
+        if pa.types.is_unsigned_integer(t):
+            return self.array("sum_unsigned", values, name)
+        return self.array("sum_signed", values, name)
+
+    def moments(self, values: pa.Array, name: str) -> tuple[pa.Array, pa.Array, pa.Array]:
+        n, mean, m2 = self.aggregate("moments", values, name)
+        return imported(n), imported(mean), imported(m2)
+
+    def take_extreme(self, values: pa.Array, name: str, op: str) -> pa.Array:
+        decoded = key_array(values, input_name="table", column_name=name)
+        rows = self.array("argmin" if op == "min" else "argmax", decoded, name)
+        return values.take(rows)
+
+    def distinct_counts(self, values: pa.Array, name: str) -> tuple[pa.Array, pa.Array]:
+        decoded = key_array(values, input_name="table", column_name=name)
+        counts, rows = self.aggregate("count_distinct", decoded, name)
+        return imported(counts), imported(rows)
+
+
+def _finish_var(n: pa.Array, m2: pa.Array, std: bool) -> pa.Array:
+    n_f = pc.cast(n, pa.float64())
+    denom = pc.subtract(n_f, 1.0)
+    var = pc.if_else(pc.greater(n, 1), pc.divide(m2, denom), pa.scalar(None, pa.float64()))
+    return pc.sqrt(var) if std else var
+
+
+def _mean(total: pa.Array, n: pa.Array) -> pa.Array:
+    return pc.if_else(pc.greater(n, 0), pc.divide(pc.cast(total, pa.float64()), pc.cast(n, pa.float64())),
+                      pa.scalar(None, pa.float64()))
+
+
+def _prepare(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str, Any], input_name: str) -> tuple[list[str], AggSpec]:
+    keys = as_list(by, what="by")
+    if not keys:
+        raise CylonKernelError("groupby: at least one key column is required in by")
+    specs = normalize_aggs(table, keys, aggs)
+    return keys, specs
+
+
+def groupby(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str, str | Sequence[str]]) -> pa.Table:
+    """Aggregate ``table`` per distinct value of ``by``.
+
+    :param table: input table.
+    :param by: key column name(s); nulls form a group.
+    :param aggs: ``{column: agg or [aggs]}`` with aggs from sum, count, min, max,
+        mean, var, std, nunique, first, last.
+    :return: key columns, then ``{col}_{agg}`` per aggregation.
+    """
+    keys, specs = _prepare(table, by, aggs, "table")
+    for col, op in specs:
+        _check_value_column(table, col, op, input_name="table")
+    groups = _Groups(table, keys, input_name="table")
+    names = list(keys)
+    columns: list[pa.Array | pa.ChunkedArray] = [table.column(k).take(groups.first) for k in keys]
+    for col, op in specs:
+        values = contiguous(table.column(col))
+        names.append(f"{col}_{op}")
+        columns.append(_direct(groups, values, col, op))
+    return pa.table(columns, names=names)
+
+
+def _direct(groups: _Groups, values: pa.Array, col: str, op: str) -> pa.Array:
+    if op == "sum":
+        return groups.sum(values, col)
+    if op == "count":
+        return _count(groups, values, col)
+    if op in ("min", "max"):
+        return groups.take_extreme(values, col, op)
+    if op == "mean":
+        total = groups.array("sum_double", values, col)
+        return _mean(total, _count(groups, values, col))
+    if op in ("var", "std"):
+        n, _, m2 = groups.moments(values, col)
+        return _finish_var(n, m2, op == "std")
+    if op == "nunique":
+        return groups.distinct_counts(values, col)[0]
+    return values.take(groups.rows("first_row" if op == "first" else "last_row"))
+
+
+def _count(groups: _Groups, values: pa.Array, col: str) -> pa.Array:
+    valid = pc.is_valid(values)
+    return groups.array("sum_signed", valid, col).fill_null(0)
+
+
+def _state(col: str, op: str, state: str) -> str:
+    return f"{col}__{op}__{state}"
+
+
+def groupby_partial(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str, str | Sequence[str]]) -> pa.Table:
+    """Per-group partial states of ``aggs`` over ``table`` (phase one of a distributed group-by).
+
+    :param table: one worker's rows.
+    :param by: key column name(s).
+    :param aggs: as for :func:`groupby`.
+    :return: key columns, then state columns ``{col}__{agg}__{state}``.
+    """
+    keys, specs = _prepare(table, by, aggs, "table")
+    for col, op in specs:
+        _check_value_column(table, col, op, input_name="table")
+    groups = _Groups(table, keys, input_name="table")
+    names = list(keys)
+    columns: list[pa.Array | pa.ChunkedArray] = [table.column(k).take(groups.first) for k in keys]
+
+    def add(col: str, op: str, state: str, arr: pa.Array) -> None:
+        names.append(_state(col, op, state))
+        columns.append(arr)
+
+    for col, op in specs:
+        values = contiguous(table.column(col))
+        if op == "sum":
+            add(col, op, "sum", groups.sum(values, col))
+        elif op == "count":
+            add(col, op, "count", _count(groups, values, col))
+        elif op in ("min", "max"):
+            add(col, op, "value", groups.take_extreme(values, col, op))
+        elif op == "mean":
+            add(col, op, "sum", groups.array("sum_double", values, col))
+            add(col, op, "count", _count(groups, values, col))
+        elif op in ("var", "std"):
+            n, mean, m2 = groups.moments(values, col)
+            add(col, op, "count", n)
+            add(col, op, "mean", mean)
+            add(col, op, "m2", m2)
+        elif op == "nunique":
+            add(col, op, "values", _distinct_lists(groups, values, col))
+        else:
+            add(col, op, "value", values.take(groups.rows("first_row" if op == "first" else "last_row")))
+    return pa.table(columns, names=names)
+
+
+def _distinct_lists(groups: _Groups, values: pa.Array, col: str) -> pa.Array:
+    """Per group, the list of its distinct non-null values."""
+    counts, pair_rows = groups.distinct_counts(values, col)
+    pair_groups = groups.ids.take(pair_rows)
+    order = imported(_ext.argsort([one_capsule(pair_groups, "__group_id")], [True]))
+    flat = values.take(pair_rows.take(order))
+    offsets = pa.array([0], pa.int64()) if len(counts) == 0 else pc.cumulative_sum(
+        pa.concat_arrays([pa.array([0], pa.int64()), counts])
+    )
+    list_type = pa.large_list(flat.type)
+    return pa.LargeListArray.from_arrays(pc.cast(offsets, pa.int64()), flat, type=list_type)
+
+
+def groupby_combine(
+    partials: pa.Table | Sequence[pa.Table],
+    by: str | Sequence[str],
+    aggs: Mapping[str, str | Sequence[str]],
+) -> pa.Table:
+    """Final result from partial states (phase two of a distributed group-by).
+
+    :param partials: output(s) of :func:`groupby_partial`, concatenated in rank order.
+    :param by: key column name(s).
+    :param aggs: the same aggregations given to :func:`groupby_partial`.
+    """
+    table = partials if isinstance(partials, pa.Table) else pa.concat_tables(list(partials))
+    keys, specs = _prepare(table, by, aggs, "partials")
+    for col, op in specs:
+        for state in _states_of(op):
+            if _state(col, op, state) not in table.column_names:
+                raise CylonKernelError(
+                    f"groupby_combine: partials lack state column {_state(col, op, state)!r} "
+                    f"(were they made by groupby_partial with the same aggs?)"
+                )
+    groups = _Groups(table, keys, input_name="partials")
+    names = list(keys)
+    columns: list[pa.Array | pa.ChunkedArray] = [table.column(k).take(groups.first) for k in keys]
+    for col, op in specs:
+        s = {state: contiguous(table.column(_state(col, op, state))) for state in _states_of(op)}
+        names.append(f"{col}_{op}")
+        if op == "sum":
+            columns.append(groups.sum(s["sum"], col))
+        elif op == "count":
+            columns.append(groups.array("sum_signed", s["count"], col).fill_null(0))
+        elif op in ("min", "max"):
+            columns.append(groups.take_extreme(s["value"], col, op))
+        elif op == "mean":
+            total = groups.array("sum_double", s["sum"], col)
+            n = groups.array("sum_signed", s["count"], col).fill_null(0)
+            columns.append(_mean(total, n))
+        elif op in ("var", "std"):
+            n_c, mean_c, m2_c = _ext.merge_moments(
+                groups.ids_capsule(), groups.count,
+                one_capsule(s["count"], col), one_capsule(s["mean"], col), one_capsule(s["m2"], col),
+            )
+            columns.append(_finish_var(imported(n_c), imported(m2_c), op == "std"))
+        elif op == "nunique":
+            lists = s["values"]
+            flat = lists.flatten()
+            parents = pc.list_parent_indices(lists)
+            value_groups = groups.ids.take(parents)
+            sub = _SubGroups(value_groups, groups.count)
+            columns.append(sub.distinct_count(flat, col))
+        else:
+            columns.append(s["value"].take(groups.rows("first_row" if op == "first" else "last_row")))
+    return pa.table(columns, names=names)
+
+
+class _SubGroups:
+    """Group ids given directly (values of exploded lists)."""
+
+    def __init__(self, ids: pa.Int64Array, count: int) -> None:
+        self.ids = ids
+        self.count = count
+
+    def distinct_count(self, values: pa.Array, name: str) -> pa.Array:
+        decoded = key_array(values, input_name="partials", column_name=name)
+        counts, _ = _ext.aggregate(one_capsule(self.ids, "__group_id"), self.count, "count_distinct",
+                                   one_capsule(decoded, name))
+        return imported(counts)
+
+
+def _states_of(op: str) -> tuple[str, ...]:
+    return {
+        "sum": ("sum",),
+        "count": ("count",),
+        "min": ("value",),
+        "max": ("value",),
+        "mean": ("sum", "count"),
+        "var": ("count", "mean", "m2"),
+        "std": ("count", "mean", "m2"),
+        "nunique": ("values",),
+        "first": ("value",),
+        "last": ("value",),
+    }[op]

@@ -1,0 +1,53 @@
+"""Hash partitioning and row hashing (identical in every process: fixed seed)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from airflow_provider_cylon.kernel import _ext
+from airflow_provider_cylon.kernel._native import (
+    CylonKernelError,
+    as_list,
+    imported,
+    key_capsules,
+    slices,
+)
+
+
+def row_hash(table: pa.Table, keys: str | Sequence[str]) -> pa.UInt64Array:
+    """64-bit hash of each row's key columns.
+
+    The hash is a fixed function of the key values (seed ``ROW_HASH_SEED``,
+    little-endian), so every worker, machine and run computes the same value;
+    integers hash by value whatever their width, so int32 and int64 keys agree.
+
+    :param table: input table.
+    :param keys: key column name(s).
+    """
+    names = as_list(keys, what="keys")
+    if not names:
+        raise CylonKernelError("row_hash: at least one key column is required")
+    return imported(_ext.row_hash(key_capsules(table, names, input_name="table")))
+
+
+def hash_partition(table: pa.Table, keys: str | Sequence[str], num_partitions: int) -> list[pa.Table]:
+    """Split ``table`` into ``num_partitions`` tables by key hash.
+
+    Row r goes to partition ``(hi32(row_hash(r)) * num_partitions) >> 32``;
+    rows keep their relative order inside a partition. One ``take`` with the
+    partition permutation, then zero-copy slices.
+
+    :param table: input table.
+    :param keys: key column name(s).
+    :param num_partitions: number of partitions (>= 1).
+    """
+    names = as_list(keys, what="keys")
+    if not names:
+        raise CylonKernelError("hash_partition: at least one key column is required")
+    if not isinstance(num_partitions, int) or num_partitions < 1:
+        raise CylonKernelError(f"hash_partition: num_partitions must be an int >= 1, found {num_partitions!r}")
+    perm_caps, offsets = _ext.hash_partition(key_capsules(table, names, input_name="table"), num_partitions)
+    if table.num_rows == 0:
+        return [table] * num_partitions
+    return slices(table.take(imported(perm_caps)), offsets)
