@@ -20,7 +20,9 @@ listening) before its address is published, so peers can dial at once.
 
 Every blocking wait (BLPOP, socket read, connect) wakes at least every
 ``ctx.poll_s`` seconds to look at the job's abort key (``cylon:{job}:abort``,
-see docs/contracts.md) and at the step's deadline (``ctx.timeout_s`` after
+see docs/contracts.md) and at the step's deadline; the BLPOPs of the redis and
+s3 channels also wake at once on ``cylon:{job}:wake:abort:{rank}``, which the
+runtime pushes when it aborts (``ctx.timeout_s`` after
 the call began). It raises :class:`ChannelAbortedError` or
 :class:`ChannelTimeoutError`, both naming the job, the rank, the peer(s) still
 awaited and the step.
@@ -80,7 +82,8 @@ class ChannelError(_errors.ChannelError):
     ) -> None:
         prefix = f"job_id={job_id} rank={rank} step={step} peer={_peers_text(peer)}: "
         super().__init__(prefix + message, job_id=job_id, rank=rank)
-        self.peer = peer
+        #: The peer rank, or the sorted ranks still awaited, or ``None``.
+        self.peer: int | tuple[int, ...] | None = peer if peer is None or isinstance(peer, int) else tuple(sorted(peer))
         self.step = step
 
 
@@ -114,6 +117,15 @@ class ChannelAbortedError(ChannelError, _errors.JobAbortedError):
 def abort_key(job_id: str) -> str:
     """The job's abort key (docs/contracts.md)."""
     return f"cylon:{job_id}:abort"
+
+
+def abort_wake_key(job_id: str, rank: int) -> str:
+    """List the runtime pushes to when it sets the abort key (``wake:abort:{rank}``).
+
+    Channels BLPOP it next to their own wake list, so an abort ends a wait at
+    once instead of at the next ``poll_s`` tick.
+    """
+    return f"cylon:{job_id}:wake:abort:{rank}"
 
 
 @dataclass
@@ -174,6 +186,9 @@ class ChannelContext:
             raise ValueError(f"ChannelContext.chunk_bytes: expected >= 1024, got {self.chunk_bytes}")
         if self.poll_s <= 0:
             raise ValueError(f"ChannelContext.poll_s: expected > 0 seconds, got {self.poll_s}")
+        pool = getattr(self.redis, "connection_pool", None)
+        if pool is not None and getattr(pool, "connection_kwargs", {}).get("decode_responses"):
+            raise ValueError("ChannelContext.redis: the channels read Arrow bytes; use a client with decode_responses=False")
 
     @property
     def key_prefix(self) -> str:
@@ -214,16 +229,17 @@ class AbortWatch:
         """How long the next blocking wait may last (>= a few ms, <= ``poll_s``)."""
         return max(0.01, min(self.ctx.poll_s, self.remaining()))
 
-    def check(self, peer: int | Sequence[int] | None, what: str = "waiting") -> None:
+    def check(self, peer: int | Sequence[int] | None, what: str = "waiting", *, fresh: bool = False) -> None:
         """Raise if the job was aborted, the deadline passed or a sibling thread failed.
 
         :param peer: the peer(s) still awaited, named in the error.
         :param what: what this rank was doing, named in the error.
+        :param fresh: read the abort key now, ignoring the rate limit (after an abort wake-up).
         """
         ctx = self.ctx
         now = time.monotonic()
         with self._lock:
-            if now - self._checked_at >= ctx.poll_s / 2:
+            if fresh or now - self._checked_at >= ctx.poll_s / 2:
                 self._checked_at = now
                 self._reason = ctx.check_abort()
             reason = self._reason

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import redis
 
-from airflow_provider_cylon.runtime.channels.base import AbortWatch, Channel, ChannelError
+from airflow_provider_cylon.runtime.channels.base import AbortWatch, Channel, ChannelError, abort_wake_key
 from airflow_provider_cylon.runtime.channels.ipc import IpcDecodeError, deserialize, serialize
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,14 @@ class RedisChannel(Channel):
         out: list[pa.Table | None] = [None] * ctx.world_size
         pending = set(range(ctx.world_size)) - {ctx.rank}
         wake = self._wake_key(step, ctx.rank)
+        abort_wake = abort_wake_key(ctx.job_id, ctx.rank)
         while pending:
             watch.check(pending, f"waiting for partitions from ranks {sorted(pending)}")
-            item = ctx.redis.blpop([wake], timeout=watch.wait_s())
+            item = ctx.redis.blpop([wake, abort_wake], timeout=watch.wait_s())
             if item is None:
+                continue
+            if item[0] in (abort_wake, abort_wake.encode()):
+                watch.check(pending, "waiting for partitions", fresh=True)
                 continue
             src, count, nbytes = self._parse_wake(step, item[1], pending)
             pipe = ctx.redis.pipeline(transaction=False)

@@ -4,7 +4,7 @@ The Starling/Lambada layout: per step, each sender writes ONE object holding
 its partitions for every destination back to back (P objects per step, not
 P squared), then tells each destination where its byte range is::
 
-    {base}/{job}/ch/{step:06d}-{src:05d}.arrows        Arrow IPC streams, one per destination
+    {base}/cylon-{job}-s{step:06d}-r{src:05d}.arrows   Arrow IPC streams, one per destination
     cylon:{job}:ch:{step}:s3w:{dst}   (Redis list)     RPUSH {"src", "path", "offset", "nbytes"}
     cylon:{job}:ch:{step}:s3r:{src}   (Redis counter)  readers done with src's object
 
@@ -13,6 +13,10 @@ A receiver BLPOPs its wake list, reads only its range (one ranged GET on S3,
 reader counter; the last of the ``world_size - 1`` readers deletes the object
 and the counter. Redis keys carry the TTL; objects left by a failed step are
 removed by :func:`purge_objects` (or a bucket lifecycle rule on the prefix).
+
+Objects sit directly under ``base``, not in a per-job folder: pyarrow's S3
+filesystem re-creates an empty "folder" marker object whenever a delete
+empties a folder, so a per-job folder would outlive the job as a marker.
 """
 from __future__ import annotations
 
@@ -26,7 +30,13 @@ import pyarrow as pa
 import redis
 from pyarrow import fs as pafs
 
-from airflow_provider_cylon.runtime.channels.base import AbortWatch, Channel, ChannelContext, ChannelError
+from airflow_provider_cylon.runtime.channels.base import (
+    AbortWatch,
+    Channel,
+    ChannelContext,
+    ChannelError,
+    abort_wake_key,
+)
 from airflow_provider_cylon.runtime.channels.ipc import IpcDecodeError, deserialize, serialize
 
 log = logging.getLogger(__name__)
@@ -52,21 +62,32 @@ def resolve_storage(ctx: ChannelContext) -> tuple[pafs.FileSystem, str]:
     return filesystem, base.rstrip("/")
 
 
-def objects_dir(base: str, job_id: str) -> str:
-    """Directory (prefix) holding one job's step objects."""
-    return f"{base}/{job_id}/ch"
+def object_name_prefix(job_id: str) -> str:
+    """File-name prefix of every step object of one job (under the channel's base path)."""
+    return f"cylon-{job_id}-s"
 
 
-def purge_objects(ctx: ChannelContext) -> None:
+def purge_objects(ctx: ChannelContext) -> int:
     """Delete every step object of the job (after a failure; a clean run leaves none).
 
+    Lists ``storage_path`` (one level) and removes the job's objects.
+
     :param ctx: the job's channel context (``filesystem``/``storage_path``).
+    :returns: how many objects were deleted.
     """
     filesystem, base = resolve_storage(ctx)
     try:
-        filesystem.delete_dir(objects_dir(base, ctx.job_id))
+        infos = filesystem.get_file_info(pafs.FileSelector(base, allow_not_found=True))
     except FileNotFoundError:
-        pass
+        return 0
+    prefix = object_name_prefix(ctx.job_id)
+    doomed = [i.path for i in infos if i.type == pafs.FileType.File and i.base_name.startswith(prefix)]
+    for path in doomed:
+        try:
+            filesystem.delete_file(path)
+        except FileNotFoundError:
+            pass
+    return len(doomed)
 
 
 class S3Channel(Channel):
@@ -83,7 +104,6 @@ class S3Channel(Channel):
             self._fs, self._base = resolve_storage(ctx)
         except ValueError as err:
             raise ChannelError(str(err), job_id=ctx.job_id, rank=ctx.rank) from err
-        self._dir = objects_dir(self._base, ctx.job_id)
         # Object stores have no directories; a local filesystem needs one.
         self._needs_dir = self._fs.type_name == "local"
         self._dir_made = False
@@ -91,7 +111,7 @@ class S3Channel(Channel):
         self._counter_lock = threading.Lock()
 
     def _object_path(self, step: int, src: int) -> str:
-        return f"{self._dir}/{step:06d}-{src:05d}.arrows"
+        return f"{self._base}/{object_name_prefix(self.ctx.job_id)}{step:06d}-r{src:05d}.arrows"
 
     def _wake_key(self, step: int, dst: int) -> str:
         return f"{self.ctx.key_prefix}{step}:s3w:{dst}"
@@ -119,7 +139,7 @@ class S3Channel(Channel):
         offset = 0
         try:
             if self._needs_dir and not self._dir_made:
-                self._fs.create_dir(self._dir, recursive=True)
+                self._fs.create_dir(self._base, recursive=True)
                 self._dir_made = True
             with self._fs.open_output_stream(path) as out:
                 for k in range(1, ctx.world_size):
@@ -155,12 +175,16 @@ class S3Channel(Channel):
             )
         reads: dict[Future[None], int] = {}
         wake = self._wake_key(step, ctx.rank)
+        abort_wake = abort_wake_key(ctx.job_id, ctx.rank)
         try:
             while unannounced:
                 watch.check(unannounced, f"waiting for step objects from ranks {sorted(unannounced)}")
                 self._raise_failed(reads)
-                item = ctx.redis.blpop([wake], timeout=watch.wait_s())
+                item = ctx.redis.blpop([wake, abort_wake], timeout=watch.wait_s())
                 if item is None:
+                    continue
+                if item[0] in (abort_wake, abort_wake.encode()):
+                    watch.check(unannounced, "waiting for step objects", fresh=True)
                     continue
                 msg = self._parse_wake(step, item[1], unannounced)
                 unannounced.discard(msg["src"])

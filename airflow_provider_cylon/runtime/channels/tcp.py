@@ -258,6 +258,8 @@ class TcpChannel(Channel):
             except TimeoutError:
                 watch.check(peer, f"sending to rank {peer} ({sent} of {total} bytes sent)")
             except OSError as err:
+                # A peer that dies because the job was aborted: report the abort, the root cause.
+                watch.check(peer, f"sending to rank {peer}", fresh=True)
                 raise ChannelError(
                     f"send to rank {peer} failed after {sent} of {total} bytes: {err}",
                     job_id=self.ctx.job_id,
@@ -275,6 +277,7 @@ class TcpChannel(Channel):
                 watch.check(peer, f"receiving from rank {peer} ({got} of {total} bytes received)")
                 continue
             except OSError as err:
+                watch.check(peer, f"receiving from rank {peer}", fresh=True)
                 raise ChannelError(
                     f"receive from rank {peer} failed after {got} of {total} bytes: {err}",
                     job_id=self.ctx.job_id,
@@ -283,6 +286,7 @@ class TcpChannel(Channel):
                     step=watch.step,
                 ) from err
             if n == 0:
+                watch.check(peer, f"receiving from rank {peer}", fresh=True)
                 raise ChannelError(
                     f"rank {peer} closed the connection after {got} of {total} bytes (worker died?)",
                     job_id=self.ctx.job_id,
