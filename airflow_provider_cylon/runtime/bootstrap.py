@@ -467,13 +467,13 @@ class JobCoordinator:
         return None
 
     def wait_final(self, timeout_s: float, *, on_progress: Callable[[int], None] | None = None,
-                   should_stop: Callable[[], str | None] | None = None) -> JobOutcome:
+                   should_stop: Callable[[], str | tuple[int | None, str] | None] | None = None) -> JobOutcome:
         """Wait for the manifest or the abort key (submitter / executor side).
 
         :param timeout_s: how long to wait.
         :param on_progress: called with ``SCARD done`` whenever it changes.
-        :param should_stop: polled each wake; a returned message aborts the job with it
-            (e.g. an executor noticing a dead process).
+        :param should_stop: polled each wake; a returned message (or ``(rank, message)``)
+            aborts the job with it (e.g. an executor noticing a dead process).
         """
         end = time.monotonic() + timeout_s
         last_done = -1
@@ -487,9 +487,10 @@ class JobCoordinator:
                     last_done = done
                     on_progress(done)
             if should_stop is not None:
-                message = should_stop()
-                if message:
-                    self.abort(message)
+                stop = should_stop()
+                if stop:
+                    failed_rank, message = stop if isinstance(stop, tuple) else (None, stop)
+                    self.abort(message, rank=failed_rank)
                     continue
             left = end - time.monotonic()
             if left <= 0:

@@ -1,0 +1,267 @@
+"""Local executor: each worker is a fresh process running the Lambda handler.
+
+Every process gets the same JSON event a Lambda would
+(``python -m airflow_provider_cylon.runtime.handler EVENT_JSON TIMEOUT_S``), a
+Lambda-like context with the remaining time, and optionally a memory limit
+(``RLIMIT_AS``). The executor enforces the function timeout (kill, like
+Lambda), notices a process that died without reporting (killed, crashed, out of
+memory) and aborts the job naming its rank, and kills whatever still runs once
+the job has failed. It never imports Airflow.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from airflow_provider_cylon.executors.base import Executor, JobHandle
+from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, JobOutcome, connect
+from airflow_provider_cylon.runtime.errors import ExecutorError
+from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, build_events
+
+log = logging.getLogger(__name__)
+
+HANDLER_MODULE = "airflow_provider_cylon.runtime.handler"
+
+
+@dataclass
+class _Worker:
+    invocation_id: str
+    proc: subprocess.Popen[bytes]
+    log_path: str
+    started: float
+    rank: int | None = None
+    reported_exit: bool = False
+
+
+@dataclass
+class _Job:
+    handle: JobHandle
+    workers: list[_Worker]
+    log_dir: str
+    function_timeout_s: float
+    exit_codes: dict[str, int | None] = field(default_factory=dict)
+
+
+def _limit_memory(memory_mb: int) -> None:  # runs in the child before exec
+    import resource
+
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+class LocalExecutor(Executor):
+    """Start workers as local processes.
+
+    :param function_timeout_s: per-worker limit (a Lambda's function timeout); the
+        process is killed when it runs longer.
+    :param memory_mb: optional address-space limit per worker (``RLIMIT_AS``).
+    :param python: interpreter that runs the workers.
+    :param env: extra environment variables for the workers.
+    :param redis_password: a Redis password handed to the workers through the
+        ``redis_password_env`` variable (never through the event).
+    :param keep_logs: keep the per-worker log files after a successful job.
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        function_timeout_s: float = 900.0,
+        memory_mb: int | None = None,
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+        redis_password: str | None = None,
+        keep_logs: bool = False,
+    ) -> None:
+        if function_timeout_s <= 0:
+            raise ExecutorError(f"function_timeout_s must be > 0, found {function_timeout_s}")
+        if memory_mb is not None and memory_mb < 64:
+            raise ExecutorError(f"memory_mb must be >= 64, found {memory_mb}")
+        self.function_timeout_s = function_timeout_s
+        self.memory_mb = memory_mb
+        self.python = python
+        self.env = dict(env or {})
+        self.redis_password = redis_password
+        self.keep_logs = keep_logs
+        self._jobs: dict[str, _Job] = {}
+
+    # -- submit ------------------------------------------------------------------------------
+    def submit(
+        self,
+        job_id: str,
+        world_size: int,
+        redis_url: str,
+        *,
+        redis_password_env: str = DEFAULT_PASSWORD_ENV,
+        invocation_prefix: str | None = None,
+        timeout_s: float | None = None,
+    ) -> JobHandle:
+        """Start ``world_size`` worker processes (returns at once).
+
+        :param job_id: the job id (its spec must already be in Redis).
+        :param world_size: number of processes.
+        :param redis_url: Redis URL without a password.
+        :param redis_password_env: variable the workers read the password from.
+        :param invocation_prefix: stable invocation-id prefix.
+        :param timeout_s: per-worker limit (defaults to ``function_timeout_s``).
+        """
+        events = build_events(job_id, redis_url, world_size, redis_password_env=redis_password_env,
+                              invocation_prefix=invocation_prefix)
+        limit = float(timeout_s or self.function_timeout_s)
+        env = {**os.environ, **self.env}
+        if self.redis_password is not None:
+            env[redis_password_env] = self.redis_password
+        log_dir = tempfile.mkdtemp(prefix=f"cylon-{job_id[:40]}-")
+        preexec = (lambda: _limit_memory(self.memory_mb)) if self.memory_mb else None  # noqa: E731
+        workers = []
+        for event in events:
+            path = os.path.join(log_dir, f"{event.invocation_id}.log")
+            with open(path, "wb") as sink:
+                proc = subprocess.Popen(
+                    [self.python, "-m", HANDLER_MODULE, event.to_json(), str(limit)],
+                    stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                    preexec_fn=preexec, start_new_session=True,
+                )
+            workers.append(_Worker(event.invocation_id, proc, path, time.monotonic()))
+        handle = JobHandle(job_id=job_id, world_size=world_size, redis_url=redis_url, events=events,
+                           redis_password_env=redis_password_env,
+                           extra={"pids": [w.proc.pid for w in workers], "log_dir": log_dir})
+        self._jobs[job_id] = _Job(handle, workers, log_dir, limit)
+        log.info("job_id=%s started %d local workers (pids %s)", job_id, world_size, handle.extra["pids"])
+        return handle
+
+    # -- watch -------------------------------------------------------------------------------
+    def _coordinator(self, handle: JobHandle) -> JobCoordinator:
+        client = connect(handle.redis_url, password_env=handle.redis_password_env, password=self.redis_password)
+        return JobCoordinator(client, handle.job_id, poll_s=0.5)
+
+    def _rank_of(self, coordinator: JobCoordinator, worker: _Worker) -> int | None:
+        if worker.rank is None:
+            raw = coordinator.client.get(coordinator.keys.claim(worker.invocation_id))
+            worker.rank = None if raw is None else int(raw)
+        return worker.rank
+
+    def _check_workers(self, job: _Job, coordinator: JobCoordinator) -> tuple[int | None, str] | None:
+        """Abort reason when a worker died without reporting or ran past the function timeout."""
+        reported: set[int] | None = None
+        now = time.monotonic()
+        for w in job.workers:
+            code = w.proc.poll()
+            if code is None:
+                if now - w.started > job.function_timeout_s:
+                    self._kill(w)
+                    rank = self._rank_of(coordinator, w)
+                    return rank, (f"rank {rank} (invocation {w.invocation_id}, pid {w.proc.pid}) ran past the function "
+                            f"timeout of {job.function_timeout_s:.0f}s and was killed")
+                continue
+            if code == 0 or w.reported_exit:
+                continue
+            w.reported_exit = True
+            rank = self._rank_of(coordinator, w)
+            if reported is None:
+                reported = {int(r) for r in coordinator.client.smembers(coordinator.keys.done)}
+            if rank is not None and rank in reported:
+                continue  # it reported its own error already (exit code 1)
+            how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+            return rank, (f"rank {rank} (invocation {w.invocation_id}, pid {w.proc.pid}) {how} without reporting; "
+                    f"log tail: {self._tail(w.log_path)}")
+        if all(w.proc.poll() is not None for w in job.workers):
+            if coordinator.outcome() is None:
+                return None, ("every worker exited but none published a manifest (see the worker logs in "
+                              f"{job.log_dir})")
+        return None
+
+    @staticmethod
+    def _tail(path: str, size: int = 600) -> str:
+        try:
+            with open(path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - size))
+                return f.read().decode(errors="replace").strip().replace("\n", " | ")
+        except OSError:
+            return "(no log)"
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        if worker.proc.poll() is None:
+            try:
+                os.killpg(worker.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            worker.proc.wait()
+
+    def wait(self, handle: JobHandle, timeout_s: float) -> JobOutcome:
+        """Wait for the manifest or the abort key while watching the processes.
+
+        On failure or timeout the remaining processes are killed. Exit codes are
+        left in ``handle.extra["exit_codes"]`` (invocation id -> code).
+
+        :param handle: from :meth:`submit`.
+        :param timeout_s: how long to wait.
+        """
+        job = self._jobs.get(handle.job_id)
+        if job is None:
+            return super().wait(handle, timeout_s)
+        coordinator = self._coordinator(handle)
+        try:
+            outcome = coordinator.wait_final(timeout_s, should_stop=lambda: self._check_workers(job, coordinator))
+            if outcome.state == "success":
+                end = time.monotonic() + 30
+                for w in job.workers:  # they exit right after reporting
+                    try:
+                        w.proc.wait(max(0.1, end - time.monotonic()))
+                    except subprocess.TimeoutExpired:
+                        self._kill(w)
+            else:
+                if outcome.state == "timeout":
+                    coordinator.abort(outcome.error, world_size=handle.world_size)
+                grace = time.monotonic() + 5  # let peers see the abort and report, then kill
+                for w in job.workers:
+                    try:
+                        w.proc.wait(max(0.05, grace - time.monotonic()))
+                    except subprocess.TimeoutExpired:
+                        self._kill(w)
+                outcome = JobOutcome(outcome.state, outcome.manifest, outcome.failed_rank, outcome.error,
+                                     coordinator.get_statuses())
+        finally:
+            job.exit_codes = {w.invocation_id: w.proc.poll() for w in job.workers}
+            handle.extra["exit_codes"] = job.exit_codes
+            coordinator.client.close()
+        if outcome.state == "success" and not self.keep_logs:
+            shutil.rmtree(job.log_dir, ignore_errors=True)
+        else:
+            log.info("job_id=%s worker logs kept in %s", handle.job_id, job.log_dir)
+        self._jobs.pop(handle.job_id, None)
+        return outcome
+
+    def cancel(self, handle: JobHandle, reason: str = "cancelled by the submitter") -> None:
+        """Abort the job and kill its processes after a short grace period.
+
+        :param handle: from :meth:`submit`.
+        :param reason: recorded in the abort key.
+        """
+        super().cancel(handle, reason)
+        job = self._jobs.pop(handle.job_id, None)
+        if job is None:
+            return
+        grace = time.monotonic() + 3
+        for w in job.workers:
+            try:
+                w.proc.wait(max(0.05, grace - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._kill(w)
+
+    def close(self) -> None:
+        """Kill every process this executor still tracks."""
+        for job in list(self._jobs.values()):
+            for w in job.workers:
+                self._kill(w)
+        self._jobs.clear()

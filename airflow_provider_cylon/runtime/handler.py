@@ -1,0 +1,83 @@
+"""AWS Lambda entry point: ``lambda_handler(event, context)`` runs one worker.
+
+The event is the small invocation event (runtime/event.py); the spec is read
+from Redis. The Lambda's remaining time bounds every wait, so a worker that
+cannot finish reports an error (and aborts the job) before the platform kills
+it. ``python -m airflow_provider_cylon.runtime.handler '<event json>'`` runs the
+same handler in a local process (the local executor does this).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from airflow_provider_cylon.runtime.errors import InvocationEventError
+from airflow_provider_cylon.runtime.event import InvocationEvent
+from airflow_provider_cylon.runtime.worker import run_worker
+
+log = logging.getLogger(__name__)
+
+
+class LocalContext:
+    """A Lambda-like context for local processes: remaining time from a deadline.
+
+    :param timeout_s: the function timeout (``None`` = unbounded).
+    :param function_name: reported name.
+    """
+
+    def __init__(self, timeout_s: float | None = None, function_name: str = "cylon-local-worker") -> None:
+        self._deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self.function_name = function_name
+        self.aws_request_id = f"local-{os.getpid()}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self._deadline is None:
+            return 2**31 - 1
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
+    """Run one worker for ``event``; returns its status (never a secret).
+
+    :param event: the invocation event (a dict, or its JSON text).
+    :param context: the Lambda context (``get_remaining_time_in_millis``), or ``None``.
+    :raises InvocationEventError: when the event is malformed (naming the field).
+    """
+    if isinstance(event, (str, bytes)):
+        parsed = InvocationEvent.from_json(event)
+    else:
+        parsed = InvocationEvent.from_dict(event)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return run_worker(parsed, remaining_ms=remaining)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Process entry: ``python -m airflow_provider_cylon.runtime.handler EVENT_JSON [TIMEOUT_S]``.
+
+    Exit code 0 when the worker ended ok (or had nothing to do), 1 on a job error,
+    2 on a malformed event.
+
+    :param argv: arguments (default ``sys.argv[1:]``).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=os.environ.get("CYLON_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args:
+        print("usage: python -m airflow_provider_cylon.runtime.handler EVENT_JSON [TIMEOUT_S]", file=sys.stderr)
+        return 2
+    timeout = float(args[1]) if len(args) > 1 else None
+    try:
+        status = lambda_handler(args[0], LocalContext(timeout))
+    except InvocationEventError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    print(json.dumps({k: v for k, v in status.items() if k != "traceback"}, default=str))
+    return 1 if status.get("state") == "error" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Run a whole job on local processes from Python: ``run_job(spec) -> manifest``.
+
+For scripts, tests and the CLI. Stores the spec in Redis (an embedded Valkey when
+no URL is given), starts ``world_size`` worker processes through the local
+executor, waits for the manifest or the abort key, deletes the job's keys, and
+returns the manifest (plus the per-worker statuses under ``"workers"``) or raises
+:class:`~airflow_provider_cylon.runtime.errors.JobFailedError` naming the
+failing rank.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
+from airflow_provider_cylon.runtime.embedded_redis import embedded_redis
+from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password, validate_job_id
+from airflow_provider_cylon.runtime.spec import JobSpec
+
+log = logging.getLogger(__name__)
+
+#: Seconds a waiter allows beyond the spec's timeout (process start-up, commit).
+WAIT_SLACK_S = 30.0
+
+
+@contextmanager
+def redis_for_job(redis_url: str | None) -> Iterator[str]:
+    """Yield ``redis_url``, or the URL of an embedded server started for the job.
+
+    :param redis_url: a configured server, or ``None``.
+    """
+    if redis_url:
+        yield redis_url
+        return
+    with embedded_redis() as url:
+        yield url
+
+
+def run_job(
+    spec: JobSpec,
+    world_size: int | None = None,
+    redis_url: str | None = None,
+    *,
+    job_id: str | None = None,
+    timeout_s: float | None = None,
+    memory_mb: int | None = None,
+    cleanup: bool = True,
+    executor: Any = None,
+) -> dict[str, Any]:
+    """Run ``spec`` with ``world_size`` local worker processes and return the manifest.
+
+    :param spec: the job.
+    :param world_size: overrides ``spec.world_size``.
+    :param redis_url: Redis to coordinate through (a password in it is passed to the
+        workers via their environment, never in the event); ``None`` starts an
+        embedded Valkey for this job.
+    :param job_id: the job id (random when ``None``).
+    :param timeout_s: overrides ``spec.timeout_s``.
+    :param memory_mb: per-worker address-space limit.
+    :param cleanup: delete the job's Redis keys at the end (success or failure).
+    :param executor: an :class:`~airflow_provider_cylon.executors.base.Executor` to use
+        instead of a fresh local one.
+    :raises JobFailedError: naming the failing rank and its error.
+    :raises WorkerTimeoutError: when the job did not end in time.
+    """
+    from airflow_provider_cylon.executors.local import LocalExecutor
+
+    if world_size is not None:
+        spec = spec.with_(world_size=world_size)
+    if timeout_s is not None:
+        spec = spec.with_(timeout_s=float(timeout_s))
+    job_id = validate_job_id(job_id or f"job-{uuid.uuid4().hex[:16]}")
+    with redis_for_job(redis_url) as url:
+        public_url, password = split_redis_password(url)
+        own_executor = executor is None
+        if own_executor:
+            executor = LocalExecutor(function_timeout_s=spec.timeout_s + WAIT_SLACK_S / 2, memory_mb=memory_mb,
+                                     redis_password=password)
+        coordinator = JobCoordinator(connect(url, password_env=None), job_id, ttl_s=spec.key_ttl_s)
+        try:
+            coordinator.put_spec(spec)
+            handle = executor.submit(job_id, spec.world_size, public_url, redis_password_env=DEFAULT_PASSWORD_ENV)
+            outcome = executor.wait(handle, spec.timeout_s + WAIT_SLACK_S)
+        finally:
+            if cleanup:
+                coordinator.cleanup()
+            coordinator.client.close()
+            if own_executor:
+                executor.close()
+    manifest = outcome.raise_for_failure(job_id)
+    workers = [outcome.statuses[r] for r in sorted(outcome.statuses)]
+    log.info("job_id=%s published %d rows in %d files to %s", job_id, manifest.get("rows", 0),
+             len(manifest.get("files", [])), manifest.get("destination"))
+    return {**manifest, "workers": workers}

@@ -1,0 +1,200 @@
+"""One worker's life: bootstrap -> read -> compute -> write -> report.
+
+1. Bootstrap: load the spec from Redis, claim a rank (once per invocation id),
+   open the channel, exchange endpoints (all_gather ``endpoints``).
+2. Read this rank's share of every input (balanced by bytes); barrier ``read``.
+3. Compute the steps (kernel + channel all_to_all); barrier ``computed``.
+4. Write ``part-{rank:05d}`` under the staging prefix; all_gather ``parts``
+   (which is also the barrier before the commit); rank 0 commits and publishes
+   the manifest.
+5. Report the status (rows, bytes, phase timings) and join ``done``.
+
+Any exception sets the abort key with this rank and the traceback, so every
+peer (blocked in a barrier or a channel step) and the waiting submitter stop
+within seconds. A redelivered invocation (same invocation id) gets its old rank
+back and leaves without touching anything: the first delivery owns that rank.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+from airflow_provider_cylon.runtime import ops, storage
+from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
+from airflow_provider_cylon.runtime.context import WorkerStats
+from airflow_provider_cylon.runtime.errors import JobAbortedError
+from airflow_provider_cylon.runtime.event import InvocationEvent
+from airflow_provider_cylon.runtime.spec import JobSpec
+
+log = logging.getLogger(__name__)
+
+#: Seconds kept back from a Lambda's remaining time to report an error before being killed.
+SAFETY_MARGIN_S = 5.0
+
+
+def _channel_for(spec: JobSpec, coordinator: JobCoordinator, rank: int, deadline: float) -> Any:
+    """Build the spec's channel for this rank (runtime/channels)."""
+    from airflow_provider_cylon.runtime.channels import ChannelContext, make_channel
+
+    kwargs: dict[str, Any] = {}
+    if spec.channel == "s3":
+        prefix = spec.shuffle_prefix or f"{spec.output.destination.rstrip('/')}/{storage.STAGING_DIR}/{coordinator.job_id}/shuffle"
+        filesystem, path = storage.resolve(prefix, spec.storage)
+        kwargs.update(filesystem=filesystem, storage_path=path)
+    ctx = ChannelContext(
+        job_id=coordinator.job_id,
+        rank=rank,
+        world_size=spec.world_size,
+        redis=coordinator.client,
+        compression=None if spec.compression == "none" else spec.compression,
+        ttl_s=spec.key_ttl_s,
+        timeout_s=max(1.0, deadline - time.monotonic()),
+        poll_s=0.5,
+        abort_check=lambda: coordinator.client.get(coordinator.keys.abort),
+        **kwargs,
+    )
+    return make_channel(spec.channel, ctx)
+
+
+def _advertised_host() -> str:
+    """Address peers dial for the tcp channel: ``CYLON_WORKER_HOST`` or loopback."""
+    return os.environ.get("CYLON_WORKER_HOST", "127.0.0.1")
+
+
+def run_worker(
+    event: InvocationEvent,
+    *,
+    remaining_ms: Callable[[], int] | None = None,
+) -> dict[str, Any]:
+    """Run one worker of a job to the end and return its status.
+
+    Never raises for job errors: they are recorded in Redis (abort + status) and in
+    the returned dict (``state == "error"``), so a Lambda does not retry them.
+
+    :param event: the invocation event.
+    :param remaining_ms: time left before the platform kills this worker (Lambda's
+        ``context.get_remaining_time_in_millis``); ``None`` = unbounded.
+    :returns: ``{"state": "ok"|"error"|"duplicate"|"surplus"|"skipped", "rank", ...}``.
+    """
+    started = time.monotonic()
+    client = connect(event.redis_url, password_env=event.redis_password_env)
+    coordinator = JobCoordinator(client, event.job_id)
+    spec = coordinator.get_spec()
+    base = {"job_id": event.job_id, "invocation_id": event.invocation_id, "pid": os.getpid(),
+            "host": socket.gethostname()}
+    if spec is None:
+        log.warning("job_id=%s invocation=%s: no spec in Redis (unknown job, or finished and cleaned up); exiting",
+                    event.job_id, event.invocation_id)
+        return {**base, "state": "skipped", "rank": None, "reason": "no spec"}
+    claim = coordinator.claim_rank(event.invocation_id, spec.world_size)
+    if claim.surplus:
+        log.info("job_id=%s invocation=%s: surplus rank %d >= world size %d; exiting", event.job_id,
+                 event.invocation_id, claim.rank, spec.world_size)
+        return {**base, "state": "surplus", "rank": claim.rank}
+    if not claim.fresh:
+        log.info("job_id=%s rank=%d invocation=%s redelivered: the first delivery owns this rank; exiting",
+                 event.job_id, claim.rank, event.invocation_id)
+        return {**base, "state": "duplicate", "rank": claim.rank}
+
+    rank, world = claim.rank, spec.world_size
+    limit = spec.timeout_s
+    if remaining_ms is not None:
+        limit = min(limit, remaining_ms() / 1000.0 - SAFETY_MARGIN_S)
+    deadline = started + max(1.0, limit)
+    coordinator.attach(rank, world, deadline)
+    tag = f"job_id={event.job_id} rank={rank}"
+    stats = WorkerStats()
+    status: dict[str, Any] = {**base, "rank": rank, "world_size": world}
+    channel = None
+    phase = "bootstrap"
+    mark = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        stats.phases[name] = now - mark
+        mark = now
+
+    try:
+        channel = _channel_for(spec, coordinator, rank, deadline)
+        endpoint = channel.bind(_advertised_host()) if world > 1 else None
+        endpoints = coordinator.all_gather("endpoints", {"endpoint": endpoint, "pid": os.getpid()})
+        if world > 1:
+            channel.connect({r: e["endpoint"] for r, e in enumerate(endpoints) if e and e.get("endpoint")})
+        lap("bootstrap")
+
+        phase = "read"
+        needed = {name for i in range(len(spec.steps)) for name in spec.step_inputs(i)}
+        shares: dict[str, pa.Table] = {}
+        for inp in spec.inputs:
+            if inp.name in needed:
+                shares[inp.name] = storage.read_rank_share(inp, rank, world, spec.storage)
+                stats.rows_in += shares[inp.name].num_rows
+        lap("read")
+        coordinator.barrier("read")
+        lap("wait_read")
+
+        phase = "compute"
+        d = ops.Dist(channel=channel, rank=rank, world_size=world, stats=stats,
+                     broadcast_threshold_bytes=spec.broadcast_threshold_bytes, job_id=event.job_id)
+        result = ops.run_pipeline(d, spec.steps, spec.step_inputs, shares.__getitem__)
+        shares.clear()
+        stats.rows_out = result.num_rows
+        lap("compute")
+        coordinator.barrier("computed")
+        lap("wait_computed")
+
+        phase = "write"
+        part = storage.stage_part(result, spec.output, event.job_id, rank, spec.storage)
+        lap("write")
+        if rank != 0:
+            # Report before the last gather: when rank 0 publishes the manifest,
+            # every status is already in Redis for the submitter to read.
+            status.update(state="ok", **stats.to_dict())
+            coordinator.report_status(status)
+        parts = coordinator.all_gather("parts", part)
+        if rank == 0:
+            lap("wait_written")
+            phase = "commit"
+            manifest = storage.commit(spec.output, event.job_id, parts, result.schema, spec.storage,
+                                      extra={"world_size": world, "op": spec.op, "channel": spec.channel})
+            lap("commit")
+            status.update(state="ok", **stats.to_dict())
+            coordinator.report_status(status)
+            coordinator.publish_manifest(manifest)
+        log.info("%s done: %d rows in, %d rows out, %d bytes sent, phases %s", tag, stats.rows_in, stats.rows_out,
+                 stats.bytes_sent, {k: round(v, 3) for k, v in stats.phases.items()})
+        return status
+    except BaseException as err:  # noqa: BLE001 - every failure must reach Redis before we go
+        text = "".join(traceback.format_exception(err))
+        aborted_by_peer = isinstance(err, JobAbortedError) and getattr(err, "failed_rank", None) != rank
+        message = f"rank {rank} failed in {phase}: {type(err).__name__}: {err}"
+        status.update(state="error", phase=phase, error=message, traceback=text[-8000:], **stats.to_dict())
+        try:
+            if not aborted_by_peer:
+                coordinator.abort(f"{message}\n{text[-4000:]}", rank=rank)
+            coordinator.report_status(status)
+        except Exception as report_err:  # noqa: BLE001 - Redis itself may be what failed
+            log.error("%s could not report the failure to Redis: %s", tag, report_err)
+        try:
+            storage.discard_staging(spec.output.destination, event.job_id, spec.storage)
+        except Exception:  # noqa: BLE001 - best effort; a later commit ignores stale staging
+            pass
+        (log.info if aborted_by_peer else log.error)("%s %s", tag, message)
+        if isinstance(err, (KeyboardInterrupt, SystemExit)):
+            raise
+        return status
+    finally:
+        if channel is not None:
+            try:
+                channel.close()
+            except Exception as close_err:  # noqa: BLE001
+                log.warning("%s closing the channel failed: %s", tag, close_err)
+        client.close()
