@@ -1,0 +1,123 @@
+"""``cylon-airflow``: command-line entry points.
+
+Each subcommand is a small function registered in :data:`COMMANDS` with the
+function that adds its arguments, so a new one is one table row:
+
+    COMMANDS["demo"] = Command(help="...", configure=_demo_args, run=_demo)
+
+``worker`` and ``run`` never import Airflow (they run in the Lambda image too).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand.
+
+    :param help: one-line description shown by ``--help``.
+    :param configure: adds the subcommand's arguments to its parser.
+    :param run: runs it with the parsed arguments; returns the exit code.
+    """
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# -- worker ---------------------------------------------------------------------------------
+def _worker_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("event", nargs="?", help="invocation event JSON (default: read from stdin or --event-file)")
+    p.add_argument("--event-file", help="file holding the invocation event JSON")
+    p.add_argument("--timeout", type=float, default=None, help="function timeout in seconds (remaining-time budget)")
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from airflow_provider_cylon.runtime.errors import InvocationEventError
+    from airflow_provider_cylon.runtime.handler import LocalContext, lambda_handler
+
+    if args.event_file:
+        with open(args.event_file, encoding="utf-8") as f:
+            text = f.read()
+    elif args.event:
+        text = args.event
+    else:
+        text = sys.stdin.read()
+    try:
+        status = lambda_handler(text, LocalContext(args.timeout))
+    except InvocationEventError as err:
+        print(f"cylon-airflow worker: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: v for k, v in status.items() if k != "traceback"}, default=str))
+    return 1 if status.get("state") == "error" else 0
+
+
+# -- run ------------------------------------------------------------------------------------
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="JobSpec JSON file ('-' for stdin)")
+    p.add_argument("-n", "--world-size", type=int, default=None, help="number of local workers (default: the spec's)")
+    p.add_argument("--redis-url", default=os.environ.get("CYLON_REDIS_URL"),
+                   help="Redis to coordinate through (default $CYLON_REDIS_URL, else an embedded Valkey)")
+    p.add_argument("--channel", default=None, help="override the spec's channel (redis|tcp|s3)")
+    p.add_argument("--timeout", type=float, default=None, help="override the spec's timeout_s")
+    p.add_argument("--memory-mb", type=int, default=None, help="per-worker memory limit")
+    p.add_argument("--job-id", default=None, help="job id (default: random)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from airflow_provider_cylon.runtime.errors import CylonRuntimeError
+    from airflow_provider_cylon.runtime.local import run_job
+    from airflow_provider_cylon.runtime.spec import JobSpec
+
+    text = sys.stdin.read() if args.spec == "-" else open(args.spec, encoding="utf-8").read()
+    try:
+        spec = JobSpec.from_json(text)
+        if args.channel:
+            spec = spec.with_(channel=args.channel)
+        manifest = run_job(spec, world_size=args.world_size, redis_url=args.redis_url, timeout_s=args.timeout,
+                           memory_mb=args.memory_mb, job_id=args.job_id)
+    except CylonRuntimeError as err:
+        print(f"cylon-airflow run: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(manifest, indent=1, default=str))
+    return 0
+
+
+#: Subcommand name -> definition. Other modules' commands are added here.
+COMMANDS: dict[str, Command] = {
+    "worker": Command("run one worker from an invocation event (what a Lambda runs)", _worker_args, _worker),
+    "run": Command("run a JobSpec on local worker processes and print the manifest", _run_args, _run),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subparser per entry of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(prog="cylon-airflow", description="Serverless distributed table operations.")
+    parser.add_argument("--log-level", default=os.environ.get("CYLON_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.help)
+        command.configure(p)
+        p.set_defaults(_run=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``cylon-airflow``.
+
+    :param argv: arguments (default ``sys.argv[1:]``).
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args._run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
