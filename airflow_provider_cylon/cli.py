@@ -90,10 +90,39 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- deploy / rendezvous (AWS side; argument sets live with their modules) -------------------
+def _deploy_args(p: argparse.ArgumentParser) -> None:
+    from airflow_provider_cylon.deploy import add_arguments
+
+    add_arguments(p)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from airflow_provider_cylon.deploy import run
+
+    return run(args)
+
+
+def _rendezvous_args(p: argparse.ArgumentParser) -> None:
+    from airflow_provider_cylon.runtime.rendezvous import add_arguments
+
+    add_arguments(p)
+
+
+def _rendezvous(args: argparse.Namespace) -> int:
+    from airflow_provider_cylon.runtime.rendezvous import run_cli
+
+    return run_cli(args)
+
+
 #: Subcommand name -> definition. Other modules' commands are added here.
 COMMANDS: dict[str, Command] = {
     "worker": Command("run one worker from an invocation event (what a Lambda runs)", _worker_args, _worker),
     "run": Command("run a JobSpec on local worker processes and print the manifest", _run_args, _run),
+    "deploy": Command("create or update the worker Lambda function and print its IAM policies", _deploy_args,
+                      _deploy),
+    "rendezvous": Command("serve the TCP hole-punching rendezvous (tcp-punch channel)", _rendezvous_args,
+                          _rendezvous),
 }
 
 

@@ -29,14 +29,17 @@ request must carry it (compared in constant time).
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import errno
 import hmac
 import json
 import logging
+import os
 import re
 import selectors
+import signal
 import socket
 import time
 from dataclasses import dataclass, field
@@ -287,15 +290,6 @@ class RendezvousServer:
         await asyncio.wait_for(writer.drain(), self.read_timeout_s)
 
 
-def run_server(server: RendezvousServer) -> None:
-    """Serve until interrupted (the ``cylon-airflow rendezvous`` command).
-
-    :param server: the configured server.
-    """
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(server.serve_forever())
-
-
 # -- client ---------------------------------------------------------------------
 
 
@@ -503,3 +497,54 @@ def punch(
     info = register(server, pair, token=token, timeout_s=timeout_s, bind_host=bind_host)
     remaining = max(0.5, timeout_s - (time.monotonic() - start))
     return connect_simultaneous(info, timeout_s=remaining, bind_host=bind_host)
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``cylon-airflow rendezvous``.
+
+    :param parser: the subcommand's parser.
+    """
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("CYLON_RENDEZVOUS_PORT", DEFAULT_PORT)))
+    parser.add_argument("--token-env", default="CYLON_RENDEZVOUS_TOKEN",
+                        help="environment variable holding the shared token (unset or empty: no auth)")
+    parser.add_argument("--pair-ttl", type=float, default=30.0, help="seconds a peer may wait for its partner")
+    parser.add_argument("--max-pending", type=int, default=10_000, help="pairs waiting at once")
+    parser.add_argument("--max-connections", type=int, default=20_000, help="connections held at once")
+    parser.add_argument("--read-timeout", type=float, default=5.0, help="seconds to send the request line")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``cylon-airflow rendezvous``: serve until interrupted (SIGINT/SIGTERM).
+
+    The token is read from the environment variable named by ``--token-env``,
+    never from the command line (which other users of the host can read).
+
+    :param args: the parsed arguments.
+    """
+    token = os.environ.get(args.token_env) or None
+    server = RendezvousServer(
+        args.host, args.port, token=token, pair_ttl_s=args.pair_ttl, max_pending=args.max_pending,
+        max_connections=args.max_connections, read_timeout_s=args.read_timeout,
+    )
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, task.cancel)
+        try:
+            await server.serve_forever()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await server.close()
+            log.info("rendezvous stopped: %s", server.stats.to_dict())
+
+    asyncio.run(serve())
+    return 0

@@ -166,3 +166,43 @@ def test_punch_names_the_server_when_it_cannot_be_reached() -> None:
         port = s.getsockname()[1]
     with pytest.raises(PunchError, match=f"127.0.0.1:{port}"):
         punch(("127.0.0.1", port), "x", timeout_s=1)
+
+
+def test_cli_serves_pairs_and_health_and_stops_on_sigterm(tmp_path) -> None:
+    """``cylon-airflow rendezvous`` as an operator runs it: token from the environment, SIGTERM to stop."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CYLON_RENDEZVOUS_TOKEN": "cli-token"}
+    proc = subprocess.Popen([sys.executable, "-m", "airflow_provider_cylon.cli", "rendezvous", "--host", "127.0.0.1",
+                             "--port", str(port), "--pair-ttl", "5"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    assert json.loads(resp.read())["status"] == "ok"
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "server did not come up"
+                time.sleep(0.1)
+        with ThreadPoolExecutor(2) as pool:
+            socks = list(pool.map(lambda _: punch(("127.0.0.1", port), "cli/0-1", token="cli-token", timeout_s=5),
+                                  range(2)))
+        socks[0].sendall(b"ping")
+        assert socks[1].recv(4) == b"ping"
+        for sock in socks:
+            sock.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert "'paired': 1" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
