@@ -82,7 +82,6 @@ cylon::ImportedColumn ImportOne(const nb::tuple& t) {
   l.append(t);
   ImportedColumns cols = ImportAll(l);
   cylon::ImportedColumn out = std::move(*cols.owned[0]);
-  out.view.name = cols.owned[0]->view.name;
   return out;
 }
 
