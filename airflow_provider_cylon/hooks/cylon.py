@@ -150,8 +150,11 @@ class CylonHook(BaseHook):
 
             return LambdaExecutor.from_config(config)
         from airflow_provider_cylon.executors.local import LocalExecutor
+        from airflow_provider_cylon.runtime.event import split_redis_password
 
-        return LocalExecutor()
+        # Local workers get the password through their environment, never through the event.
+        _, password = split_redis_password(self.get_redis_url())
+        return LocalExecutor(redis_password=password)
 
     def get_boto3_session(self) -> Any:
         """boto3 session from the connection's keys, profile, or the default chain."""

@@ -80,15 +80,21 @@ class JobSnapshot:
         return rank if isinstance(rank, int) else None
 
     def failure_details(self) -> dict[str, Any]:
-        """``rank``, ``error`` and (when reported) ``traceback`` of the failing rank."""
+        """``rank``, ``error`` and (when reported) ``traceback`` of the failing rank.
+
+        The failing rank's status record has the short message and the traceback;
+        without one, the abort record's text is split into its first line (the
+        message) and the rest (the traceback).
+        """
         abort = self.abort or {}
         rank = self.failed_rank
-        error = str(abort.get("error") or abort.get("raw") or "job aborted")
-        traceback = abort.get("traceback")
+        text = str(abort.get("error") or abort.get("raw") or "job aborted")
+        error, _, rest = text.partition("\n")
+        traceback: str | None = rest.strip() or None
         status = self.statuses.get(rank) if rank is not None else None
         if isinstance(status, dict):
-            traceback = traceback or status.get("traceback")
-            error = error if abort.get("error") else str(status.get("error") or error)
+            error = str(status.get("error") or error)
+            traceback = status.get("traceback") or traceback
         details: dict[str, Any] = {"rank": rank, "error": error}
         if traceback:
             details["traceback"] = str(traceback)[-MAX_TRACEBACK_CHARS:]

@@ -9,10 +9,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_cylon.hooks.job_state import JobSnapshot, a_read_job_state, job_key
-
-#: After the manifest appears, how long to wait for the last ranks' status records.
-STATUS_GRACE_S = 10.0
+from airflow_provider_cylon.hooks.job_state import a_read_job_state, job_key
+from airflow_provider_cylon.triggers.watch import JobWatch
 #: Consecutive Redis errors tolerated before the trigger gives up with an error event.
 MAX_REDIS_ERRORS = 5
 #: TTL of the abort key written by on_kill.
@@ -93,85 +91,56 @@ class CylonBarrierTrigger(BaseTrigger):
         """Poll the job's keys until success, failure or the deadline; yield one event."""
         import redis.exceptions
 
+        watch = JobWatch(self.job_id, world_size=self.world_size, barrier=self.barrier, expected=self.expected,
+                         deadline=self.deadline, started_at=self.started_at, log=self.log)
         try:
             client = await self._hook().a_get_conn()
         except Exception as err:  # connection lookup or config error: report, do not hang
-            yield TriggerEvent(self._event("error", rank=None, error=f"cannot reach Redis: {err}"))
+            yield TriggerEvent(watch.event("error", rank=None, error=f"cannot reach Redis: {err}"))
             return
         try:
-            last_done = -1
             errors = 0
-            manifest_seen_at: float | None = None
             while True:
                 try:
                     snap = await a_read_job_state(client, self.job_id, self.barrier)
+                    verdict = watch.observe(snap)
+                    if verdict is not None:
+                        final = snap
+                        if verdict != "timeout":
+                            final = await a_read_job_state(client, self.job_id, self.barrier, with_statuses=True)
+                        yield TriggerEvent(watch.event(verdict, final))
+                        return
+                    # Workers push wake:final on every report, the manifest and abort: wake
+                    # early on those instead of sleeping the whole interval.
+                    pause = watch.pause(self.poll_interval)
+                    if pause > 0:
+                        await client.blpop([job_key(self.job_id, "wake:final")], timeout=pause)
                     errors = 0
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as err:
                     errors += 1
                     self.log.warning("job_id=%s Redis read failed (%d/%d): %s", self.job_id, errors,
                                      MAX_REDIS_ERRORS, err)
                     if errors >= MAX_REDIS_ERRORS:
-                        yield TriggerEvent(self._event("error", rank=None, error=f"Redis unreachable: {err}"))
+                        yield TriggerEvent(watch.event("error", rank=None, error=f"Redis unreachable: {err}"))
                         return
-                    await asyncio.sleep(self.poll_interval * 2 ** errors)
-                    continue
-                world_size = self.world_size or snap.world_size
-                if snap.done != last_done:
-                    last_done = snap.done
-                    self.log.info("job_id=%s progress: %d/%s workers done", self.job_id, snap.done,
-                                  world_size if world_size is not None else "?")
-                if snap.abort is not None:
-                    full = await a_read_job_state(client, self.job_id, self.barrier, with_statuses=True)
-                    details = full.failure_details()
-                    self.log.error("job_id=%s failed on rank %s: %s", self.job_id, details["rank"],
-                                   details["error"])
-                    yield TriggerEvent(self._event("error", snap=full, world_size=world_size, **details))
-                    return
-                if self.barrier is not None:
-                    if (snap.barrier_count or 0) >= (self.expected or 0):
-                        yield TriggerEvent(self._event("success", snap=snap, world_size=world_size,
-                                                       barrier=self.barrier, count=snap.barrier_count,
-                                                       expected=self.expected))
-                        return
-                elif snap.manifest is not None:
-                    manifest_seen_at = manifest_seen_at or time.monotonic()
-                    complete = world_size is not None and snap.done >= world_size
-                    if complete or time.monotonic() - manifest_seen_at >= STATUS_GRACE_S:
-                        full = await a_read_job_state(client, self.job_id, with_statuses=True)
-                        yield TriggerEvent(self._event("success", snap=full, world_size=world_size,
-                                                       manifest=full.manifest,
-                                                       workers=full.worker_summaries()))
-                        return
-                now = time.time()
-                if self.deadline is not None and now >= self.deadline:
-                    yield TriggerEvent(self._event("timeout", snap=snap, world_size=world_size))
-                    return
-                pause = self.poll_interval
-                if self.deadline is not None:
-                    pause = max(0.0, min(pause, self.deadline - now))
-                await asyncio.sleep(pause)
+                    await asyncio.sleep(min(self.poll_interval * 2 ** errors, 30.0))
         finally:
             await client.aclose()
-
-    def _event(self, status: str, snap: JobSnapshot | None = None, world_size: int | None = None,
-               **fields: Any) -> dict[str, Any]:
-        event: dict[str, Any] = {
-            "status": status,
-            "job_id": self.job_id,
-            "done": snap.done if snap else None,
-            "world_size": world_size,
-            "waited_s": round(time.time() - self.started_at, 3),
-        }
-        if snap is not None and status == "error":
-            event["workers"] = snap.worker_summaries()
-        event.update(fields)
-        return event
 
     async def on_kill(self) -> None:
         """The user killed the deferred task: set the abort key so every worker stops."""
         client = await self._hook().a_get_conn()
         try:
-            record = json.dumps({"rank": None, "error": "task killed by user (trigger on_kill)"})
+            record = json.dumps({"rank": None, "error": "task killed by user (trigger on_kill)", "time": time.time()})
             await client.set(job_key(self.job_id, "abort"), record, ex=ABORT_TTL_S, nx=True)
+            # Wake every rank blocked on its abort list (and any waiter on wake:final) now.
+            snap = await a_read_job_state(client, self.job_id)
+            pipe = client.pipeline(transaction=False)
+            for rank in range(self.world_size or snap.world_size or 0):
+                pipe.rpush(job_key(self.job_id, f"wake:abort:{rank}"), "1")
+                pipe.expire(job_key(self.job_id, f"wake:abort:{rank}"), ABORT_TTL_S)
+            pipe.rpush(job_key(self.job_id, "wake:final"), "1")
+            pipe.expire(job_key(self.job_id, "wake:final"), ABORT_TTL_S)
+            await pipe.execute()
         finally:
             await client.aclose()

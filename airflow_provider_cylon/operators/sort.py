@@ -1,0 +1,34 @@
+"""CylonSortOperator: distributed sort (sample sort: range partition, local sort, ordered parts)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_cylon.operators.base import CylonBaseOperator, as_list
+
+
+class CylonSortOperator(CylonBaseOperator):
+    """Sort ``source`` by ``by``; the output parts, read in rank order, are globally sorted.
+
+    Nulls sort last in both directions; equal keys keep their input order.
+
+    :param source: the input (templated).
+    :param by: sort column(s) (templated).
+    :param ascending: one flag, or one per column.
+    :param kwargs: see :class:`CylonBaseOperator`.
+    """
+
+    template_fields: Sequence[str] = ("source", "destination", "by")
+    op = "sort"
+
+    def __init__(self, *, source: str, by: str | Sequence[str], ascending: bool | Sequence[bool] = True,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.by = by
+        self.ascending = ascending
+
+    def job_definition(self) -> dict[str, Any]:
+        by = as_list(self.by, "by", self.task_id)
+        ascending = [bool(self.ascending)] * len(by) if isinstance(self.ascending, bool) else list(self.ascending)
+        return {"op": "sort", "inputs": [self.source], "steps": [{"op": "sort", "by": by, "ascending": ascending}]}

@@ -1,0 +1,106 @@
+"""JobWatch: the decision logic of waiting on a Cylon job, shared by the trigger and the operator.
+
+Both the triggerer (``redis.asyncio``) and a non-deferrable task waiting in its
+worker slot (sync redis) read :class:`JobSnapshot` values; this class alone decides
+when the wait is over and what the event says, so both paths give the same result.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from airflow_provider_cylon.hooks.job_state import JobSnapshot
+
+#: After the manifest appears, how long to wait for the last ranks' status records.
+STATUS_GRACE_S = 10.0
+
+
+class JobWatch:
+    """Watch one job (or a named barrier of it) through successive snapshots.
+
+    :param job_id: the job.
+    :param world_size: workers expected (None: taken from the stored spec).
+    :param barrier: named barrier to wait on instead of the manifest.
+    :param expected: arrivals the barrier needs.
+    :param deadline: UNIX time after which the verdict is ``timeout`` (None: never).
+    :param started_at: UNIX time the job was submitted (for ``waited_s``).
+    :param log: where progress goes (``job_id=… progress: d/n workers done``).
+    """
+
+    def __init__(self, job_id: str, *, world_size: int | None = None, barrier: str | None = None,
+                 expected: int | None = None, deadline: float | None = None, started_at: float | None = None,
+                 log: Any = None, status_grace_s: float = STATUS_GRACE_S) -> None:
+        self.job_id = job_id
+        self.world_size = world_size
+        self.barrier = barrier
+        self.expected = expected
+        self.deadline = deadline
+        self.started_at = started_at if started_at is not None else time.time()
+        self.log = log or logging.getLogger(__name__)
+        self.status_grace_s = status_grace_s
+        self._last_done = -1
+        self._manifest_seen_at: float | None = None
+
+    def observe(self, snap: JobSnapshot, now: float | None = None) -> str | None:
+        """Log progress and return ``success``, ``error``, ``timeout`` or None (keep waiting).
+
+        :param snap: a fresh read of the job's keys.
+        :param now: current UNIX time (for tests).
+        """
+        now = time.time() if now is None else now
+        world_size = self.world_size or snap.world_size
+        if snap.done != self._last_done:
+            self._last_done = snap.done
+            self.log.info("job_id=%s progress: %d/%s workers done", self.job_id, snap.done,
+                          world_size if world_size is not None else "?")
+        if snap.abort is not None:
+            return "error"
+        if self.barrier is not None:
+            if (snap.barrier_count or 0) >= (self.expected or 0):
+                return "success"
+        elif snap.manifest is not None:
+            # The manifest is published before the last ranks report; give them a moment
+            # so the per-worker summary is complete.
+            self._manifest_seen_at = self._manifest_seen_at or time.monotonic()
+            complete = world_size is not None and snap.done >= world_size
+            if complete or time.monotonic() - self._manifest_seen_at >= self.status_grace_s:
+                return "success"
+        if self.deadline is not None and now >= self.deadline:
+            return "timeout"
+        return None
+
+    def pause(self, poll_interval: float, now: float | None = None) -> float:
+        """Seconds to wait before the next read (never past the deadline)."""
+        now = time.time() if now is None else now
+        if self.deadline is None:
+            return poll_interval
+        return max(0.0, min(poll_interval, self.deadline - now))
+
+    def event(self, status: str, snap: JobSnapshot | None = None, **fields: Any) -> dict[str, Any]:
+        """The JSON event for a verdict (``snap`` read with statuses for success/error).
+
+        :param status: ``success``, ``error`` or ``timeout``.
+        :param snap: the final snapshot.
+        :param fields: extra fields (they win over computed ones).
+        """
+        world_size = self.world_size or (snap.world_size if snap else None)
+        event: dict[str, Any] = {
+            "status": status,
+            "job_id": self.job_id,
+            "done": snap.done if snap else None,
+            "world_size": world_size,
+            "waited_s": round(time.time() - self.started_at, 3),
+        }
+        if snap is not None:
+            if status == "error":
+                event.update(snap.failure_details())
+                event["workers"] = snap.worker_summaries()
+                self.log.error("job_id=%s failed on rank %s: %s", self.job_id, event["rank"], event["error"])
+            elif status == "success":
+                if self.barrier is not None:
+                    event.update(barrier=self.barrier, count=snap.barrier_count, expected=self.expected)
+                else:
+                    event.update(manifest=snap.manifest, workers=snap.worker_summaries())
+        event.update(fields)
+        return event
