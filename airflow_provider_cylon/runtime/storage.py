@@ -48,6 +48,8 @@ STAGING_DIR = "_staging"
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "arrow": "arrow"}
 _DATA_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz", ".arrow", ".feather", ".ipc")
 _GLOB_CHARS = "*?["
+# Empty CSV fields are NULL for strings too, as in DuckDB/SQL engines (pyarrow's default reads "").
+_CSV_CONVERT = pacsv.ConvertOptions(strings_can_be_null=True)
 
 
 # -- filesystems -------------------------------------------------------------------------------
@@ -250,7 +252,7 @@ def _read_unit(filesystem: pafs.FileSystem, unit: ReadUnit) -> pa.Table:
         if unit.format == "csv":
             stream = filesystem.open_input_stream(unit.path, compression="detect")
             with stream:
-                return pacsv.read_csv(stream)
+                return pacsv.read_csv(stream, convert_options=_CSV_CONVERT)
         source = filesystem.open_input_file(unit.path)
         try:
             return paipc.open_file(source).read_all()
@@ -274,7 +276,7 @@ def read_schema(filesystem: pafs.FileSystem, entry: FileEntry) -> pa.Schema:
             return _read_unit(filesystem, ReadUnit(entry.path, "arrow", entry.size)).schema
         stream = filesystem.open_input_stream(entry.path, compression="detect")
         with stream:
-            reader = pacsv.open_csv(stream)
+            reader = pacsv.open_csv(stream, convert_options=_CSV_CONVERT)
             return reader.schema
     except (OSError, pa.ArrowException) as err:
         raise StorageError(f"cannot read the schema of {entry.path!r}: {err}") from err

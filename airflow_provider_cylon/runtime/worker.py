@@ -37,6 +37,19 @@ log = logging.getLogger(__name__)
 
 #: Seconds kept back from a Lambda's remaining time to report an error before being killed.
 SAFETY_MARGIN_S = 5.0
+#: Test-only fault injection: ``"RANK:SECONDS"`` makes that rank stall before computing,
+#: while its peers already wait in the first exchange (used to kill a worker mid-shuffle).
+STALL_ENV = "CYLON_TEST_STALL"
+
+
+def _maybe_stall(rank: int) -> None:
+    spec = os.environ.get(STALL_ENV)
+    if not spec:
+        return
+    target, _, seconds = spec.partition(":")
+    if target.strip() == str(rank):
+        log.warning("rank=%d stalling %ss (%s is set: fault injection for tests)", rank, seconds, STALL_ENV)
+        time.sleep(float(seconds or 60))
 
 
 def _channel_for(spec: JobSpec, coordinator: JobCoordinator, rank: int, deadline: float) -> Any:
@@ -142,6 +155,7 @@ def run_worker(
         lap("wait_read")
 
         phase = "compute"
+        _maybe_stall(rank)
         d = ops.Dist(channel=channel, rank=rank, world_size=world, stats=stats,
                      broadcast_threshold_bytes=spec.broadcast_threshold_bytes, job_id=event.job_id)
         result = ops.run_pipeline(d, spec.steps, spec.step_inputs, shares.__getitem__)
