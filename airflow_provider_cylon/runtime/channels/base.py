@@ -148,8 +148,12 @@ class ChannelContext:
     :param timeout_s: how long one ``all_to_all`` may wait for its peers in total.
     :param chunk_bytes: redis channel: the largest value written under one key.
     :param poll_s: how often a blocking wait wakes to check the abort key and deadline.
-    :param abort_check: returns the abort reason (truthy) or ``None``; default: reads
+    :param abort_check: returns the abort reason or ``None``: the abort key's raw value,
+        its decoded ``{"rank", "error"}`` dict, or ``True``; default: reads
         ``cylon:{job_id}:abort`` from ``redis``.
+
+    The Redis client's ``socket_timeout`` (if any) must exceed ``poll_s``: channels
+    block in BLPOP for up to ``poll_s`` seconds.
     """
 
     job_id: str
@@ -277,14 +281,17 @@ def _parse_abort(reason: Any) -> tuple[int | None, str]:
     """Read the abort key's JSON ``{"rank": ..., "error": ...}``; tolerate anything else."""
     if isinstance(reason, bytes):
         reason = reason.decode("utf-8", "replace")
-    if not isinstance(reason, str):
+    if isinstance(reason, dict):
+        value = reason
+    elif not isinstance(reason, str):
         return None, "" if reason is True else str(reason)
-    try:
-        value = json.loads(reason)
-    except ValueError:
-        return None, reason
-    if not isinstance(value, dict):
-        return None, reason
+    else:
+        try:
+            value = json.loads(reason)
+        except ValueError:
+            return None, reason
+        if not isinstance(value, dict):
+            return None, reason
     rank = value.get("rank")
     return (rank if isinstance(rank, int) else None), str(value.get("error", ""))
 

@@ -16,7 +16,14 @@ import pyarrow as pa
 import pytest
 import redis
 
-from airflow_provider_cylon.runtime.channels import ChannelContext, RedisChannel, S3Channel, make_channel
+from airflow_provider_cylon.runtime.channels import (
+    ChannelContext,
+    ChannelTimeoutError,
+    RedisChannel,
+    S3Channel,
+    make_channel,
+    purge_objects,
+)
 from airflow_provider_cylon.runtime.channels.ipc import serialize
 
 pytestmark = pytest.mark.integration("redis")
@@ -111,3 +118,17 @@ def test_successive_steps_on_one_channel_do_not_mix(redis_url: str) -> None:
     assert first[1].column("s").to_pylist() == [0] and second[1].column("s").to_pylist() == [1]
     assert [r[0].column("s").to_pylist() for r in box["value"]] == [[100], [101]]
     assert ch0.step == ch1.step == 2
+
+
+def test_objects_of_a_failed_step_are_purged(redis_url: str, tmp_path: Path) -> None:
+    job = f"layout-{uuid.uuid4().hex[:8]}"
+    base = tmp_path / "shuffle"
+    (base).mkdir()
+    (base / "someone-elses.parquet").write_bytes(b"keep me")
+    ctx = _ctx(redis_url, job, 0, 2, storage_path=base.as_uri(), timeout_s=0.5, poll_s=0.1)
+    channel = S3Channel(ctx)
+    with pytest.raises(ChannelTimeoutError, match="ranks \\[1\\]"):
+        channel.all_to_all([pa.table({"v": [0]}), pa.table({"v": [1]})])
+    assert [p.name for p in base.iterdir() if p.name.startswith("cylon-")] == [f"cylon-{job}-s000000-r00000.arrows"]
+    assert purge_objects(ctx) == 1
+    assert [p.name for p in base.iterdir()] == ["someone-elses.parquet"]

@@ -107,6 +107,12 @@ def test_watch_raises_aborted_with_the_abort_record() -> None:
     assert "job_id=jx rank=0 step=5 peer=1,2" in str(info.value)
 
 
+def test_watch_accepts_a_decoded_abort_record() -> None:
+    with pytest.raises(ChannelAbortedError, match="OOM") as info:
+        AbortWatch(_ctx(abort_check=lambda: {"rank": 3, "error": "OOM"}), step=0).check(3)
+    assert info.value.failed_rank == 3 and info.value.error == "OOM"
+
+
 def test_watch_accepts_a_boolean_abort_check() -> None:
     with pytest.raises(ChannelAbortedError) as info:
         AbortWatch(_ctx(abort_check=lambda: True), step=0).check(1)
