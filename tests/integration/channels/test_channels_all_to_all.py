@@ -114,7 +114,7 @@ def test_abort_from_another_process_stops_every_waiting_rank(
     for rank in (0, 1):
         res = results[rank]
         assert res is not None and res["error_type"] == "ChannelAbortedError", res
-        assert res["raised_at"] - aborted_at < 3.0, res
+        assert res["raised_at"] - aborted_at < 5.0, res
         assert res["failed_rank"] == 2 and res["step"] == 0
         assert 2 in (res["peer"] if isinstance(res["peer"], list) else [res["peer"]])
         assert f"job_id={group.job_id} rank={rank} step=0" in res["error"]
@@ -134,7 +134,7 @@ def test_abort_wake_list_interrupts_a_long_poll(start_ranks: Any, redis_url: str
     client.rpush(f"cylon:{group.job_id}:wake:abort:0", "1")
     res = group.wait(timeout_s=60)[0]
     assert res is not None and res["error_type"] == "ChannelAbortedError", res
-    assert res["raised_at"] - aborted_at < 2.0
+    assert res["raised_at"] - aborted_at < 3.0
     assert res["failed_rank"] is None
 
 
