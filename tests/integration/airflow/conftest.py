@@ -1,22 +1,41 @@
-"""Fixtures of the Airflow glue's unit tests: an isolated AIRFLOW_HOME and a cylon connection.
+"""Fixtures of the Airflow glue's integration tests: an isolated Airflow (SQLite) and the example DAGs.
 
-AIRFLOW_HOME and CYLON_STATE_DIR are set before Airflow is imported, so no test
-touches ~/airflow; connections come from ``AIRFLOW_CONN_*`` variables (no database).
+AIRFLOW_HOME, CYLON_STATE_DIR and the DAGs folder are set before Airflow is
+imported; ``airflow_db`` migrates the metadata database once per session, which
+``dag.test()`` needs. Connections come from ``AIRFLOW_CONN_*`` variables.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
-_HOME = tempfile.mkdtemp(prefix="cylon-airflow-unit-")
+REPO = Path(__file__).resolve().parents[3]
+DAGS = REPO / "dags"
+
+_HOME = tempfile.mkdtemp(prefix="cylon-airflow-it-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("CYLON_STATE_DIR", os.path.join(_HOME, "cylon"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """Migrate the session's SQLite metadata database (about 5 s); returns AIRFLOW_HOME."""
+    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
+                            timeout=300, env=os.environ.copy())
+    assert result.returncode == 0, result.stderr[-3000:]
+    return os.environ["AIRFLOW_HOME"]
 
 
 @pytest.fixture()
@@ -27,19 +46,22 @@ def cylon_conn(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return redis_url
 
 
-@pytest.fixture()
-def job_id() -> str:
-    """A fresh job id per test (keys of different tests never meet)."""
-    return f"unit-{uuid.uuid4().hex[:12]}"
+def load_dag(file_name: str, data_root: Path, monkeypatch: pytest.MonkeyPatch, deferrable: bool | None = None) -> Any:
+    """Import a DAG file with its data under ``data_root``; optionally force every Cylon task's mode.
 
-
-@pytest.fixture()
-def redis_client(redis_url: str) -> Iterator[object]:
-    """Sync client of the session's Valkey (decoded strings)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        client.close()
+    :param file_name: file in dags/.
+    :param data_root: where the DAG reads and writes its data.
+    :param monkeypatch: to set CYLON_EXAMPLE_DATA_ROOT for the import.
+    :param deferrable: set ``deferrable`` on every task that has it (None: leave the default).
+    """
+    monkeypatch.setenv("CYLON_EXAMPLE_DATA_ROOT", str(data_root))
+    spec = importlib.util.spec_from_file_location(f"dag_{uuid.uuid4().hex}", DAGS / file_name)
+    assert spec and spec.loader
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dag = module.dag
+    if deferrable is not None:
+        for task in dag.tasks:
+            if hasattr(task, "deferrable"):
+                task.deferrable = deferrable
+    return dag
