@@ -15,7 +15,7 @@ Status CheckRows(const GroupIds& g, const Column& v) {
 }
 
 template <typename T>
-void NullWhereZero(const std::vector<int64_t>& counts, OutputColumn<T>* out) {
+void NullWhereZero(const Vec<int64_t>& counts, OutputColumn<T>* out) {
   for (size_t k = 0; k < counts.size(); ++k) {
     if (counts[k] == 0) out->set_null(static_cast<int64_t>(k));
   }
@@ -26,7 +26,7 @@ void NullWhereZero(const std::vector<int64_t>& counts, OutputColumn<T>* out) {
 Status SumSigned(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   out->values.assign(static_cast<size_t>(g.groups), 0);
-  std::vector<int64_t> counts(static_cast<size_t>(g.groups), 0);
+  Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
   int64_t* s = out->values.data();
   bool overflow = false;
   for (int64_t i = 0; i < g.rows; ++i) {
@@ -45,7 +45,7 @@ Status SumSigned(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out)
 Status SumUnsigned(const GroupIds& g, const Column& v, OutputColumn<uint64_t>* out) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   out->values.assign(static_cast<size_t>(g.groups), 0);
-  std::vector<int64_t> counts(static_cast<size_t>(g.groups), 0);
+  Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
   uint64_t* s = out->values.data();
   bool overflow = false;
   for (int64_t i = 0; i < g.rows; ++i) {
@@ -64,7 +64,7 @@ Status SumUnsigned(const GroupIds& g, const Column& v, OutputColumn<uint64_t>* o
 Status SumDouble(const GroupIds& g, const Column& v, OutputColumn<double>* out) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   out->values.assign(static_cast<size_t>(g.groups), 0.0);
-  std::vector<int64_t> counts(static_cast<size_t>(g.groups), 0);
+  Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
   double* s = out->values.data();
   if (v.kind == Kind::kFloat && v.width == 8 && !v.has_nulls()) {
     // The hot path (float64 without nulls): no per-row branches.
@@ -180,7 +180,7 @@ Status MergeMoments(const GroupIds& g, const Column& count, const Column& mean, 
 }
 
 Status CountDistinct(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out,
-                     std::vector<int64_t>* pair_rows) {
+                     Vec<int64_t>* pair_rows) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   Column gid_col;
   gid_col.name = "__group_id";

@@ -42,6 +42,6 @@ Status MergeMoments(const GroupIds& g, const Column& count, const Column& mean, 
 /// Number of distinct valid values per group; `pair_rows` receives the first
 /// row of every distinct (group, valid value) pair, in row order.
 Status CountDistinct(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out,
-                     std::vector<int64_t>* pair_rows);
+                     Vec<int64_t>* pair_rows);
 
 }  // namespace cylon

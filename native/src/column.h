@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "buffer_pool.h"
 #include "status.h"
 #include "unique.h"
 

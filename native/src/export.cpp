@@ -9,8 +9,8 @@ namespace {
 // Private data of an exported array: owns the buffers and the pointer table.
 template <typename T>
 struct ExportedArrayData {
-  std::vector<T> values;
-  std::vector<uint8_t> validity;
+  Vec<T> values;
+  Vec<uint8_t> validity;
   const void* buffers[2];
 };
 

@@ -5,14 +5,15 @@
 #include <vector>
 
 #include "arrow_c_data.h"
+#include "buffer_pool.h"
 
 namespace cylon {
 
 /// A primitive result column under construction: values plus an optional validity bitmap.
 template <typename T>
 struct OutputColumn {
-  std::vector<T> values;
-  std::vector<uint8_t> validity;  //!< empty means all valid
+  Vec<T> values;
+  Vec<uint8_t> validity;  //!< empty means all valid
   int64_t null_count = 0;
 
   void set_null(int64_t i) {
@@ -37,7 +38,7 @@ void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array)
 
 /// Export of a validity-free vector.
 template <typename T>
-void ExportVector(std::vector<T>&& values, ArrowSchema* schema, ArrowArray* array) {
+void ExportVector(Vec<T>&& values, ArrowSchema* schema, ArrowArray* array) {
   OutputColumn<T> col;
   col.values = std::move(values);
   ExportColumn(std::move(col), schema, array);

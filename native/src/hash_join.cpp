@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "key_table.h"
+#include "parallel.h"
 
 namespace cylon {
 
@@ -24,8 +25,8 @@ namespace {
 // first_row is the only row of each group.
 struct BuildGroups {
   bool unique = true;
-  std::vector<int64_t> offsets;
-  std::vector<int64_t> rows;
+  Vec<int64_t> offsets;
+  Vec<int64_t> rows;
 };
 
 void GroupBuildRows(const KeyTable& table, int64_t build_rows, BuildGroups* out) {
@@ -41,7 +42,7 @@ void GroupBuildRows(const KeyTable& table, int64_t build_rows, BuildGroups* out)
   }
   for (int64_t g = 0; g < groups; ++g) out->offsets[g + 1] += out->offsets[g];
   out->rows.resize(static_cast<size_t>(keyed_rows));
-  std::vector<int64_t> cursor(out->offsets.begin(), out->offsets.end() - 1);
+  Vec<int64_t> cursor(out->offsets.begin(), out->offsets.end() - 1);
   for (int64_t i = 0; i < build_rows; ++i) {
     if (gid[i] >= 0) out->rows[cursor[gid[i]]++] = i;
   }
@@ -49,15 +50,15 @@ void GroupBuildRows(const KeyTable& table, int64_t build_rows, BuildGroups* out)
 
 // Probe-side emission shared by every join type. `probe_out`/`build_out` receive
 // the indices of the probe and build sides respectively.
-void Emit(const KeyTable& table, const BuildGroups& groups, const std::vector<int64_t>& match,
+void Emit(const KeyTable& table, const BuildGroups& groups, const Vec<int64_t>& match,
           int64_t probe_rows, int64_t build_rows, bool keep_unmatched_probe, bool keep_unmatched_build,
           OutputColumn<int64_t>* probe_out, OutputColumn<int64_t>* build_out) {
   auto& pv = probe_out->values;
   auto& bv = build_out->values;
   pv.reserve(static_cast<size_t>(probe_rows));
   bv.reserve(static_cast<size_t>(probe_rows));
-  std::vector<int64_t> null_probe_rows, null_build_rows;  // output positions to null out
-  std::vector<uint8_t> build_matched;
+  Vec<int64_t> null_probe_rows, null_build_rows;  // output positions to null out
+  Vec<uint8_t> build_matched;
   if (keep_unmatched_build) build_matched.assign(static_cast<size_t>(table.num_groups()), 0);
   const auto& first = table.first_row();
   for (int64_t i = 0; i < probe_rows; ++i) {
@@ -94,6 +95,35 @@ void Emit(const KeyTable& table, const BuildGroups& groups, const std::vector<in
   for (int64_t pos : null_probe_rows) probe_out->set_null(pos);
 }
 
+// Inner join against unique build keys: at most one match per probe row, so
+// each thread counts its chunk's matches, then writes its slice of the output.
+void EmitUniqueInner(const Vec<int64_t>& first_row, const Vec<int64_t>& match,
+                     OutputColumn<int64_t>* probe_out, OutputColumn<int64_t>* build_out) {
+  const int64_t n = static_cast<int64_t>(match.size());
+  Vec<int64_t> counts(64, 0);
+  const int chunks = ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
+    int64_t k = 0;
+    for (int64_t i = b; i < e; ++i) k += match[i] >= 0;
+    counts[c] = k;
+  });
+  Vec<int64_t> start(chunks + 1, 0);
+  for (int c = 0; c < chunks; ++c) start[c + 1] = start[c] + counts[c];
+  probe_out->values.resize(static_cast<size_t>(start[chunks]));
+  build_out->values.resize(static_cast<size_t>(start[chunks]));
+  int64_t* pv = probe_out->values.data();
+  int64_t* bv = build_out->values.data();
+  ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
+    int64_t pos = start[c];
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t g = match[i];
+      if (g < 0) continue;
+      pv[pos] = i;
+      bv[pos] = first_row[g];
+      ++pos;
+    }
+  });
+}
+
 }  // namespace
 
 Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& right_keys,
@@ -108,7 +138,7 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
 
   KeyTable table;
   CYLON_RETURN_NOT_OK(table.Build(build_keys, build_rows, nulls_equal));
-  std::vector<int64_t> match;
+  Vec<int64_t> match;
   table.Probe(probe_keys, probe_rows, &match);
 
   if (type == JoinType::kSemi || type == JoinType::kAnti) {
@@ -125,6 +155,10 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
   const bool keep_build = type == JoinType::kOuter;
   OutputColumn<int64_t>* probe_out = swap ? &out->right : &out->left;
   OutputColumn<int64_t>* build_out = swap ? &out->left : &out->right;
+  if (groups.unique && type == JoinType::kInner) {
+    EmitUniqueInner(table.first_row(), match, probe_out, build_out);
+    return Status::OK();
+  }
   Emit(table, groups, match, probe_rows, build_rows, keep_probe, keep_build, probe_out, build_out);
   return Status::OK();
 }

@@ -25,13 +25,13 @@ class KeyTable {
 
   /// Looks up each probe row (keys comparable with the build keys): out[j] is
   /// the build group or -1. Rows with a null key never match unless nulls_equal.
-  void Probe(const Columns& probe_keys, int64_t num_rows, std::vector<int64_t>* out) const;
+  void Probe(const Columns& probe_keys, int64_t num_rows, Vec<int64_t>* out) const;
 
   int64_t num_groups() const { return static_cast<int64_t>(first_row_.size()); }
-  const std::vector<int64_t>& group_of_row() const { return group_of_row_; }
-  const std::vector<int64_t>& first_row() const { return first_row_; }
-  std::vector<int64_t>& mutable_group_of_row() { return group_of_row_; }
-  std::vector<int64_t>& mutable_first_row() { return first_row_; }
+  const Vec<int64_t>& group_of_row() const { return group_of_row_; }
+  const Vec<int64_t>& first_row() const { return first_row_; }
+  Vec<int64_t>& mutable_group_of_row() { return group_of_row_; }
+  Vec<int64_t>& mutable_first_row() { return first_row_; }
 
  private:
   struct TagSlot {
@@ -47,18 +47,18 @@ class KeyTable {
   void BuildInline(const Column& key, int64_t n);
   void BuildTagged(int64_t n);
   template <bool kNullable>
-  void ProbeInline(const Column& key, int64_t n, std::vector<int64_t>* out) const;
-  void ProbeTagged(const Columns& probe, int64_t n, std::vector<int64_t>* out) const;
+  void ProbeInline(const Column& key, int64_t n, Vec<int64_t>* out) const;
+  void ProbeTagged(const Columns& probe, int64_t n, Vec<int64_t>* out) const;
 
   Columns keys_;                      //!< build key columns (borrowed)
   bool nulls_equal_ = false;
   bool inline_key_ = false;           //!< single fixed-width key stored in IntSlot
   uint64_t mask_ = 0;
-  std::vector<TagSlot> tag_slots_;
-  std::vector<IntSlot> int_slots_;
+  Vec<TagSlot> tag_slots_;
+  Vec<IntSlot> int_slots_;
   int64_t null_group_ = -1;           //!< inline mode: the group of null keys
-  std::vector<int64_t> group_of_row_;
-  std::vector<int64_t> first_row_;
+  Vec<int64_t> group_of_row_;
+  Vec<int64_t> first_row_;
 };
 
 /// Inline-key encoding of one fixed-width value: equal values, equal codes.

@@ -110,22 +110,22 @@ nb::tuple ToCapsules(cylon::OutputColumn<T>&& col) {
 }
 
 template <typename T>
-nb::tuple VectorToCapsules(std::vector<T>&& v) {
+nb::tuple VectorToCapsules(cylon::Vec<T>&& v) {
   cylon::OutputColumn<T> col;
   col.values = std::move(v);
   return ToCapsules(std::move(col));
 }
 
-std::vector<uint8_t> Directions(const std::vector<bool>& ascending, size_t keys) {
+cylon::Vec<uint8_t> Directions(const std::vector<bool>& ascending, size_t keys) {
   if (ascending.size() != keys) {
     throw nb::value_error(("expected " + std::to_string(keys) + " sort directions, found " +
                            std::to_string(ascending.size())).c_str());
   }
-  return std::vector<uint8_t>(ascending.begin(), ascending.end());
+  return cylon::Vec<uint8_t>(ascending.begin(), ascending.end());
 }
 
-nb::tuple PermutationResult(std::vector<int64_t>&& perm, std::vector<int64_t>&& offsets) {
-  return nb::make_tuple(VectorToCapsules(std::move(perm)), offsets);
+nb::tuple PermutationResult(cylon::Vec<int64_t>&& perm, cylon::Vec<int64_t>&& offsets) {
+  return nb::make_tuple(VectorToCapsules(std::move(perm)), std::vector<int64_t>(offsets.begin(), offsets.end()));
 }
 
 cylon::GroupIds GroupsOf(const cylon::ImportedColumn& ids, int64_t groups) {
@@ -143,11 +143,12 @@ NB_MODULE(_ext, m) {
   nb::exception<CylonError>(m, "CylonError", PyExc_ValueError);
   m.attr("ROW_HASH_SEED") = cylon::kRowHashSeed;
 
+  m.def("pool_cached_bytes", &cylon::PoolCachedBytes, "Bytes held by the kernel's large-buffer cache.");
   m.def("num_threads", &cylon::KernelThreads, "Threads the kernel uses (CYLON_NUM_THREADS caps it).");
 
   m.def("row_hash", [](const nb::list& keys) {
     ImportedColumns cols = ImportAll(keys);
-    std::vector<uint64_t> h;
+    cylon::Vec<uint64_t> h;
     {
       nb::gil_scoped_release release;
       cylon::HashRows(cols.views, cols.rows(), &h);
@@ -157,7 +158,7 @@ NB_MODULE(_ext, m) {
 
   m.def("hash_partition", [](const nb::list& keys, int64_t num_partitions) {
     ImportedColumns cols = ImportAll(keys);
-    std::vector<int64_t> perm, offsets;
+    cylon::Vec<int64_t> perm, offsets;
     {
       nb::gil_scoped_release release;
       ThrowIfError(cylon::HashPartition(cols.views, cols.rows(), num_partitions, &perm, &offsets));
@@ -169,7 +170,7 @@ NB_MODULE(_ext, m) {
     ImportedColumns cols = ImportAll(keys);
     ImportedColumns split = ImportAll(splitters);
     auto dirs = Directions(ascending, cols.views.size());
-    std::vector<int64_t> perm, offsets;
+    cylon::Vec<int64_t> perm, offsets;
     {
       nb::gil_scoped_release release;
       ThrowIfError(cylon::RangePartition(cols.views, cols.rows(), split.views, split.rows(), dirs, &perm, &offsets));
@@ -209,7 +210,7 @@ NB_MODULE(_ext, m) {
   m.def("argsort", [](const nb::list& keys, const std::vector<bool>& ascending) {
     ImportedColumns cols = ImportAll(keys);
     auto dirs = Directions(ascending, cols.views.size());
-    std::vector<int64_t> perm;
+    cylon::Vec<int64_t> perm;
     {
       nb::gil_scoped_release release;
       ThrowIfError(cylon::ArgSort(cols.views, cols.rows(), dirs, &perm));
@@ -220,10 +221,11 @@ NB_MODULE(_ext, m) {
   m.def("merge_sorted", [](const nb::list& keys, const std::vector<int64_t>& run_offsets, const std::vector<bool>& ascending) {
     ImportedColumns cols = ImportAll(keys);
     auto dirs = Directions(ascending, cols.views.size());
-    std::vector<int64_t> perm;
+    cylon::Vec<int64_t> perm;
     {
       nb::gil_scoped_release release;
-      ThrowIfError(cylon::MergeSorted(cols.views, run_offsets, dirs, &perm));
+      const cylon::Vec<int64_t> runs(run_offsets.begin(), run_offsets.end());
+      ThrowIfError(cylon::MergeSorted(cols.views, runs, dirs, &perm));
     }
     return VectorToCapsules(std::move(perm));
   }, "keys"_a, "run_offsets"_a, "ascending"_a, "Permutation merging sorted runs.");
@@ -265,7 +267,7 @@ NB_MODULE(_ext, m) {
       result = nb::make_tuple(ToCapsules(std::move(n)), ToCapsules(std::move(mean)), ToCapsules(std::move(m2)));
     } else if (op == "count_distinct") {
       cylon::OutputColumn<int64_t> out;
-      std::vector<int64_t> rows;
+      cylon::Vec<int64_t> rows;
       { nb::gil_scoped_release r; ThrowIfError(cylon::CountDistinct(g, v, &out, &rows)); }
       result = nb::make_tuple(ToCapsules(std::move(out)), VectorToCapsules(std::move(rows)));
     } else {

@@ -8,19 +8,19 @@
 
 namespace cylon {
 
-void PartitionByIds(const std::vector<uint32_t>& pids, uint32_t num_partitions,
-                    std::vector<int64_t>* perm, std::vector<int64_t>* offsets) {
+void PartitionByIds(const Vec<uint32_t>& pids, uint32_t num_partitions,
+                    Vec<int64_t>* perm, Vec<int64_t>* offsets) {
   const int64_t n = static_cast<int64_t>(pids.size());
   const int threads = KernelThreads();
   // Per-chunk histograms make the scatter parallel and still stable: chunk c's
   // rows of partition p land after chunks 0..c-1's rows of p.
-  std::vector<std::vector<int64_t>> hist(threads, std::vector<int64_t>(num_partitions, 0));
+  Vec<Vec<int64_t>> hist(threads, Vec<int64_t>(num_partitions, 0));
   const int chunks = ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
     auto& h = hist[c];
     for (int64_t i = b; i < e; ++i) ++h[pids[i]];
   });
   offsets->assign(static_cast<size_t>(num_partitions) + 1, 0);
-  std::vector<std::vector<int64_t>> cursor(chunks, std::vector<int64_t>(num_partitions, 0));
+  Vec<Vec<int64_t>> cursor(chunks, Vec<int64_t>(num_partitions, 0));
   int64_t running = 0;
   for (uint32_t p = 0; p < num_partitions; ++p) {
     (*offsets)[p] = running;
@@ -39,13 +39,13 @@ void PartitionByIds(const std::vector<uint32_t>& pids, uint32_t num_partitions,
 }
 
 Status HashPartition(const Columns& keys, int64_t num_rows, int64_t num_partitions,
-                     std::vector<int64_t>* perm, std::vector<int64_t>* offsets) {
+                     Vec<int64_t>* perm, Vec<int64_t>* offsets) {
   if (num_partitions < 1 || num_partitions > (1 << 24)) {
     return Status::Invalid("num_partitions must be in [1, 16777216], found " + std::to_string(num_partitions));
   }
-  std::vector<uint64_t> hashes;
+  Vec<uint64_t> hashes;
   HashRows(keys, num_rows, &hashes);
-  std::vector<uint32_t> pids(static_cast<size_t>(num_rows));
+  Vec<uint32_t> pids(static_cast<size_t>(num_rows));
   const uint32_t np = static_cast<uint32_t>(num_partitions);
   ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) pids[i] = PartitionOfHash(hashes[i], np);
@@ -55,10 +55,10 @@ Status HashPartition(const Columns& keys, int64_t num_rows, int64_t num_partitio
 }
 
 Status RangePartition(const Columns& keys, int64_t num_rows, const Columns& splitters,
-                      int64_t num_splitters, const std::vector<uint8_t>& ascending,
-                      std::vector<int64_t>* perm, std::vector<int64_t>* offsets) {
+                      int64_t num_splitters, const Vec<uint8_t>& ascending,
+                      Vec<int64_t>* perm, Vec<int64_t>* offsets) {
   CYLON_RETURN_NOT_OK(CheckComparable(keys, splitters));
-  std::vector<uint32_t> pids(static_cast<size_t>(num_rows));
+  Vec<uint32_t> pids(static_cast<size_t>(num_rows));
   ParallelFor(num_rows, 1 << 14, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       // First splitter s with row <= splitter[s]: lower bound on "splitter < row".

@@ -16,18 +16,18 @@ inline uint32_t PartitionOfHash(uint64_t hash, uint32_t n) {
 }
 
 /// Stable counting sort of rows by partition id.
-void PartitionByIds(const std::vector<uint32_t>& pids, uint32_t num_partitions,
-                    std::vector<int64_t>* perm, std::vector<int64_t>* offsets);
+void PartitionByIds(const Vec<uint32_t>& pids, uint32_t num_partitions,
+                    Vec<int64_t>* perm, Vec<int64_t>* offsets);
 
 /// Hash partitioning on key columns (row hash in row_hash.h).
 Status HashPartition(const Columns& keys, int64_t num_rows, int64_t num_partitions,
-                     std::vector<int64_t>* perm, std::vector<int64_t>* offsets);
+                     Vec<int64_t>* perm, Vec<int64_t>* offsets);
 
 /// Range partitioning against sorted splitter rows: row r goes to the number of
 /// splitters that sort strictly before it (under `ascending`, nulls last), so
 /// partition p holds keys in (splitter[p-1], splitter[p]].
 Status RangePartition(const Columns& keys, int64_t num_rows, const Columns& splitters,
-                      int64_t num_splitters, const std::vector<uint8_t>& ascending,
-                      std::vector<int64_t>* perm, std::vector<int64_t>* offsets);
+                      int64_t num_splitters, const Vec<uint8_t>& ascending,
+                      Vec<int64_t>* perm, Vec<int64_t>* offsets);
 
 }  // namespace cylon

@@ -64,7 +64,7 @@ inline int CompareValues(const Column& a, int64_t i, const Column& b, int64_t j)
 
 /// Three-way row comparison under per-column directions; nulls last always.
 inline int CompareRows(const Columns& a, int64_t i, const Columns& b, int64_t j,
-                       const std::vector<uint8_t>& ascending) {
+                       const Vec<uint8_t>& ascending) {
   for (size_t k = 0; k < a.size(); ++k) {
     const bool va = a[k]->is_valid(i), vb = b[k]->is_valid(j);
     if (!va || !vb) {

@@ -51,7 +51,7 @@ void HashColumnRange(const Column& c, int64_t begin, int64_t end, uint64_t* h) {
 
 }  // namespace
 
-void HashRows(const Columns& keys, int64_t num_rows, std::vector<uint64_t>* out) {
+void HashRows(const Columns& keys, int64_t num_rows, Vec<uint64_t>* out) {
   out->resize(static_cast<size_t>(num_rows));
   uint64_t* h = out->data();
   ParallelFor(num_rows, 1 << 16, [&](int64_t begin, int64_t end) {
@@ -60,7 +60,7 @@ void HashRows(const Columns& keys, int64_t num_rows, std::vector<uint64_t>* out)
   });
 }
 
-void NullKeyRows(const Columns& keys, int64_t num_rows, std::vector<uint8_t>* out) {
+void NullKeyRows(const Columns& keys, int64_t num_rows, Vec<uint8_t>* out) {
   out->clear();
   bool any = false;
   for (const Column* c : keys) any = any || c->has_nulls();

@@ -70,9 +70,9 @@ inline uint64_t ValueHash(const Column& c, int64_t i) {
 inline uint64_t CombineHash(uint64_t h, uint64_t v) { return Mix64((h * kGolden) ^ v); }
 
 /// Hashes every row of `keys` into out (resized to the row count).
-void HashRows(const Columns& keys, int64_t num_rows, std::vector<uint64_t>* out);
+void HashRows(const Columns& keys, int64_t num_rows, Vec<uint64_t>* out);
 
 /// Marks rows where any key is null (empty vector: no such row).
-void NullKeyRows(const Columns& keys, int64_t num_rows, std::vector<uint8_t>* out);
+void NullKeyRows(const Columns& keys, int64_t num_rows, Vec<uint8_t>* out);
 
 }  // namespace cylon

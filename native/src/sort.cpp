@@ -48,12 +48,12 @@ inline uint64_t SortCode(const Column& c, int64_t i, bool ascending) {
 }
 
 // Stable LSD radix sort of (code, row) pairs on the low `bytes` bytes of code.
-void RadixSortPairs(std::vector<uint64_t>& codes, std::vector<int64_t>& rows, int bytes) {
+void RadixSortPairs(Vec<uint64_t>& codes, Vec<int64_t>& rows, int bytes) {
   const int64_t n = static_cast<int64_t>(codes.size());
   if (n < 2) return;
   // One pass over the data counts every digit; digits where all codes share a
   // byte value are skipped (keys in [0, 10M) need 3 passes, not 8).
-  std::vector<int64_t> hist(static_cast<size_t>(bytes) * 256, 0);
+  Vec<int64_t> hist(static_cast<size_t>(bytes) * 256, 0);
   for (int64_t i = 0; i < n; ++i) {
     uint64_t c = codes[i];
     for (int d = 0; d < bytes; ++d) {
@@ -61,15 +61,15 @@ void RadixSortPairs(std::vector<uint64_t>& codes, std::vector<int64_t>& rows, in
       c >>= 8;
     }
   }
-  std::vector<uint64_t> codes2(static_cast<size_t>(n));
-  std::vector<int64_t> rows2(static_cast<size_t>(n));
+  Vec<uint64_t> codes2(static_cast<size_t>(n));
+  Vec<int64_t> rows2(static_cast<size_t>(n));
   const int threads = KernelThreads();
   for (int d = 0; d < bytes; ++d) {
     const int64_t* h = &hist[d * 256];
     if (*std::max_element(h, h + 256) == n) continue;
     const int shift = d * 8;
     // Per-chunk histograms of this digit keep the parallel scatter stable.
-    std::vector<std::array<int64_t, 256>> local(threads);
+    Vec<std::array<int64_t, 256>> local(threads);
     const int chunks = ParallelChunks(n, 1 << 18, [&](int c, int64_t b, int64_t e) {
       auto& lh = local[c];
       lh.fill(0);
@@ -97,10 +97,10 @@ void RadixSortPairs(std::vector<uint64_t>& codes, std::vector<int64_t>& rows, in
 }
 
 // One stable pass: reorders perm by column c (nulls last).
-void StableSortByFixedColumn(const Column& c, bool ascending, std::vector<int64_t>& perm) {
+void StableSortByFixedColumn(const Column& c, bool ascending, Vec<int64_t>& perm) {
   const int64_t n = static_cast<int64_t>(perm.size());
-  std::vector<uint64_t> codes;
-  std::vector<int64_t> rows, nulls;
+  Vec<uint64_t> codes;
+  Vec<int64_t> rows, nulls;
   codes.reserve(static_cast<size_t>(n));
   rows.reserve(static_cast<size_t>(n));
   for (int64_t k = 0; k < n; ++k) {
@@ -119,8 +119,8 @@ void StableSortByFixedColumn(const Column& c, bool ascending, std::vector<int64_
 
 }  // namespace
 
-Status ArgSort(const Columns& keys, int64_t num_rows, const std::vector<uint8_t>& ascending,
-               std::vector<int64_t>* out) {
+Status ArgSort(const Columns& keys, int64_t num_rows, const Vec<uint8_t>& ascending,
+               Vec<int64_t>* out) {
   out->resize(static_cast<size_t>(num_rows));
   std::iota(out->begin(), out->end(), 0);
   if (num_rows < 2 || keys.empty()) return Status::OK();
@@ -135,8 +135,8 @@ Status ArgSort(const Columns& keys, int64_t num_rows, const std::vector<uint8_t>
   return Status::OK();
 }
 
-Status MergeSorted(const Columns& keys, const std::vector<int64_t>& run_offsets,
-                   const std::vector<uint8_t>& ascending, std::vector<int64_t>* out) {
+Status MergeSorted(const Columns& keys, const Vec<int64_t>& run_offsets,
+                   const Vec<uint8_t>& ascending, Vec<int64_t>* out) {
   const size_t runs = run_offsets.empty() ? 0 : run_offsets.size() - 1;
   const int64_t total = runs ? run_offsets.back() : 0;
   out->clear();
@@ -150,8 +150,8 @@ Status MergeSorted(const Columns& keys, const std::vector<int64_t>& run_offsets,
     const int c = CompareRows(keys, a.row, keys, b.row, ascending);
     return c != 0 ? c > 0 : a.run > b.run;
   };
-  std::priority_queue<Head, std::vector<Head>, decltype(later)> heap(later);
-  std::vector<int64_t> end(runs);
+  std::priority_queue<Head, Vec<Head>, decltype(later)> heap(later);
+  Vec<int64_t> end(runs);
   for (size_t r = 0; r < runs; ++r) {
     end[r] = run_offsets[r + 1];
     if (run_offsets[r] < end[r]) heap.push({run_offsets[r], r});

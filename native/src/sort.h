@@ -13,13 +13,13 @@ namespace cylon {
 /// Fixed-width keys use an LSD radix sort (one stable pass per key column,
 /// least significant column first, skipping bytes that never vary); keys with
 /// strings use a comparison sort.
-Status ArgSort(const Columns& keys, int64_t num_rows, const std::vector<uint8_t>& ascending,
-               std::vector<int64_t>* out);
+Status ArgSort(const Columns& keys, int64_t num_rows, const Vec<uint8_t>& ascending,
+               Vec<int64_t>* out);
 
 /// Merges sorted runs: rows [run_offsets[r], run_offsets[r+1]) of `keys` are
 /// each sorted; the result is the permutation that sorts them all, stable
 /// (ties keep run order, then row order).
-Status MergeSorted(const Columns& keys, const std::vector<int64_t>& run_offsets,
-                   const std::vector<uint8_t>& ascending, std::vector<int64_t>* out);
+Status MergeSorted(const Columns& keys, const Vec<int64_t>& run_offsets,
+                   const Vec<uint8_t>& ascending, Vec<int64_t>* out);
 
 }  // namespace cylon
