@@ -126,7 +126,7 @@ class LocalExecutor(Executor):
             path = os.path.join(log_dir, f"{event.invocation_id}.log")
             with open(path, "wb") as sink:
                 proc = subprocess.Popen(
-                    [self.python, "-m", HANDLER_MODULE, event.to_json(), str(limit)],
+                    [self.python, "-m", HANDLER_MODULE, event.to_json(), f"@{time.time() + limit:.3f}"],
                     stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                     preexec_fn=preexec, start_new_session=True,
                 )

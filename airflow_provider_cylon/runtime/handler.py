@@ -25,11 +25,16 @@ log = logging.getLogger(__name__)
 class LocalContext:
     """A Lambda-like context for local processes: remaining time from a deadline.
 
-    :param timeout_s: the function timeout (``None`` = unbounded).
+    :param timeout_s: the function timeout (``None`` = unbounded), counted from now.
     :param function_name: reported name.
+    :param deadline_epoch: absolute deadline (``time.time()`` value) set by the process
+        that started this one; wins over ``timeout_s``, so start-up time counts too.
     """
 
-    def __init__(self, timeout_s: float | None = None, function_name: str = "cylon-local-worker") -> None:
+    def __init__(self, timeout_s: float | None = None, function_name: str = "cylon-local-worker",
+                 deadline_epoch: float | None = None) -> None:
+        if deadline_epoch is not None:
+            timeout_s = deadline_epoch - time.time()
         self._deadline = None if timeout_s is None else time.monotonic() + timeout_s
         self.function_name = function_name
         self.aws_request_id = f"local-{os.getpid()}"
@@ -56,7 +61,7 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Process entry: ``python -m airflow_provider_cylon.runtime.handler EVENT_JSON [TIMEOUT_S]``.
+    """Process entry: ``python -m airflow_provider_cylon.runtime.handler EVENT_JSON [TIMEOUT_S|@DEADLINE_EPOCH]``.
 
     Exit code 0 when the worker ended ok (or had nothing to do), 1 on a job error,
     2 on a malformed event.
@@ -69,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         print("usage: python -m airflow_provider_cylon.runtime.handler EVENT_JSON [TIMEOUT_S]", file=sys.stderr)
         return 2
-    timeout = float(args[1]) if len(args) > 1 else None
+    context = LocalContext()
+    if len(args) > 1:  # "SECONDS" from now, or "@EPOCH": an absolute deadline
+        limit = args[1]
+        context = LocalContext(deadline_epoch=float(limit[1:])) if limit.startswith("@") else LocalContext(float(limit))
     try:
-        status = lambda_handler(args[0], LocalContext(timeout))
+        status = lambda_handler(args[0], context)
     except InvocationEventError as err:
         print(str(err), file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ import pyarrow as pa
 from airflow_provider_cylon.runtime import ops, storage
 from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 from airflow_provider_cylon.runtime.context import WorkerStats
-from airflow_provider_cylon.runtime.errors import JobAbortedError
+from airflow_provider_cylon.runtime.errors import ChannelError, JobAbortedError, WorkerTimeoutError
 from airflow_provider_cylon.runtime.event import InvocationEvent
 from airflow_provider_cylon.runtime.spec import JobSpec
 
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds kept back from a Lambda's remaining time to report an error before being killed.
 SAFETY_MARGIN_S = 5.0
+#: Seconds a rank whose link to a peer broke waits for someone else's abort before its own.
+PEER_FAILURE_GRACE_S = 2.0
 #: Test-only fault injection: ``"RANK:SECONDS"`` makes that rank stall before computing,
 #: while its peers already wait in the first exchange (used to kill a worker mid-shuffle).
 STALL_ENV = "CYLON_TEST_STALL"
@@ -74,6 +76,17 @@ def _channel_for(spec: JobSpec, coordinator: JobCoordinator, rank: int, deadline
         **kwargs,
     )
     return make_channel(spec.channel, ctx)
+
+
+def _abort_appears(coordinator: JobCoordinator, seconds: float) -> bool:
+    """Wait up to ``seconds`` for an abort set by someone else; ``True`` if one appeared."""
+    try:
+        coordinator.wait_until(lambda: False, coordinator.keys.wake("never"), "a peer's abort", timeout_s=seconds)
+    except JobAbortedError:
+        return True
+    except WorkerTimeoutError:
+        return False
+    return False
 
 
 def _advertised_host() -> str:
@@ -119,7 +132,8 @@ def run_worker(
     rank, world = claim.rank, spec.world_size
     limit = spec.timeout_s
     if remaining_ms is not None:
-        limit = min(limit, remaining_ms() / 1000.0 - SAFETY_MARGIN_S)
+        left = remaining_ms() / 1000.0
+        limit = min(limit, left - min(SAFETY_MARGIN_S, 0.2 * left))
     deadline = started + max(1.0, limit)
     coordinator.attach(rank, world, deadline)
     tag = f"job_id={event.job_id} rank={rank}"
@@ -189,6 +203,14 @@ def run_worker(
     except BaseException as err:  # noqa: BLE001 - every failure must reach Redis before we go
         text = "".join(traceback.format_exception(err))
         aborted_by_peer = isinstance(err, JobAbortedError) and getattr(err, "failed_rank", None) != rank
+        if (not aborted_by_peer and isinstance(err, ChannelError) and not isinstance(err, WorkerTimeoutError)
+                and getattr(err, "peer", None) is not None):
+            # A broken link to a peer usually means the peer died; give whoever sees the
+            # root cause (the executor watching processes, the peer itself) a moment to
+            # abort first, so the job names the right rank.
+            budget = coordinator.remaining()
+            grace = PEER_FAILURE_GRACE_S if budget is None else min(PEER_FAILURE_GRACE_S, budget - 0.5)
+            aborted_by_peer = grace > 0 and _abort_appears(coordinator, grace)
         message = f"rank {rank} failed in {phase}: {type(err).__name__}: {err}"
         status.update(state="error", phase=phase, error=message, traceback=text[-8000:], **stats.to_dict())
         try:
