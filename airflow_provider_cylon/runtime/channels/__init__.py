@@ -15,12 +15,14 @@ from airflow_provider_cylon.runtime.channels.base import (
 from airflow_provider_cylon.runtime.channels.redis import RedisChannel
 from airflow_provider_cylon.runtime.channels.s3 import S3Channel, purge_objects
 from airflow_provider_cylon.runtime.channels.tcp import TcpChannel
+from airflow_provider_cylon.runtime.channels.tcp_punch import TcpPunchChannel
 
 #: Channel name (JobSpec.channel) -> implementation.
 CHANNELS: dict[str, type[Channel]] = {
     RedisChannel.name: RedisChannel,
     TcpChannel.name: TcpChannel,
     S3Channel.name: S3Channel,
+    TcpPunchChannel.name: TcpPunchChannel,
 }
 
 
