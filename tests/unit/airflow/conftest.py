@@ -43,3 +43,39 @@ def redis_client(redis_url: str) -> Iterator[object]:
         yield client
     finally:
         client.close()
+
+
+class RecordingTI:
+    """The few task-instance members the operators use (xcom_push, try_number, map_index)."""
+
+    def __init__(self, try_number: int = 1, map_index: int = -1) -> None:
+        self.try_number = try_number
+        self.map_index = map_index
+        self.xcoms: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcoms[key] = value
+
+
+@pytest.fixture()
+def context() -> dict[str, object]:
+    """A minimal task context for calling execute() directly."""
+    return {"ti": RecordingTI(), "run_id": f"manual__{uuid.uuid4().hex[:8]}"}
+
+
+@pytest.fixture()
+def small_tables(tmp_path: object) -> dict[str, str]:
+    """Two small Parquet inputs (orders, customers) in a temp dir; returns their directories."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base = Path(str(tmp_path))
+    (base / "orders").mkdir()
+    (base / "customers").mkdir()
+    pq.write_table(pa.table({"order_id": list(range(8)), "customer_id": [1, 2, 3, 1, 2, None, 9, 3],
+                             "amount": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]}), base / "orders/o.parquet")
+    pq.write_table(pa.table({"customer_id": [1, 2, 3], "country": ["US", "DE", None]}),
+                   base / "customers/c.parquet")
+    return {"orders": str(base / "orders"), "customers": str(base / "customers"), "out": str(base / "out")}
