@@ -150,6 +150,9 @@ def run_worker(
         mark = now
 
     try:
+        # pyarrow imports pandas (when installed) on its first conversion of Python
+        # objects: about 0.4 s. Pay it here, while peers start, not inside a timed step.
+        pa.array([0])
         channel = _channel_for(spec, coordinator, rank, deadline)
         endpoint = channel.bind(_advertised_host()) if world > 1 else None
         endpoints = coordinator.all_gather("endpoints", {"endpoint": endpoint, "pid": os.getpid()})
