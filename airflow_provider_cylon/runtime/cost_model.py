@@ -83,8 +83,11 @@ class AwsInputs:
     redis_bytes_per_s: float = 1.1e9
     #: Operations per second one Redis node serves (single-threaded command loop).
     redis_ops_per_s: float = 100_000.0
-    #: Rendezvous pairings per second one asyncio server completes.
-    rendezvous_pairs_per_s: float = 5_000.0
+    #: Rendezvous pairings per second one asyncio server process completes (measured here:
+    #: about 2,200 per CPU-second, i.e. ~0.45 ms of server CPU per pairing of two peers).
+    rendezvous_pairs_per_s: float = 2_000.0
+    #: Rendezvous servers the pairs are sharded over (CYLON_RENDEZVOUS lists them).
+    rendezvous_servers: int = 1
     #: Round trips of one punch (register, peer address, simultaneous connect), seconds.
     punch_latency_s: float = 0.010
     #: Links one worker punches in parallel.
@@ -239,7 +242,8 @@ def _shuffle(plan: Plan, inputs: AwsInputs) -> tuple[float, dict[str, int], floa
     # tcp-punch: one pairing per unordered pair, then direct full-duplex links.
     pairings = w * (w - 1) // 2
     rounds = math.ceil((w - 1) / inputs.punch_concurrency_per_worker)
-    punch = max(rounds * inputs.punch_latency_s, pairings / inputs.rendezvous_pairs_per_s)
+    server_rate = inputs.rendezvous_pairs_per_s * max(1, inputs.rendezvous_servers)
+    punch = max(rounds * inputs.punch_latency_s, pairings / server_rate)
     transfer = send / net  # full duplex: sending and receiving overlap
     return punch + transfer, {"rendezvous_pairings": pairings}, 0.0, int(total_moved)
 

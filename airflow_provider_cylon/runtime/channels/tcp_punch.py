@@ -17,7 +17,9 @@ back to the ``redis`` channel. The choice is logged with the reason.
 Configuration (the channel is built by ``make_channel(name, ctx)``, so it reads
 the environment, which ``cylon-airflow deploy`` sets on the Lambda function):
 
-``CYLON_RENDEZVOUS``        ``host:port`` of the rendezvous server (none: use redis at once)
+``CYLON_RENDEZVOUS``        ``host:port`` of the rendezvous server, or several separated by
+                            commas: pairs are sharded over them by a hash of the pair name,
+                            so both peers of a pair meet on the same server (none: use redis)
 ``CYLON_RENDEZVOUS_TOKEN``  shared token, if the server requires one (a secret: never logged)
 ``CYLON_PUNCH_TIMEOUT_S``   deadline for all links of one rank (default 20 s)
 """
@@ -28,6 +30,7 @@ import logging
 import os
 import socket
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -121,9 +124,14 @@ class TcpPunchChannel(TcpChannel):
         self._fallback = RedisChannel(ctx)
         log.warning("%s falling back to the redis channel: %s", self.log_prefix, reason)
 
-    def _server(self) -> tuple[str, int]:
+    def _servers(self) -> list[tuple[str, int]]:
         assert self.rendezvous_addr is not None
-        return parse_endpoint(self.rendezvous_addr)
+        return [parse_endpoint(a.strip()) for a in self.rendezvous_addr.split(",") if a.strip()]
+
+    def _server_for(self, pair: str) -> tuple[str, int]:
+        """The server both peers of ``pair`` use (a stable hash: every process agrees)."""
+        servers = self._servers()
+        return servers[zlib.crc32(pair.encode()) % len(servers)]
 
     def _pair_name(self, a: int, b: int) -> str:
         lo, hi = min(a, b), max(a, b)
@@ -135,7 +143,8 @@ class TcpPunchChannel(TcpChannel):
         if not self.rendezvous_addr:
             return f"no rendezvous server configured (${RENDEZVOUS_ENV} is unset)"
         try:
-            self._server()
+            if not self._servers():
+                return f"${RENDEZVOUS_ENV}={self.rendezvous_addr!r} names no server"
         except ValueError as err:
             return str(err)
         deadline = time.monotonic() + self.punch_timeout_s
@@ -167,7 +176,7 @@ class TcpPunchChannel(TcpChannel):
             if remaining <= 0.05:
                 break
             try:
-                sock = rendezvous.punch(self._server(), pair, token=self._token,
+                sock = rendezvous.punch(self._server_for(pair), pair, token=self._token,
                                         timeout_s=remaining, bind_host=self.bind_host)
             except rendezvous.PunchError as err:
                 last = err

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -157,3 +158,23 @@ def test_wrong_token_falls_back_and_names_the_refusal(rendezvous_factory, redis_
     assert all(t == "redis" and "unauthorized" in (r or "") for t, r in results)
     results = _run_ranks(2, redis_url, body, rendezvous_addr=_addr(srv), token="right")
     assert all(t == "tcp-punch" for t, _ in results)
+
+
+def test_pairs_are_sharded_over_several_rendezvous_servers(rendezvous_factory, redis_url: str) -> None:
+    """CYLON_RENDEZVOUS may list servers: both peers of a pair pick the same one, by hash."""
+    servers = [rendezvous_factory(pair_ttl_s=10.0) for _ in range(3)]
+    world = 4
+
+    def body(ch: TcpPunchChannel) -> tuple[str | None, str]:
+        ch.all_to_all(_labelled_parts(ch.ctx.rank, world, 0))
+        return ch.transport, ch.ctx.job_id
+
+    listed = ",".join(_addr(s) for s in servers)
+    results = _run_ranks(world, redis_url, body, rendezvous_addr=listed)
+    assert [t for t, _ in results] == ["tcp-punch"] * world
+    job = results[0][1]
+    expected = [0, 0, 0]
+    for lo in range(world):
+        for hi in range(lo + 1, world):
+            expected[zlib.crc32(f"cylon/{job}/{lo}-{hi}".encode()) % 3] += 1
+    assert [s.server.stats.paired for s in servers] == expected

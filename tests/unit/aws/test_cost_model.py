@@ -116,3 +116,11 @@ def test_choose_plan_uses_tcp_punch_only_when_offered() -> None:
 def test_choose_plan_explains_when_nothing_fits() -> None:
     with pytest.raises(CostModelError, match="max_parallelism=2"):
         choose_plan(100 * GiB, 1, max_parallelism=2)
+
+
+def test_sharding_pairs_over_rendezvous_servers_shortens_the_punch_phase() -> None:
+    one = estimate(_plan(1000, "tcp-punch", gib=64))
+    eight = estimate(_plan(1000, "tcp-punch", gib=64), AwsInputs(rendezvous_servers=8))
+    pairings = 1000 * 999 // 2
+    assert one.phases["shuffle"] >= pairings / AwsInputs().rendezvous_pairs_per_s
+    assert eight.phases["shuffle"] < one.phases["shuffle"] / 4
