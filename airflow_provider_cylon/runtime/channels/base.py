@@ -143,7 +143,7 @@ class ChannelContext:
     :param storage_path: s3 channel: where step objects go: ``s3://bucket/prefix``
         (``?endpoint_override=host:port&scheme=http`` accepted), ``file:///dir``, or a
         path inside ``filesystem`` (``bucket/prefix``, ``/dir``).
-    :param compression: ``None``, ``"lz4"`` or ``"zstd"``: Arrow IPC buffer compression.
+    :param compression: ``None`` (or ``"none"``), ``"lz4"`` or ``"zstd"``: Arrow IPC buffer compression.
     :param ttl_s: TTL of every Redis key the channel writes.
     :param timeout_s: how long one ``all_to_all`` may wait for its peers in total.
     :param chunk_bytes: redis channel: the largest value written under one key.
@@ -171,6 +171,8 @@ class ChannelContext:
     abort_check: Callable[[], Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.compression == "none":  # JobSpec spelling
+            self.compression = None
         if not self.job_id or any(c in self.job_id for c in "{} \n"):
             raise ValueError(f"ChannelContext.job_id: expected a non-empty id without spaces or braces, got {self.job_id!r}")
         if self.world_size < 1:

@@ -123,16 +123,40 @@ class TcpChannel(Channel):
             acceptor.join()
         if errors:
             raise errors[0]
-        self._pool = ThreadPoolExecutor(
-            max_workers=2 * (ctx.world_size - 1), thread_name_prefix=f"cylon-tcp-r{ctx.rank}"
-        )
+        self._start_pool()
         log.info("%s connected to %d peers", self.log_prefix, len(self._socks))
 
+    def attach(self, sockets: Mapping[int, socket.socket]) -> None:
+        """Use links made elsewhere (e.g. by ``rendezvous.punch`` between Lambdas) instead of :meth:`connect`.
+
+        Each socket must be a connected TCP stream to that peer, used by nothing
+        else, with the same socket on the peer's side for this rank.
+
+        :param sockets: peer rank -> connected socket, one for every other rank.
+        """
+        ctx = self.ctx
+        missing = sorted(set(range(ctx.world_size)) - {ctx.rank} - set(sockets))
+        if missing:
+            raise ChannelError(f"attach() lacks sockets for ranks {missing}", job_id=ctx.job_id, rank=ctx.rank, peer=missing)
+        for peer, sock in sockets.items():
+            self._tune(sock)
+            self._socks[peer] = sock
+        self._start_pool()
+
+    def _start_pool(self) -> None:
+        ctx = self.ctx
+        if self._pool is None and ctx.world_size > 1:
+            self._pool = ThreadPoolExecutor(
+                max_workers=2 * (ctx.world_size - 1), thread_name_prefix=f"cylon-tcp-r{ctx.rank}"
+            )
+
     def _tune(self, sock: socket.socket) -> None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        options = [(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCK_BUF), (socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCK_BUF)]
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            options.append((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1))
+        for level, opt, value in options:
             try:
-                sock.setsockopt(socket.SOL_SOCKET, opt, _SOCK_BUF)
+                sock.setsockopt(level, opt, value)
             except OSError:  # pragma: no cover - some kernels refuse; defaults still work
                 pass
         sock.settimeout(self.ctx.poll_s)

@@ -141,3 +141,22 @@ def test_a_connection_from_another_job_is_dropped() -> None:
         stranger.close()
         for ch in channels:
             ch.close()
+
+
+def test_attach_uses_links_made_elsewhere() -> None:
+    # As with sockets from rendezvous.punch: any connected stream pair will do.
+    a, b = socket.socketpair()
+    channels = [
+        TcpChannel(ChannelContext(job_id="j", rank=r, world_size=2, redis=UNUSED, abort_check=lambda: None))
+        for r in range(2)
+    ]
+    channels[0].attach({1: a})
+    channels[1].attach({0: b})
+    try:
+        got = _run_all([lambda r=r: channels[r].all_to_all([pa.table({"v": [r, 0]}), pa.table({"v": [r, 1]})]) for r in range(2)])
+        assert got[0][1].equals(pa.table({"v": [1, 0]})) and got[1][0].equals(pa.table({"v": [0, 1]}))
+        with pytest.raises(ChannelError, match=r"lacks sockets for ranks \[1\]"):
+            TcpChannel(ChannelContext(job_id="j", rank=0, world_size=2, redis=UNUSED)).attach({})
+    finally:
+        for ch in channels:
+            ch.close()
