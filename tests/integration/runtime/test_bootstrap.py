@@ -169,3 +169,20 @@ def test_password_from_environment(valkey_server, job_id: str, monkeypatch: pyte
             connect(url, password_env="MY_REDIS_PW").ping()
     finally:
         admin.execute_command("ACL", "DELUSER", user)
+
+
+def test_every_key_has_a_ttl(redis_url: str, job_id: str) -> None:
+    c = _coordinator(redis_url, job_id)
+    c.put_spec(JobSpec.for_op("unique", ["a.parquet"], "/tmp/o", world_size=1, key_ttl_s=300))
+    c.claim_rank("inv", 1)
+    c.attach(0, 1, time.monotonic() + 10)
+    c.all_gather("endpoints", {"endpoint": None})
+    c.barrier("b")
+    c.report_status({"state": "ok"})
+    c.publish_manifest({"rows": 0})
+    c.abort("late abort", rank=0)
+    keys = c.job_keys()
+    assert len(keys) >= 8
+    for key in keys:
+        assert 0 < c.client.ttl(key) <= 300, key
+    c.cleanup()
