@@ -21,10 +21,19 @@ from collections.abc import Sequence
 import pyarrow as pa
 import redis
 
-from airflow_provider_cylon.runtime.channels.base import AbortWatch, Channel, ChannelError, abort_wake_key
+from airflow_provider_cylon.runtime.channels.base import (
+    DEFAULT_CHUNK_BYTES,
+    AbortWatch,
+    Channel,
+    ChannelError,
+    abort_wake_key,
+)
 from airflow_provider_cylon.runtime.channels.ipc import IpcDecodeError, deserialize, serialize
 
 log = logging.getLogger(__name__)
+
+#: Most bytes of chunks fetched in one pipeline by a receiver (bounds its peak memory).
+FETCH_BATCH_BYTES = DEFAULT_CHUNK_BYTES
 
 
 class RedisChannel(Channel):
@@ -87,11 +96,32 @@ class RedisChannel(Channel):
                 watch.check(pending, "waiting for partitions", fresh=True)
                 continue
             src, count, nbytes = self._parse_wake(step, item[1], pending)
+            data = self._fetch(step, src, count, nbytes)
+            try:
+                out[src] = deserialize(data)
+            except IpcDecodeError as err:
+                raise ChannelError(str(err), job_id=ctx.job_id, rank=ctx.rank, peer=src, step=step) from err
+            self.bytes_received += nbytes
+            pending.discard(src)
+        return out
+
+    def _fetch(self, step: int, src: int, count: int, nbytes: int) -> bytes | bytearray:
+        """Read and delete the ``count`` chunks ``src`` announced; return the joined bytes.
+
+        Chunks are fetched in batches of at most ``FETCH_BATCH_BYTES`` and copied
+        into one buffer as they arrive, so peak memory is the partition plus one batch
+        (not twice the partition, as with a join at the end).
+        """
+        ctx = self.ctx
+        per_batch = max(1, FETCH_BATCH_BYTES // ctx.chunk_bytes)
+        buf: bytes | bytearray = bytearray(nbytes) if count > 1 else b""
+        filled = 0
+        for first in range(0, count, per_batch):
             pipe = ctx.redis.pipeline(transaction=False)
-            for i in range(count):
+            for i in range(first, min(count, first + per_batch)):
                 pipe.getdel(self._data_key(step, src, ctx.rank, i))
             chunks = pipe.execute()
-            missing = [i for i, c in enumerate(chunks) if c is None]
+            missing = [first + i for i, c in enumerate(chunks) if c is None]
             if missing:
                 raise ChannelError(
                     f"chunks {missing} of {count} announced by the sender are missing "
@@ -101,22 +131,25 @@ class RedisChannel(Channel):
                     peer=src,
                     step=step,
                 )
-            data = chunks[0] if count == 1 else b"".join(chunks)
-            if len(data) != nbytes:
-                raise ChannelError(
-                    f"received {len(data)} bytes, the sender announced {nbytes}",
-                    job_id=ctx.job_id,
-                    rank=ctx.rank,
-                    peer=src,
-                    step=step,
-                )
-            try:
-                out[src] = deserialize(data)
-            except IpcDecodeError as err:
-                raise ChannelError(str(err), job_id=ctx.job_id, rank=ctx.rank, peer=src, step=step) from err
-            self.bytes_received += nbytes
-            pending.discard(src)
-        return out
+            if count == 1:
+                buf = chunks[0]
+                filled = len(buf)
+                break
+            for chunk in chunks:
+                end = filled + len(chunk)
+                if end <= nbytes:
+                    buf[filled:end] = chunk  # type: ignore[index]
+                filled = end
+            del chunks
+        if filled != nbytes:
+            raise ChannelError(
+                f"received {filled} bytes, the sender announced {nbytes}",
+                job_id=ctx.job_id,
+                rank=ctx.rank,
+                peer=src,
+                step=step,
+            )
+        return buf
 
     def _parse_wake(self, step: int, raw: bytes, pending: set[int]) -> tuple[int, int, int]:
         ctx = self.ctx

@@ -24,6 +24,7 @@ from airflow_provider_cylon.runtime.channels import (
     make_channel,
     purge_objects,
 )
+from airflow_provider_cylon.runtime.channels import redis as redis_channel
 from airflow_provider_cylon.runtime.channels.ipc import serialize
 
 pytestmark = pytest.mark.integration("redis")
@@ -54,9 +55,14 @@ def _wait_for(cond: Callable[[], bool], what: str, timeout_s: float = 20) -> Non
         time.sleep(0.02)
 
 
-def test_redis_values_never_exceed_the_chunk_size(redis_url: str) -> None:
+@pytest.mark.parametrize("batch_chunks", [1, 7, 10_000])
+def test_redis_values_never_exceed_the_chunk_size(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, batch_chunks: int
+) -> None:
     job = f"layout-{uuid.uuid4().hex[:8]}"
     chunk = 4096
+    # The receiver fetches chunks in pipelines of batch_chunks.
+    monkeypatch.setattr(redis_channel, "FETCH_BATCH_BYTES", batch_chunks * chunk)
     part = pa.table({"x": pa.array(range(20_000), pa.int64()), "s": [f"row{i}" for i in range(20_000)]})
     nbytes = serialize(part).size
     sender = RedisChannel(_ctx(redis_url, job, 0, 2, chunk_bytes=chunk))
