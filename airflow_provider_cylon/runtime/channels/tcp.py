@@ -27,7 +27,13 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 import pyarrow as pa
 
-from airflow_provider_cylon.runtime.channels.base import AbortWatch, Channel, ChannelContext, ChannelError
+from airflow_provider_cylon.runtime.channels.base import (
+    AbortWatch,
+    Channel,
+    ChannelAbortedError,
+    ChannelContext,
+    ChannelError,
+)
 from airflow_provider_cylon.runtime.channels.ipc import IpcDecodeError, deserialize, serialize
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,8 @@ _SEND_SLICE = 4 * 1024 * 1024
 _SOCK_BUF = 4 * 1024 * 1024
 #: Protocol tag of the hello frame a dialler sends first.
 _HELLO = "cylon-tcp/1"
+#: Seconds an accepted connection has to send its hello.
+HELLO_TIMEOUT_S = 5.0
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
@@ -190,7 +198,18 @@ class TcpChannel(Channel):
                 except TimeoutError:
                     continue
                 self._tune(sock)
-                header = self._read_header(sock, None, watch)
+                # A stranger that connects and stays silent must not stall the set-up.
+                hello_watch = AbortWatch(ctx, watch.step)
+                hello_watch.deadline = min(watch.deadline, time.monotonic() + HELLO_TIMEOUT_S)
+                try:
+                    header = self._read_header(sock, None, hello_watch)
+                except ChannelAbortedError:
+                    sock.close()
+                    raise
+                except ChannelError as err:
+                    log.warning("%s dropped a connection from %s: no valid hello (%s)", self.log_prefix, addr, err)
+                    sock.close()
+                    continue
                 if header.get("proto") != _HELLO or header.get("job") != ctx.job_id:
                     log.warning("%s dropped a connection from %s: not this job (%r)", self.log_prefix, addr, header)
                     sock.close()

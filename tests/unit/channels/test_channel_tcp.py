@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from airflow_provider_cylon.runtime.channels import ChannelAbortedError, ChannelContext, ChannelError, TcpChannel
+from airflow_provider_cylon.runtime.channels import tcp as tcp_module
 from airflow_provider_cylon.runtime.channels.tcp import parse_endpoint
 
 UNUSED = redis.Redis(host="127.0.0.1", port=9)
@@ -119,6 +120,22 @@ def test_connect_needs_every_endpoint() -> None:
     with pytest.raises(ChannelError, match=r"no endpoint for ranks \[2\]"):
         ch.connect({0: "127.0.0.1:1", 1: "127.0.0.1:2"})
     ch.close()
+
+
+def test_a_silent_stranger_does_not_stall_the_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tcp_module, "HELLO_TIMEOUT_S", 0.3)
+    channels = [
+        TcpChannel(ChannelContext(job_id="j", rank=r, world_size=2, redis=UNUSED, abort_check=lambda: None, poll_s=0.1))
+        for r in range(2)
+    ]
+    endpoints = {r: ch.bind() for r, ch in enumerate(channels)}
+    stranger = socket.create_connection(parse_endpoint(endpoints[1]))  # connects, says nothing
+    try:
+        assert _run_all([lambda ch=ch: ch.connect(endpoints) for ch in channels], timeout_s=10) == [None, None]
+    finally:
+        stranger.close()
+        for ch in channels:
+            ch.close()
 
 
 def test_a_connection_from_another_job_is_dropped() -> None:
