@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "key_table.h"
+#include "radix_partition.h"
+#include <atomic>
 #include "parallel.h"
 
 namespace cylon {
@@ -95,9 +97,82 @@ void Emit(const KeyTable& table, const BuildGroups& groups, const Vec<int64_t>& 
   for (int64_t pos : null_probe_rows) probe_out->set_null(pos);
 }
 
+void EmitUniqueInner(const Vec<int64_t>* first_row, const Vec<int64_t>& match,
+                     OutputColumn<int64_t>* probe_out, OutputColumn<int64_t>* build_out);
+
+// Partitioned join of a single fixed-width key against a build side with
+// unique keys (dimension tables, permutations): both sides are radix-scattered
+// into cache-sized partitions, each partition is built and probed while its
+// table is in L2. match[probe row] = build row or -1. Returns false, with
+// nothing emitted, as soon as a duplicate build key shows the fast path does
+// not apply.
+bool RadixJoinUnique(const Column& probe, int64_t probe_rows, const Column& build, int64_t build_rows,
+                     Vec<int64_t>* match) {
+  constexpr int64_t kMaxRows = int64_t{1} << 32;
+  if (probe_rows >= kMaxRows || build_rows >= kMaxRows || build_rows < 65536) return false;
+  const int bits = RadixBits(build_rows);
+  RadixPartitions b, p;
+  RadixScatter(build, build_rows, bits, &b);
+  RadixScatter(probe, probe_rows, bits, &p);
+  match->resize(static_cast<size_t>(probe_rows));
+  int64_t* m = match->data();
+  ParallelFor(probe_rows, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(m + lo, m + hi, -1); });
+  std::atomic<bool> duplicate{false};
+  ParallelTasks(b.num_partitions(), [&](int64_t q) {
+    if (duplicate.load(std::memory_order_relaxed)) return;
+    thread_local PartitionTable table;
+    table.Reset(b.offsets[q + 1] - b.offsets[q]);
+    for (int64_t k = b.offsets[q]; k < b.offsets[q + 1]; ++k) {
+      const uint64_t code = b.codes[k];
+      if (table.Insert(code, CodeHash(code), b.rows[k]) >= 0) {
+        duplicate.store(true, std::memory_order_relaxed);
+        return;
+      }
+    }
+    for (int64_t k = p.offsets[q]; k < p.offsets[q + 1]; ++k) {
+      const uint64_t code = p.codes[k];
+      const int64_t r = table.Find(code, CodeHash(code));
+      if (r >= 0) m[p.rows[k]] = r;
+    }
+  });
+  return !duplicate.load();
+}
+
+// Output from match[probe row] = build row (or -1), in probe order.
+void EmitFromBuildRows(const Vec<int64_t>& match, JoinType type, OutputColumn<int64_t>* probe_out,
+                       OutputColumn<int64_t>* build_out) {
+  const int64_t n = static_cast<int64_t>(match.size());
+  if (type == JoinType::kSemi || type == JoinType::kAnti) {
+    const bool want = type == JoinType::kSemi;
+    for (int64_t i = 0; i < n; ++i) {
+      if ((match[i] >= 0) == want) probe_out->values.push_back(i);
+    }
+    return;
+  }
+  if (type == JoinType::kInner) {
+    EmitUniqueInner(nullptr, match, probe_out, build_out);
+    return;
+  }
+  // Left join (a right join arrives here with the sides swapped): every probe row once.
+  probe_out->values.resize(static_cast<size_t>(n));
+  build_out->values.resize(static_cast<size_t>(n));
+  int64_t* pv = probe_out->values.data();
+  int64_t* bv = build_out->values.data();
+  ParallelFor(n, 1 << 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      pv[i] = i;
+      bv[i] = match[i] < 0 ? 0 : match[i];
+    }
+  });
+  for (int64_t i = 0; i < n; ++i) {
+    if (match[i] < 0) build_out->set_null(i);
+  }
+}
+
 // Inner join against unique build keys: at most one match per probe row, so
 // each thread counts its chunk's matches, then writes its slice of the output.
-void EmitUniqueInner(const Vec<int64_t>& first_row, const Vec<int64_t>& match,
+// first_row maps a build group to its row (nullptr: match already holds rows).
+void EmitUniqueInner(const Vec<int64_t>* first_row, const Vec<int64_t>& match,
                      OutputColumn<int64_t>* probe_out, OutputColumn<int64_t>* build_out) {
   const int64_t n = static_cast<int64_t>(match.size());
   Vec<int64_t> counts(64, 0);
@@ -118,7 +193,7 @@ void EmitUniqueInner(const Vec<int64_t>& first_row, const Vec<int64_t>& match,
       const int64_t g = match[i];
       if (g < 0) continue;
       pv[pos] = i;
-      bv[pos] = first_row[g];
+      bv[pos] = first_row ? (*first_row)[g] : g;
       ++pos;
     }
   });
@@ -135,6 +210,16 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
   const Columns& build_keys = swap ? left_keys : right_keys;
   const int64_t probe_rows = swap ? right_rows : left_rows;
   const int64_t build_rows = swap ? left_rows : right_rows;
+
+  OutputColumn<int64_t>* probe_side = swap ? &out->right : &out->left;
+  OutputColumn<int64_t>* build_side = swap ? &out->left : &out->right;
+  if (probe_keys.size() == 1 && !probe_keys[0]->is_binary() && !nulls_equal && type != JoinType::kOuter) {
+    Vec<int64_t> rows;
+    if (RadixJoinUnique(*probe_keys[0], probe_rows, *build_keys[0], build_rows, &rows)) {
+      EmitFromBuildRows(rows, swap ? JoinType::kLeft : type, probe_side, build_side);
+      return Status::OK();
+    }
+  }
 
   KeyTable table;
   CYLON_RETURN_NOT_OK(table.Build(build_keys, build_rows, nulls_equal));
@@ -156,7 +241,7 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
   OutputColumn<int64_t>* probe_out = swap ? &out->right : &out->left;
   OutputColumn<int64_t>* build_out = swap ? &out->left : &out->right;
   if (groups.unique && type == JoinType::kInner) {
-    EmitUniqueInner(table.first_row(), match, probe_out, build_out);
+    EmitUniqueInner(&table.first_row(), match, probe_out, build_out);
     return Status::OK();
   }
   Emit(table, groups, match, probe_rows, build_rows, keep_probe, keep_build, probe_out, build_out);

@@ -45,3 +45,25 @@ void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
 }
 
 }  // namespace cylon
+
+#include <atomic>
+
+namespace cylon {
+
+void ParallelTasks(int64_t num_tasks, const std::function<void(int64_t)>& fn) {
+  const int threads = static_cast<int>(std::min<int64_t>(KernelThreads(), num_tasks));
+  std::atomic<int64_t> next{0};
+  auto run = [&] {
+    for (int64_t t = next.fetch_add(1); t < num_tasks; t = next.fetch_add(1)) fn(t);
+  };
+  if (threads <= 1) {
+    run();
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back(run);
+  run();
+  for (auto& t : pool) t.join();
+}
+
+}  // namespace cylon

@@ -18,3 +18,11 @@ void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
 int ParallelChunks(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn);
 
 }  // namespace cylon
+
+namespace cylon {
+
+/// Runs fn(task) for task in [0, num_tasks) on the kernel's threads, handing
+/// tasks out dynamically (uneven partitions balance themselves).
+void ParallelTasks(int64_t num_tasks, const std::function<void(int64_t)>& fn);
+
+}  // namespace cylon
