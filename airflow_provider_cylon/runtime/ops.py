@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from airflow_provider_cylon import kernel
 from airflow_provider_cylon.runtime.context import WorkerStats
@@ -293,10 +294,17 @@ def groupby(d: Dist, table: pa.Table, step: StepSpec) -> pa.Table:
 
 
 # -- sort ------------------------------------------------------------------------------------
-def _with_tiebreak(d: Dist, table: pa.Table) -> pa.Table:
-    n = table.num_rows
-    table = table.append_column(RANK_COL, pa.array([d.rank] * n, pa.int32()) if n else pa.array([], pa.int32()))
-    return table.append_column(ROW_COL, pa.array(range(n), pa.int64()) if n else pa.array([], pa.int64()))
+def _sorted_with_tiebreak(d: Dist, table: pa.Table, by: list[str], ascending: list[bool]) -> pa.Table:
+    """Stable local sort, plus (rank, original row) columns that make every key unique.
+
+    Sorting by ``by`` stably is sorting by ``(by, rank, row)``: the permutation itself
+    is the row column, so no wider sort is needed.
+    """
+    perm = kernel.sort_indices(table, by, ascending)
+    local = table.take(perm)
+    n = local.num_rows
+    local = local.append_column(RANK_COL, pa.repeat(pa.scalar(d.rank, pa.int32()), n))
+    return local.append_column(ROW_COL, perm.cast(pa.int64()))
 
 
 def choose_splitters(samples: pa.Table, keys: Sequence[str], ascending: Sequence[bool], parts: int) -> pa.Table:
@@ -310,8 +318,8 @@ def choose_splitters(samples: pa.Table, keys: Sequence[str], ascending: Sequence
     if samples.num_rows == 0 or parts <= 1:
         return samples.select(list(keys)).slice(0, 0)
     ordered = kernel.sort(samples, list(keys), ascending=list(ascending))
-    weights = ordered.column(WEIGHT_COL).to_numpy(zero_copy_only=False)
-    cumulative = weights.cumsum()
+    # numpy is not a runtime dependency (the Lambda image is pyarrow only)
+    cumulative = pc.cumulative_sum(ordered.column(WEIGHT_COL)).to_pylist()
     total = float(cumulative[-1])
     picks: list[int] = []
     j = 0
@@ -339,23 +347,26 @@ def sort(d: Dist, table: pa.Table, step: StepSpec) -> pa.Table:
         return kernel.sort(table, by, ascending=ascending)
     keys = [*by, RANK_COL, ROW_COL]
     directions = [*ascending, True, True]
-    local = kernel.sort(_with_tiebreak(d, table), keys, ascending=directions)
+    local = _sorted_with_tiebreak(d, table, by, ascending)
     n = local.num_rows
     count = min(n, SAMPLES_PER_PARTITION * d.world_size)
     if count:
         sample = kernel.sample_splitters(local, keys, directions, count + 1).select(keys)
         weight = n / max(1, sample.num_rows)
-        sample = sample.append_column(WEIGHT_COL, pa.array([weight] * sample.num_rows, pa.float64()))
+        sample = sample.append_column(WEIGHT_COL, pa.repeat(pa.scalar(weight, pa.float64()), sample.num_rows))
     else:
         sample = local.select(keys).append_column(WEIGHT_COL, pa.array([], pa.float64()))
     gathered = _concat(allgather_table(d, sample), sample.schema)
     splitters = choose_splitters(gathered, keys, directions, d.world_size)
     parts = list(kernel.range_partition(local, keys, splitters, directions))
     parts += [local.slice(0, 0)] * (d.world_size - len(parts))
+    # The tiebreakers need not travel: runs arrive in source-rank order and each is
+    # in (key, row) order, so a stable merge on the user's keys alone reproduces the
+    # (key, rank, row) order.
+    parts = [p.drop_columns([RANK_COL, ROW_COL]) for p in parts]
     received = exchange(d, parts)
-    runs = [r if r.schema.equals(local.schema) else r.cast(local.schema) for r in received]
-    merged = kernel.merge_sorted(runs, keys, directions)
-    return merged.drop_columns([RANK_COL, ROW_COL])
+    runs = [r if r.schema.equals(parts[0].schema) else r.cast(parts[0].schema) for r in received]
+    return kernel.merge_sorted(runs, by, ascending)
 
 
 # -- positional ops ---------------------------------------------------------------------------
