@@ -23,13 +23,20 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
+import redis
 
 from airflow_provider_cylon.runtime import ops, storage
 from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 from airflow_provider_cylon.runtime.context import WorkerStats
-from airflow_provider_cylon.runtime.errors import ChannelError, JobAbortedError, WorkerTimeoutError
+from airflow_provider_cylon.runtime.errors import (
+    ChannelError,
+    CoordinationError,
+    JobAbortedError,
+    WorkerTimeoutError,
+)
 from airflow_provider_cylon.runtime.event import InvocationEvent
 from airflow_provider_cylon.runtime.spec import JobSpec
 
@@ -89,6 +96,12 @@ def _abort_appears(coordinator: JobCoordinator, seconds: float) -> bool:
     return False
 
 
+def _where(redis_url: str) -> str:
+    """``host:port`` of a Redis URL, for messages (never the credentials)."""
+    parts = urlsplit(redis_url)
+    return f"{parts.hostname}:{parts.port}" if parts.hostname else parts.scheme
+
+
 def _advertised_host() -> str:
     """Address peers dial for the tcp channel: ``CYLON_WORKER_HOST`` or loopback."""
     return os.environ.get("CYLON_WORKER_HOST", "127.0.0.1")
@@ -112,7 +125,11 @@ def run_worker(
     started = time.monotonic()
     client = connect(event.redis_url, password_env=event.redis_password_env)
     coordinator = JobCoordinator(client, event.job_id)
-    spec = coordinator.get_spec()
+    try:
+        spec = coordinator.get_spec()
+    except redis.RedisError as err:  # Lambda retries a raised error: right for a Redis outage
+        raise CoordinationError(f"job_id={event.job_id} invocation={event.invocation_id}: cannot read the spec "
+                                f"from Redis at {_where(event.redis_url)}: {err}", job_id=event.job_id) from err
     base = {"job_id": event.job_id, "invocation_id": event.invocation_id, "pid": os.getpid(),
             "host": socket.gethostname()}
     if spec is None:

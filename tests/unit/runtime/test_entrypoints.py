@@ -63,3 +63,13 @@ def test_key_schema_matches_the_contract() -> None:
             k.manifest, k.wake_abort(3)] == [
         "cylon:j:spec", "cylon:j:rank", "cylon:j:claim:i", "cylon:j:endpoints", "cylon:j:barrier:b",
         "cylon:j:status", "cylon:j:done", "cylon:j:abort", "cylon:j:manifest", "cylon:j:wake:abort:3"]
+
+
+def test_unreachable_redis_is_a_coordination_error_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_cylon.runtime.errors import CoordinationError
+
+    monkeypatch.setenv("CYLON_REDIS_PASSWORD", "hunter2")
+    with pytest.raises(CoordinationError, match="127.0.0.1:1") as info:
+        lambda_handler({"protocol": 1, "job_id": "j", "redis_url": "redis://127.0.0.1:1/0", "invocation_id": "i"},
+                       LocalContext(5))
+    assert "hunter2" not in str(info.value)
