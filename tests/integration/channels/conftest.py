@@ -48,6 +48,15 @@ class RankGroup:
         path = Path(self.configs[rank]["out"])
         return json.loads(path.read_text()) if path.exists() else None
 
+    def wait_result(self, rank: int, timeout_s: float = 60) -> dict[str, Any]:
+        """Block until ``rank`` has written its result (other ranks may still run)."""
+        deadline = time.monotonic() + timeout_s
+        while (res := self.result(rank)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"rank {rank} wrote no result within {timeout_s}s")
+            time.sleep(0.02)
+        return res
+
     def wait(self, timeout_s: float = 120) -> list[dict[str, Any] | None]:
         """Wait for every process; return each rank's result (``None`` if it wrote none)."""
         deadline = time.monotonic() + timeout_s

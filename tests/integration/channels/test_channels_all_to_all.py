@@ -140,13 +140,15 @@ def test_abort_wake_list_interrupts_a_long_poll(start_ranks: Any, redis_url: str
 
 @pytest.mark.parametrize("transport", ["redis", "tcp", "s3"])
 def test_timeout_names_the_missing_peer(
-    start_ranks: Any, request: pytest.FixtureRequest, tmp_path: Path, transport: str
+    start_ranks: Any, redis_url: str, request: pytest.FixtureRequest, tmp_path: Path, transport: str
 ) -> None:
     storage = _storage(transport, request, tmp_path)
-    group = start_ranks(transport, 2, scenarios=["once", "idle"], storage=storage, timeout_s=1.5, idle_s=6)
+    group = start_ranks(transport, 2, scenarios=["once", "idle"], storage=storage, timeout_s=1.5, idle_s=60)
     group.wait_started([0])
     started = time.time()
-    res = group.wait(timeout_s=60)[0]
+    res = group.wait_result(0)
+    _set_abort(redis.Redis.from_url(redis_url), group.job_id, None, "test over")  # releases the idle rank
+    group.wait(timeout_s=60)
     assert res is not None and res["error_type"] == "ChannelTimeoutError", res
     assert 1.0 <= res["raised_at"] - started < 6.0
     assert res["peer"] in (1, [1]) and res["step"] == 0
