@@ -65,7 +65,8 @@ class _Groups:
     """Dense group ids of a table's key columns and the first row of each group."""
 
     def __init__(self, table: pa.Table, by: list[str], *, input_name: str) -> None:
-        gid_caps, first_caps, self.count = _ext.group_ids(key_capsules(table, by, input_name=input_name), True)
+        # Group order is free in a group-by, so the partitioned (unordered) path may be used.
+        gid_caps, first_caps, self.count = _ext.group_ids(key_capsules(table, by, input_name=input_name), True, False)
         self.ids: pa.Int64Array = imported(gid_caps)
         self.first: pa.Int64Array = imported(first_caps)
 

@@ -19,6 +19,7 @@
 #include "key_table.h"
 #include "parallel.h"
 #include "partition.h"
+#include "radix_group.h"
 #include "row_hash.h"
 #include "sort.h"
 
@@ -194,8 +195,20 @@ NB_MODULE(_ext, m) {
   }, "left"_a, "right"_a, "how"_a, "nulls_equal"_a = false,
      "Matching (left, right) row indices; null index = no row on that side.");
 
-  m.def("group_ids", [](const nb::list& keys, bool nulls_equal) {
+  m.def("group_ids", [](const nb::list& keys, bool nulls_equal, bool ordered) {
     ImportedColumns cols = ImportAll(keys);
+    if (!ordered && cols.views.size() == 1 && cols.rows() >= 65536) {
+      cylon::Vec<int64_t> gids, first;
+      bool done;
+      {
+        nb::gil_scoped_release release;
+        done = cylon::RadixGroupIds(*cols.views[0], cols.rows(), nulls_equal, &gids, &first);
+      }
+      if (done) {
+        const int64_t groups = static_cast<int64_t>(first.size());
+        return nb::make_tuple(VectorToCapsules(std::move(gids)), VectorToCapsules(std::move(first)), groups);
+      }
+    }
     cylon::KeyTable table;
     {
       nb::gil_scoped_release release;
@@ -204,8 +217,9 @@ NB_MODULE(_ext, m) {
     const int64_t groups = table.num_groups();
     return nb::make_tuple(VectorToCapsules(std::move(table.mutable_group_of_row())),
                           VectorToCapsules(std::move(table.mutable_first_row())), groups);
-  }, "keys"_a, "nulls_equal"_a = true,
-     "Dense group id per row (first-appearance order), first row of each group, group count.");
+  }, "keys"_a, "nulls_equal"_a = true, "ordered"_a = true,
+     "Dense group id per row, first row of each group, group count. ordered: groups numbered by "
+     "first appearance; otherwise in any order (the partitioned path, faster for many groups).");
 
   m.def("argsort", [](const nb::list& keys, const std::vector<bool>& ascending) {
     ImportedColumns cols = ImportAll(keys);

@@ -141,3 +141,19 @@ def test_every_key_type_groups(kind: str) -> None:
     t = pa.table({"k": make_array(kind, vals), "v": pa.array(range(len(vals)), pa.int64())})
     out = kernel.groupby(t, "k", {"v": "count"})
     assert out.num_rows == duck("SELECT DISTINCT k FROM t", t=t).num_rows
+
+
+@pytest.mark.parametrize("key_type", ["int64", "float64", "int16", "date32"])
+def test_large_groupby_takes_the_partitioned_path_correctly(key_type: str) -> None:
+    """Over 64K rows a single fixed-width key is grouped by radix partitions; compare with DuckDB."""
+    import numpy as np
+
+    rng = np.random.default_rng(9)
+    n = 80_000
+    keys = pa.array(rng.integers(0, 30_000, n), mask=rng.random(n) < 0.03)
+    keys = keys.cast(pa.int32()).view(pa.date32()) if key_type == "date32" else keys.cast(key_type)
+    vals = pa.array(rng.random(n), mask=rng.random(n) < 0.1)
+    t = pa.table({"k": keys, "v": vals, "rid": pa.array(np.arange(n))})
+    ops = ["sum", "count", "min", "max", "mean", "std", "nunique", "first", "last"]
+    ours = kernel.groupby(t, "k", {"v": ops})
+    check(ours, t, ["k"], ops, "float64")
