@@ -203,6 +203,10 @@ class RendezvousServer:
                 self.stats.dropped_malformed += 1
             return
         if line.startswith(b"GET "):
+            # Read the rest of the (small) request head first: closing a socket with unread
+            # bytes makes the kernel answer RST, and the health checker would see a reset.
+            with contextlib.suppress(asyncio.TimeoutError, ValueError, ConnectionError):
+                await asyncio.wait_for(self._skip_head(reader), 1.0)
             await self._health(writer)
             return
         request = self._parse(line)
@@ -279,6 +283,13 @@ class RendezvousServer:
     async def _send(self, writer: asyncio.StreamWriter, message: dict[str, object]) -> None:
         writer.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
         await asyncio.wait_for(writer.drain(), self.read_timeout_s)
+
+    @staticmethod
+    async def _skip_head(reader: asyncio.StreamReader) -> None:
+        """Read header lines up to the blank line that ends an HTTP request head (at most 64)."""
+        for _ in range(64):
+            if (await reader.readline()).strip() == b"":
+                return
 
     async def _health(self, writer: asyncio.StreamWriter) -> None:
         body = json.dumps({"status": "ok", **self.stats.to_dict()}).encode()

@@ -206,3 +206,11 @@ def test_cli_serves_pairs_and_health_and_stops_on_sigterm(tmp_path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.mark.parametrize("request_head", [b"GET /health HTTP/1.0\r\n\r\n",
+                                          b"GET /health HTTP/1.1\r\nHost: lb\r\nUser-Agent: ELB-HealthChecker/2.0\r\n\r\n"])
+def test_health_reads_the_whole_request_head_before_answering(rendezvous_server, request_head: bytes) -> None:
+    started = time.monotonic()
+    answer = _raw(rendezvous_server.address, request_head)
+    assert answer.startswith(b"HTTP/1.1 200 OK") and time.monotonic() - started < 0.9
