@@ -148,6 +148,8 @@ class ChannelContext:
     :param timeout_s: how long one ``all_to_all`` may wait for its peers in total.
     :param chunk_bytes: redis channel: the largest value written under one key.
     :param poll_s: how often a blocking wait wakes to check the abort key and deadline.
+    :param deadline: optional ``time.monotonic()`` value no wait may pass (the worker's
+        own deadline); each step ends at ``min(start + timeout_s, deadline)``.
     :param abort_check: returns the abort reason or ``None``: the abort key's raw value,
         its decoded ``{"rank", "error"}`` dict, or ``True``; default: reads
         ``cylon:{job_id}:abort`` from ``redis``.
@@ -169,6 +171,7 @@ class ChannelContext:
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     poll_s: float = 0.5
     abort_check: Callable[[], Any] | None = field(default=None, repr=False)
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         if self.compression == "none":  # JobSpec spelling
@@ -222,6 +225,8 @@ class AbortWatch:
         self.ctx = ctx
         self.step = step
         self.deadline = time.monotonic() + ctx.timeout_s
+        if ctx.deadline is not None:
+            self.deadline = min(self.deadline, ctx.deadline)
         self._lock = threading.Lock()
         self._checked_at = float("-inf")
         self._reason: Any = None
@@ -262,8 +267,9 @@ class AbortWatch:
                 error=error,
             )
         if now > self.deadline:
+            limit = f"{ctx.timeout_s:g}s" if ctx.deadline is None or ctx.deadline > self.deadline else "the worker deadline"
             raise ChannelTimeoutError(
-                f"timed out after {ctx.timeout_s:g}s {what}",
+                f"timed out after {limit} {what}",
                 job_id=ctx.job_id,
                 rank=ctx.rank,
                 peer=peer,

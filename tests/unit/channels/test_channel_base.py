@@ -131,6 +131,14 @@ def test_watch_raises_timeout_after_the_deadline() -> None:
         watch.check(1, "sending")
 
 
+def test_watch_honours_the_worker_deadline() -> None:
+    watch = AbortWatch(_ctx(timeout_s=100, deadline=time.monotonic() + 0.05), step=2)
+    assert watch.remaining() <= 0.05
+    time.sleep(0.08)
+    with pytest.raises(ChannelTimeoutError, match="timed out after the worker deadline"):
+        watch.check(1)
+
+
 def test_watch_asks_for_the_abort_key_at_most_every_half_poll() -> None:
     calls: list[float] = []
     watch = AbortWatch(_ctx(poll_s=10, abort_check=lambda: calls.append(1)), step=0)
