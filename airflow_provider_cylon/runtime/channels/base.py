@@ -18,12 +18,15 @@ Life cycle, as the runtime core wires it (the same calls for every transport)::
 ``bind`` must happen before the all_gather: a TCP listener is bound (and
 listening) before its address is published, so peers can dial at once.
 
+Links made elsewhere (hole-punched sockets between Lambdas) replace ``connect``
+with ``TcpChannel.attach({peer: socket})``.
+
 Every blocking wait (BLPOP, socket read, connect) wakes at least every
 ``ctx.poll_s`` seconds to look at the job's abort key (``cylon:{job}:abort``,
-see docs/contracts.md) and at the step's deadline; the BLPOPs of the redis and
-s3 channels also wake at once on ``cylon:{job}:wake:abort:{rank}``, which the
-runtime pushes when it aborts (``ctx.timeout_s`` after
-the call began). It raises :class:`ChannelAbortedError` or
+see docs/contracts.md) and at the step's deadline (``ctx.timeout_s`` after the
+call began, or ``ctx.deadline`` if sooner). The BLPOPs of the redis and s3
+channels also wake at once on ``cylon:{job}:wake:abort:{rank}``, which the
+runtime pushes when it aborts. A wait raises :class:`ChannelAbortedError` or
 :class:`ChannelTimeoutError`, both naming the job, the rank, the peer(s) still
 awaited and the step.
 """
