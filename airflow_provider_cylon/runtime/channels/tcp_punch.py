@@ -35,6 +35,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity.stop import stop_base
 
 from airflow_provider_cylon.runtime import rendezvous
 from airflow_provider_cylon.runtime.channels.base import AbortWatch, ChannelContext, ChannelError
@@ -49,6 +51,19 @@ TIMEOUT_ENV = "CYLON_PUNCH_TIMEOUT_S"
 _HELLO = "cylon-punch/1"
 #: Most links one rank punches at once (each holds a thread and a rendezvous connection).
 MAX_PARALLEL_PUNCHES = 32
+
+
+class stop_before_deadline(stop_base):  # noqa: N801 - named like tenacity's own stop conditions
+    """Stop retrying once a monotonic deadline has passed.
+
+    :param deadline: ``time.monotonic()`` value after which no attempt starts.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: object) -> bool:
+        return time.monotonic() >= self.deadline - 0.05
 
 
 class TcpPunchChannel(TcpChannel):
@@ -72,7 +87,7 @@ class TcpPunchChannel(TcpChannel):
         rendezvous_addr: str | None = None,
         token: str | None = None,
         punch_timeout_s: float | None = None,
-        attempts: int = 3,
+        attempts: int = 6,
         bind_host: str = "0.0.0.0",
     ) -> None:
         super().__init__(ctx)
@@ -168,29 +183,40 @@ class TcpPunchChannel(TcpChannel):
         return None
 
     def _link(self, peer: int, deadline: float) -> socket.socket:
-        """One link: register the pair, connect simultaneously, exchange and check hellos."""
+        """One link: register the pair, connect simultaneously, exchange and check hellos.
+
+        Failed attempts are retried with jittered exponential backoff (a server that is
+        restarting, a peer still starting) until ``attempts`` or the deadline runs out.
+        """
         pair = self._pair_name(self.ctx.rank, peer)
-        last: Exception | None = None
-        for attempt in range(1, self.attempts + 1):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0.05:
-                break
-            try:
-                sock = rendezvous.punch(self._server_for(pair), pair, token=self._token,
-                                        timeout_s=remaining, bind_host=self.bind_host)
-            except rendezvous.PunchError as err:
-                last = err
-                log.debug("%s punch to rank %d attempt %d failed: %s", self.log_prefix, peer, attempt, err)
-                continue
-            try:
-                self._tune(sock)
-                self._hello(sock, peer)
-                return sock
-            except (ChannelError, OSError) as err:
-                sock.close()
-                last = err
-        raise rendezvous.PunchError(f"no link to rank {peer} after {self.attempts} attempts: {last}",
-                                    job_id=self.ctx.job_id, rank=self.ctx.rank)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts) | stop_before_deadline(deadline),
+            wait=wait_random_exponential(multiplier=0.1, max=2.0),
+            retry=retry_if_exception_type((rendezvous.PunchError, ChannelError, OSError)),
+            before_sleep=lambda state: log.debug(
+                "%s punch to rank %d attempt %d failed: %s", self.log_prefix, peer, state.attempt_number,
+                state.outcome.exception() if state.outcome else None),
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, pair, peer, deadline)
+        except (rendezvous.PunchError, ChannelError, OSError) as err:
+            raise rendezvous.PunchError(f"no link to rank {peer} after {self.attempts} attempts: {err}",
+                                        job_id=self.ctx.job_id, rank=self.ctx.rank) from err
+
+    def _attempt(self, pair: str, peer: int, deadline: float) -> socket.socket:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            raise rendezvous.PunchError(f"pair {pair!r}: punch deadline of {self.punch_timeout_s:g} s passed")
+        sock = rendezvous.punch(self._server_for(pair), pair, token=self._token, timeout_s=remaining,
+                                bind_host=self.bind_host)
+        try:
+            self._tune(sock)
+            self._hello(sock, peer)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _hello(self, sock: socket.socket, peer: int) -> None:
         """Both ends say who they are; a stranger on our port is refused."""

@@ -14,8 +14,8 @@ from airflow_provider_cylon.runtime.rendezvous import RendezvousServer
 class ServerThread:
     """A :class:`RendezvousServer` on its own event loop in a daemon thread (blocking clients need it)."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        self.server = RendezvousServer("127.0.0.1", 0, **kwargs)
+    def __init__(self, port: int = 0, **kwargs: Any) -> None:
+        self.server = RendezvousServer("127.0.0.1", port, **kwargs)
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rendezvous", daemon=True)

@@ -178,3 +178,20 @@ def test_pairs_are_sharded_over_several_rendezvous_servers(rendezvous_factory, r
         for hi in range(lo + 1, world):
             expected[zlib.crc32(f"cylon/{job}/{lo}-{hi}".encode()) % 3] += 1
     assert [s.server.stats.paired for s in servers] == expected
+
+
+def test_links_are_retried_until_a_late_rendezvous_server_answers(rendezvous_factory, redis_url: str) -> None:
+    """The server comes up 0.6 s after the ranks start punching: backoff retries still link every pair."""
+    import threading
+
+    port = _closed_port()
+    timer = threading.Timer(0.6, lambda: rendezvous_factory(port=port, pair_ttl_s=10.0))
+    timer.start()
+    try:
+        def body(ch: TcpPunchChannel) -> str | None:
+            ch.all_to_all(_labelled_parts(ch.ctx.rank, 3, 0))
+            return ch.transport
+
+        assert _run_ranks(3, redis_url, body, rendezvous_addr=f"127.0.0.1:{port}", attempts=10) == ["tcp-punch"] * 3
+    finally:
+        timer.join()
