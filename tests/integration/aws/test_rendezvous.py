@@ -28,6 +28,8 @@ def _raw(address: tuple[str, int], payload: bytes, *, wait_s: float = 3.0) -> by
                 chunks.append(data)
         except socket.timeout:
             pass
+        except ConnectionResetError:
+            pass  # the server closed with our unread bytes in its buffer: the kernel sent RST
         return b"".join(chunks)
 
 
@@ -214,3 +216,24 @@ def test_health_reads_the_whole_request_head_before_answering(rendezvous_server,
     started = time.monotonic()
     answer = _raw(rendezvous_server.address, request_head)
     assert answer.startswith(b"HTTP/1.1 200 OK") and time.monotonic() - started < 0.9
+
+
+def test_random_bytes_never_get_an_answer_nor_break_the_server(rendezvous_server) -> None:
+    """Fuzz: arbitrary request lines are dropped silently; the server keeps pairing afterwards."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    sent = []
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.binary(max_size=700).filter(lambda b: b"\n" not in b and not b.startswith(b"GET ")))
+    def drop(line: bytes) -> None:
+        sent.append(line)
+        assert _raw(rendezvous_server.address, line + b"\n", wait_s=2.0) == b""
+
+    drop()
+    stats = rendezvous_server.server.stats
+    assert stats.dropped_malformed + stats.dropped_oversized == len(sent)
+    with ThreadPoolExecutor(2) as pool:
+        infos = list(pool.map(lambda _: register(rendezvous_server.address, "after-fuzz", timeout_s=5), range(2)))
+    assert {i.local_port for i in infos} == {i.peer[1] for i in infos}
