@@ -212,3 +212,20 @@ def test_worker_resolves_secret_references_at_cold_start(s3_server: Any) -> None
     assert env["CYLON_REDIS_PASSWORD"] == "redis-pass" and env["CYLON_RENDEZVOUS_TOKEN"] == "punch-token"
     # Already resolved (warm start): nothing to fetch.
     assert dp.resolve_secret_env(env, session=_Session()) == []
+
+
+def test_cylon_airflow_deploy_policies_only_changes_nothing(s3_server: Any, role_arn: str) -> None:
+    from airflow_provider_cylon.cli import main
+
+    name = f"cylon-none-{uuid.uuid4().hex[:6]}"
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["deploy", "--function-name", name, "--role-arn", role_arn, "--image-uri", "repo/cylon:1",
+                     "--output-prefix", "s3://lake/out", "--account-id", ACCOUNT, "--policies-only",
+                     "--endpoint-url", s3_server.url])
+    assert code == 0
+    printed = json.loads(out.getvalue())
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+    assert printed["airflow_role_policy"]["Statement"][0]["Resource"] == [arn, arn + ":*"]
+    with pytest.raises(s3_server.boto3_client("lambda").exceptions.ResourceNotFoundException):
+        s3_server.boto3_client("lambda").get_function(FunctionName=name)
