@@ -6,7 +6,9 @@ crossing itself is zero-copy (``__arrow_c_array__``).
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -120,11 +122,33 @@ def imported(caps: tuple[Any, Any]) -> pa.Array:
     return pa.Array._import_from_c_capsule(caps[0], caps[1])
 
 
+_PARALLEL_TAKE_MIN_ROWS = 1 << 20
+_take_pool: ThreadPoolExecutor | None = None
+_take_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _take_pool
+    with _take_pool_lock:
+        if _take_pool is None:
+            _take_pool = ThreadPoolExecutor(max_workers=_ext.num_threads(), thread_name_prefix="cylon-take")
+        return _take_pool
+
+
 def take(table: pa.Table, indices: pa.Array) -> pa.Table:
-    """Rows of ``table`` at ``indices`` (null index -> null row)."""
-    if table.num_columns == 0:
-        return pa.table({}).take(indices) if len(indices) == 0 else table.slice(0, 0)
-    return table.take(indices)
+    """Rows of ``table`` at ``indices`` (null index -> null row), gathered on the kernel's threads.
+
+    Arrow's take is single-threaded and releases the GIL, so large gathers are
+    split into one slice of ``indices`` per thread; the result's columns are
+    chunked (one chunk per slice), which costs nothing downstream.
+    """
+    n = len(indices)
+    threads = _ext.num_threads()
+    if n < _PARALLEL_TAKE_MIN_ROWS or threads < 2 or table.num_columns == 0:
+        return table.take(indices)
+    step = -(-n // threads)
+    parts = [indices.slice(i, step) for i in range(0, n, step)]
+    return pa.concat_tables(list(_pool().map(table.take, parts)))
 
 
 def slices(table: pa.Table, offsets: Sequence[int]) -> list[pa.Table]:

@@ -8,7 +8,6 @@ the suffixes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +20,7 @@ from airflow_provider_cylon.kernel._native import (
     imported,
     key_array,
     require_columns,
+    take,
 )
 
 JOIN_TYPES = ("inner", "left", "right", "outer", "semi", "anti")
@@ -120,7 +120,7 @@ def join(
     lcaps, rcaps = _ext.hash_join(capsules(larrs, lkeys), capsules(rarrs, rkeys), how, False)
     lidx = imported(lcaps)
     if how in ("semi", "anti"):
-        return left.take(lidx)
+        return take(left, lidx)
     ridx = imported(rcaps)
     return _materialise(left, right, lidx, ridx, lkeys, rkeys, larrs, rarrs, using, how, suffixes)
 
@@ -144,14 +144,11 @@ def _materialise(
     lkeyset = set(lkeys) if using else set()
     clashes = (set(left_names) - lkeyset) & set(right_names)
 
-    # Only the columns the output needs are gathered; both sides at once (take
-    # releases the GIL), so a 2-core machine gathers left and right in parallel.
+    # Only the columns the output needs are gathered (each on the kernel's threads).
     need_right_keys = using and how != "inner"
     right_cols = right_names + ([k for k in rkeys] if need_right_keys else [])
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        lfut = pool.submit(left.take, lidx)
-        rfut = pool.submit(right.select(right_cols).take, ridx)
-        lt, rt = lfut.result(), rfut.result()
+    lt = take(left, lidx)
+    rt = take(right.select(right_cols), ridx)
 
     names: list[str] = []
     columns: list[pa.ChunkedArray | pa.Array] = []

@@ -12,6 +12,7 @@ from airflow_provider_cylon.kernel._native import (
     imported,
     key_capsules,
     slices,
+    take,
 )
 
 
@@ -50,4 +51,4 @@ def hash_partition(table: pa.Table, keys: str | Sequence[str], num_partitions: i
     perm_caps, offsets = _ext.hash_partition(key_capsules(table, names, input_name="table"), num_partitions)
     if table.num_rows == 0:
         return [table] * num_partitions
-    return slices(table.take(imported(perm_caps)), offsets)
+    return slices(take(table, imported(perm_caps)), offsets)

@@ -17,6 +17,7 @@ from airflow_provider_cylon.kernel._native import (
     as_list,
     imported,
     key_capsules,
+    take,
 )
 
 
@@ -30,7 +31,7 @@ def unique(table: pa.Table, subset: str | Sequence[str] | None = None) -> pa.Tab
     if not names:
         return table.slice(0, min(table.num_rows, 1))
     _, first_caps, _ = _ext.group_ids(key_capsules(table, names, input_name="table"), True)
-    return table.take(imported(first_caps))
+    return take(table, imported(first_caps))
 
 
 def aligned(a: pa.Table, b: pa.Table, op: str) -> pa.Table:
@@ -78,7 +79,7 @@ def _rows_in(a: pa.Table, b: pa.Table, op: str, keep_matches: bool) -> pa.Table:
     right_caps = key_capsules(b, names, input_name="second input")
     how = "semi" if keep_matches else "anti"
     lcaps, _ = _ext.hash_join(left_caps, right_caps, how, True)
-    return distinct_a.take(imported(lcaps))
+    return take(distinct_a, imported(lcaps))
 
 
 def intersect(a: pa.Table, b: pa.Table) -> pa.Table:

@@ -20,6 +20,7 @@ from airflow_provider_cylon.kernel._native import (
     key_capsules,
     require_columns,
     slices,
+    take,
 )
 
 SPLITTER_SAMPLE_SEED = 0x5EED
@@ -58,7 +59,7 @@ def sort(table: pa.Table, by: str | Sequence[str], ascending: bool | Sequence[bo
     :param by: key column name(s), most significant first.
     :param ascending: a bool, or one per key column.
     """
-    return table.take(sort_indices(table, by, ascending))
+    return take(table, sort_indices(table, by, ascending))
 
 
 def merge_sorted(
@@ -82,7 +83,7 @@ def merge_sorted(
     for t in runs:
         offsets.append(offsets[-1] + t.num_rows)
     perm = _ext.merge_sorted(key_capsules(combined, names, input_name="tables"), offsets, dirs)
-    return combined.take(imported(perm))
+    return take(combined, imported(perm))
 
 
 def sample_splitters(
@@ -153,4 +154,4 @@ def range_partition(
     perm, offsets = _ext.range_partition(key_caps, capsules(split_arrays, names), dirs)
     if table.num_rows == 0:
         return [table] * (splitters.num_rows + 1)
-    return slices(table.take(imported(perm)), offsets)
+    return slices(take(table, imported(perm)), offsets)

@@ -47,53 +47,119 @@ inline uint64_t SortCode(const Column& c, int64_t i, bool ascending) {
   return ascending ? u : (~u & mask);
 }
 
-// Stable LSD radix sort of (code, row) pairs on the low `bytes` bytes of code.
+// Stable LSD counting-sort passes over [begin, end) for the given digits,
+// ping-ponging through scratch buffers; the result ends in codes/rows.
+void LsdRange(uint64_t* codes, int64_t* rows, int64_t begin, int64_t end, const std::vector<int>& digits,
+              Vec<uint64_t>& tmp_codes, Vec<int64_t>& tmp_rows) {
+  const int64_t n = end - begin;
+  if (n < 2 || digits.empty()) return;
+  if (static_cast<int64_t>(tmp_codes.size()) < n) {
+    tmp_codes.resize(static_cast<size_t>(n));
+    tmp_rows.resize(static_cast<size_t>(n));
+  }
+  uint64_t* src_c = codes + begin;
+  int64_t* src_r = rows + begin;
+  uint64_t* dst_c = tmp_codes.data();
+  int64_t* dst_r = tmp_rows.data();
+  for (int d : digits) {
+    const int shift = d * 8;
+    int64_t count[256] = {0};
+    for (int64_t i = 0; i < n; ++i) ++count[(src_c[i] >> shift) & 0xff];
+    if (*std::max_element(count, count + 256) == n) continue;  // digit constant in this range
+    int64_t run = 0;
+    for (int v = 0; v < 256; ++v) {
+      const int64_t c = count[v];
+      count[v] = run;
+      run += c;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pos = count[(src_c[i] >> shift) & 0xff]++;
+      dst_c[pos] = src_c[i];
+      dst_r[pos] = src_r[i];
+    }
+    std::swap(src_c, dst_c);
+    std::swap(src_r, dst_r);
+  }
+  if (src_c != codes + begin) {
+    std::copy(src_c, src_c + n, codes + begin);
+    std::copy(src_r, src_r + n, rows + begin);
+  }
+}
+
+// Stable radix sort of (code, row) pairs on the low `bytes` bytes of code.
+// One pass counts every digit; digits where all codes share a byte are
+// skipped. Large inputs get one parallel MSD pass on the top varying digit,
+// then each of its 256 buckets (cache-sized) is LSD-sorted by a thread.
 void RadixSortPairs(Vec<uint64_t>& codes, Vec<int64_t>& rows, int bytes) {
   const int64_t n = static_cast<int64_t>(codes.size());
   if (n < 2) return;
-  // One pass over the data counts every digit; digits where all codes share a
-  // byte value are skipped (keys in [0, 10M) need 3 passes, not 8).
-  Vec<int64_t> hist(static_cast<size_t>(bytes) * 256, 0);
-  for (int64_t i = 0; i < n; ++i) {
-    uint64_t c = codes[i];
-    for (int d = 0; d < bytes; ++d) {
-      ++hist[d * 256 + (c & 0xff)];
-      c >>= 8;
+  const int threads = KernelThreads();
+  Vec<Vec<int64_t>> part_hist(threads, Vec<int64_t>(static_cast<size_t>(bytes) * 256, 0));
+  const int hchunks = ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
+    int64_t* h = part_hist[c].data();
+    for (int64_t i = b; i < e; ++i) {
+      uint64_t v = codes[i];
+      for (int d = 0; d < bytes; ++d) {
+        ++h[d * 256 + (v & 0xff)];
+        v >>= 8;
+      }
+    }
+  });
+  std::vector<int> varying;
+  for (int d = 0; d < bytes; ++d) {
+    int64_t top = 0;
+    for (int v = 0; v < 256; ++v) {
+      int64_t sum = 0;
+      for (int c = 0; c < hchunks; ++c) sum += part_hist[c][d * 256 + v];
+      top = std::max(top, sum);
+    }
+    if (top != n) varying.push_back(d);
+  }
+  if (varying.empty()) return;
+  if (n < (1 << 16) || varying.size() == 1) {
+    Vec<uint64_t> tc;
+    Vec<int64_t> tr;
+    LsdRange(codes.data(), rows.data(), 0, n, varying, tc, tr);
+    return;
+  }
+  const int top = varying.back();
+  varying.pop_back();
+  const int shift = top * 8;
+  // Stable parallel MSD scatter: chunk c's rows of bucket v follow chunks < c.
+  Vec<std::array<int64_t, 256>> cursor(threads);
+  const int chunks = ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
+    auto& h = cursor[c];
+    h.fill(0);
+    for (int64_t i = b; i < e; ++i) ++h[(codes[i] >> shift) & 0xff];
+  });
+  std::array<int64_t, 257> bucket{};
+  int64_t run = 0;
+  for (int v = 0; v < 256; ++v) {
+    bucket[v] = run;
+    for (int c = 0; c < chunks; ++c) {
+      const int64_t cnt = cursor[c][v];
+      cursor[c][v] = run;
+      run += cnt;
     }
   }
+  bucket[256] = run;
   Vec<uint64_t> codes2(static_cast<size_t>(n));
   Vec<int64_t> rows2(static_cast<size_t>(n));
-  const int threads = KernelThreads();
-  for (int d = 0; d < bytes; ++d) {
-    const int64_t* h = &hist[d * 256];
-    if (*std::max_element(h, h + 256) == n) continue;
-    const int shift = d * 8;
-    // Per-chunk histograms of this digit keep the parallel scatter stable.
-    Vec<std::array<int64_t, 256>> local(threads);
-    const int chunks = ParallelChunks(n, 1 << 18, [&](int c, int64_t b, int64_t e) {
-      auto& lh = local[c];
-      lh.fill(0);
-      for (int64_t i = b; i < e; ++i) ++lh[(codes[i] >> shift) & 0xff];
-    });
-    int64_t running = 0;
-    for (int v = 0; v < 256; ++v) {
-      for (int c = 0; c < chunks; ++c) {
-        const int64_t cnt = local[c][v];
-        local[c][v] = running;
-        running += cnt;
-      }
+  ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
+    auto& cur = cursor[c];
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t pos = cur[(codes[i] >> shift) & 0xff]++;
+      codes2[pos] = codes[i];
+      rows2[pos] = rows[i];
     }
-    ParallelChunks(n, 1 << 18, [&](int c, int64_t b, int64_t e) {
-      auto& cur = local[c];
-      for (int64_t i = b; i < e; ++i) {
-        const int64_t pos = cur[(codes[i] >> shift) & 0xff]++;
-        codes2[pos] = codes[i];
-        rows2[pos] = rows[i];
-      }
-    });
-    codes.swap(codes2);
-    rows.swap(rows2);
-  }
+  });
+  codes.swap(codes2);
+  rows.swap(rows2);
+  ParallelTasks(256, [&](int64_t v) {
+    thread_local Vec<uint64_t> tc;
+    thread_local Vec<int64_t> tr;
+    LsdRange(codes.data(), rows.data(), bucket[v], bucket[v + 1], varying, tc, tr);
+  });
 }
 
 // One stable pass: reorders perm by column c (nulls last).
@@ -101,6 +167,19 @@ void StableSortByFixedColumn(const Column& c, bool ascending, Vec<int64_t>& perm
   const int64_t n = static_cast<int64_t>(perm.size());
   Vec<uint64_t> codes;
   Vec<int64_t> rows, nulls;
+  if (!c.has_nulls()) {
+    codes.resize(static_cast<size_t>(n));
+    rows.resize(static_cast<size_t>(n));
+    ParallelFor(n, 1 << 16, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        codes[k] = SortCode(c, perm[k], ascending);
+        rows[k] = perm[k];
+      }
+    });
+    RadixSortPairs(codes, rows, c.kind == Kind::kBool ? 1 : c.width);
+    std::copy(rows.begin(), rows.end(), perm.begin());
+    return;
+  }
   codes.reserve(static_cast<size_t>(n));
   rows.reserve(static_cast<size_t>(n));
   for (int64_t k = 0; k < n; ++k) {
