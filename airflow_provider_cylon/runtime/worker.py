@@ -124,19 +124,27 @@ def run_worker(
     """
     started = time.monotonic()
     client = connect(event.redis_url, password_env=event.redis_password_env)
+    try:
+        return _run(event, client, started, remaining_ms)
+    finally:
+        client.close()
+
+
+def _run(event: InvocationEvent, client: redis.Redis, started: float,
+         remaining_ms: Callable[[], int] | None) -> dict[str, Any]:
     coordinator = JobCoordinator(client, event.job_id)
     try:
         spec = coordinator.get_spec()
+        claim = None if spec is None else coordinator.claim_rank(event.invocation_id, spec.world_size)
     except redis.RedisError as err:  # Lambda retries a raised error: right for a Redis outage
-        raise CoordinationError(f"job_id={event.job_id} invocation={event.invocation_id}: cannot read the spec "
-                                f"from Redis at {_where(event.redis_url)}: {err}", job_id=event.job_id) from err
+        raise CoordinationError(f"job_id={event.job_id} invocation={event.invocation_id}: cannot bootstrap "
+                                f"through Redis at {_where(event.redis_url)}: {err}", job_id=event.job_id) from err
     base = {"job_id": event.job_id, "invocation_id": event.invocation_id, "pid": os.getpid(),
             "host": socket.gethostname()}
-    if spec is None:
+    if spec is None or claim is None:
         log.warning("job_id=%s invocation=%s: no spec in Redis (unknown job, or finished and cleaned up); exiting",
                     event.job_id, event.invocation_id)
         return {**base, "state": "skipped", "rank": None, "reason": "no spec"}
-    claim = coordinator.claim_rank(event.invocation_id, spec.world_size)
     if claim.surplus:
         log.info("job_id=%s invocation=%s: surplus rank %d >= world size %d; exiting", event.job_id,
                  event.invocation_id, claim.rank, spec.world_size)
@@ -253,4 +261,3 @@ def run_worker(
                 channel.close()
             except Exception as close_err:  # noqa: BLE001
                 log.warning("%s closing the channel failed: %s", tag, close_err)
-        client.close()
