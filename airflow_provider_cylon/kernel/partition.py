@@ -9,6 +9,8 @@ from airflow_provider_cylon.kernel import _ext
 from airflow_provider_cylon.kernel._native import (
     CylonKernelError,
     as_list,
+    capsules,
+    contiguous,
     imported,
     key_capsules,
     slices,
@@ -48,7 +50,27 @@ def hash_partition(table: pa.Table, keys: str | Sequence[str], num_partitions: i
         raise CylonKernelError("hash_partition: at least one key column is required")
     if not isinstance(num_partitions, int) or num_partitions < 1:
         raise CylonKernelError(f"hash_partition: num_partitions must be an int >= 1, found {num_partitions!r}")
-    perm_caps, offsets = _ext.hash_partition(key_capsules(table, names, input_name="table"), num_partitions)
+    # Fixed-width, null-free columns are scattered by the kernel straight into
+    # partition order; the rest (strings, nullable) are gathered with the permutation.
+    scatter = [n for n in table.column_names if _scatterable(table.column(n))]
+    rest = [n for n in table.column_names if n not in scatter]
+    scatter_arrays = [contiguous(table.column(n)) for n in scatter]
+    perm_caps, offsets, moved = _ext.hash_partition(
+        key_capsules(table, names, input_name="table"), num_partitions, capsules(scatter_arrays, scatter), bool(rest)
+    )
     if table.num_rows == 0:
         return [table] * num_partitions
-    return slices(take(table, imported(perm_caps)), offsets)
+    columns = dict(zip(scatter, (imported(c) for c in moved)))
+    if rest:
+        gathered = take(table.select(rest), imported(perm_caps))
+        columns.update((n, gathered.column(n)) for n in rest)
+    out = pa.table([columns[n] for n in table.column_names], schema=table.schema)
+    return slices(out, offsets)
+
+
+def _scatterable(column: pa.ChunkedArray) -> bool:
+    t = column.type
+    plain = (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_temporal(t)) and not isinstance(
+        t, pa.ExtensionType
+    )
+    return plain and column.null_count == 0 and not pa.types.is_float16(t) and t.bit_width >= 8

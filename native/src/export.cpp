@@ -58,6 +58,63 @@ void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array)
   schema->release = &ReleaseSchema;
 }
 
+namespace {
+
+struct ExportedBytes {
+  Vec<uint8_t> bytes;
+  const void* buffers[2];
+};
+
+struct ExportedFormat {
+  std::string format;
+};
+
+void ReleaseBytes(ArrowArray* array) noexcept {
+  if (array->release == nullptr) return;
+  delete static_cast<ExportedBytes*>(array->private_data);
+  array->private_data = nullptr;
+  array->release = nullptr;
+}
+
+void ReleaseFormatSchema(ArrowSchema* schema) noexcept {
+  if (schema->release == nullptr) return;
+  delete static_cast<ExportedFormat*>(schema->private_data);
+  schema->private_data = nullptr;
+  schema->release = nullptr;
+}
+
+}  // namespace
+
+void ExportFixedBytes(Vec<uint8_t>&& bytes, int64_t length, const std::string& format, ArrowSchema* schema,
+                      ArrowArray* array) {
+  auto* data = new ExportedBytes();
+  data->bytes = std::move(bytes);
+  static const uint64_t kEmpty = 0;
+  data->buffers[0] = nullptr;
+  data->buffers[1] = data->bytes.empty() ? static_cast<const void*>(&kEmpty) : data->bytes.data();
+  array->length = length;
+  array->null_count = 0;
+  array->offset = 0;
+  array->n_buffers = 2;
+  array->n_children = 0;
+  array->buffers = data->buffers;
+  array->children = nullptr;
+  array->dictionary = nullptr;
+  array->private_data = data;
+  array->release = &ReleaseBytes;
+
+  auto* fmt = new ExportedFormat{format};
+  schema->format = fmt->format.c_str();
+  schema->name = "";
+  schema->metadata = nullptr;
+  schema->flags = ARROW_FLAG_NULLABLE;
+  schema->n_children = 0;
+  schema->children = nullptr;
+  schema->dictionary = nullptr;
+  schema->private_data = fmt;
+  schema->release = &ReleaseFormatSchema;
+}
+
 template void ExportColumn<int64_t>(OutputColumn<int64_t>&&, ArrowSchema*, ArrowArray*);
 template void ExportColumn<uint64_t>(OutputColumn<uint64_t>&&, ArrowSchema*, ArrowArray*);
 template void ExportColumn<double>(OutputColumn<double>&&, ArrowSchema*, ArrowArray*);

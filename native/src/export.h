@@ -36,6 +36,11 @@ template <> inline const char* FormatOf<uint32_t>() { return "I"; }
 template <typename T>
 void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array);
 
+/// Exports `length` fixed-width values held in `bytes` under an Arrow format
+/// string (e.g. "tsu:UTC"), without validity.
+void ExportFixedBytes(Vec<uint8_t>&& bytes, int64_t length, const std::string& format, ArrowSchema* schema,
+                      ArrowArray* array);
+
 /// Export of a validity-free vector.
 template <typename T>
 void ExportVector(Vec<T>&& values, ArrowSchema* schema, ArrowArray* array) {

@@ -157,15 +157,28 @@ NB_MODULE(_ext, m) {
     return VectorToCapsules(std::move(h));
   }, "keys"_a, "Row hash (uint64) of the key columns; the same in every process.");
 
-  m.def("hash_partition", [](const nb::list& keys, int64_t num_partitions) {
+  m.def("hash_partition", [](const nb::list& keys, int64_t num_partitions, const nb::list& scatter, bool want_perm) {
     ImportedColumns cols = ImportAll(keys);
+    ImportedColumns moved = ImportAll(scatter);
     cylon::Vec<int64_t> perm, offsets;
+    std::vector<cylon::Vec<uint8_t>> scattered;
     {
       nb::gil_scoped_release release;
-      ThrowIfError(cylon::HashPartition(cols.views, cols.rows(), num_partitions, &perm, &offsets));
+      ThrowIfError(cylon::HashPartition(cols.views, cols.rows(), num_partitions, want_perm, moved.views, &perm,
+                                        &offsets, &scattered));
     }
-    return PermutationResult(std::move(perm), std::move(offsets));
-  }, "keys"_a, "num_partitions"_a, "Permutation grouping rows by hash partition, and the offsets.");
+    nb::list columns;
+    for (size_t k = 0; k < scattered.size(); ++k) {
+      auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
+      auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
+      cylon::ExportFixedBytes(std::move(scattered[k]), cols.rows(), moved.views[k]->format, s, a);
+      columns.append(nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
+                                    nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter))));
+    }
+    nb::object perm_out = want_perm ? nb::object(VectorToCapsules(std::move(perm))) : nb::none();
+    return nb::make_tuple(perm_out, std::vector<int64_t>(offsets.begin(), offsets.end()), columns);
+  }, "keys"_a, "num_partitions"_a, "scatter"_a, "want_perm"_a = true,
+     "Hash partitioning: (permutation or None, offsets, scattered columns in partition order).");
 
   m.def("range_partition", [](const nb::list& keys, const nb::list& splitters, const std::vector<bool>& ascending) {
     ImportedColumns cols = ImportAll(keys);

@@ -19,9 +19,13 @@ inline uint32_t PartitionOfHash(uint64_t hash, uint32_t n) {
 void PartitionByIds(const Vec<uint32_t>& pids, uint32_t num_partitions,
                     Vec<int64_t>* perm, Vec<int64_t>* offsets);
 
-/// Hash partitioning on key columns (row hash in row_hash.h).
-Status HashPartition(const Columns& keys, int64_t num_rows, int64_t num_partitions,
-                     Vec<int64_t>* perm, Vec<int64_t>* offsets);
+/// Hash partitioning on key columns (row hash in row_hash.h): the permutation
+/// (when want_perm) and, for each of `scatter` (fixed-width, null-free columns),
+/// its values already in partition order — one sequential read, 2^k write
+/// streams, instead of a gather through the permutation.
+Status HashPartition(const Columns& keys, int64_t num_rows, int64_t num_partitions, bool want_perm,
+                     const Columns& scatter, Vec<int64_t>* perm, Vec<int64_t>* offsets,
+                     std::vector<Vec<uint8_t>>* scattered);
 
 /// Range partitioning against sorted splitter rows: row r goes to the number of
 /// splitters that sort strictly before it (under `ascending`, nulls last), so
