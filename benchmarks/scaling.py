@@ -12,7 +12,13 @@ query in one process on the same data, already loaded in memory, next to it.
 Weak scaling: ``--rows`` per rank, W = 1, 2, 4. Strong scaling: ``--total`` rows
 split over W ranks.
 
+``--parquet-join N`` instead times the issue's end-to-end target: an N x N int64
+join from two Parquet files to a Parquet output, whole job wall time (process
+start-up, read, shuffle, join, write, commit) for W = 1 and 2, next to DuckDB's
+``COPY (SELECT ... JOIN ...) TO 'out.parquet'`` on the same files.
+
     python benchmarks/scaling.py --rows 200000 --total 400000 --channel tcp
+    python benchmarks/scaling.py --parquet-join 10000000
 """
 from __future__ import annotations
 
@@ -81,6 +87,38 @@ def run_duckdb(op: str, left: str, right: str) -> tuple[float, int]:
     return elapsed, int(rows)
 
 
+def parquet_join(rows: int, channel: str, redis_url: str | None, root: Path) -> None:
+    """End-to-end Parquet -> Parquet join of ``rows`` x ``rows``: run_job (W=1, 2) vs DuckDB COPY."""
+    import duckdb
+
+    rng = np.random.default_rng(0)
+    paths = {}
+    for side in ("left", "right"):
+        data = rng.integers(0, max(1, int(rows * 0.9)), size=(rows, 2), dtype=np.int64)
+        paths[side] = str(root / f"{side}.parquet")
+        pq.write_table(pa.table({"c0": data[:, 0], "c1": data[:, 1]}), paths[side], row_group_size=1 << 20)
+    con = duckdb.connect()
+    start = time.perf_counter()
+    con.execute(f"COPY (SELECT l.c0, l.c1, r.c1 AS c1_y FROM read_parquet('{paths['left']}') l JOIN "
+                f"read_parquet('{paths['right']}') r ON l.c0 = r.c0) TO '{root / 'duck.parquet'}' "
+                "(FORMAT parquet, COMPRESSION zstd)")
+    duck_s = time.perf_counter() - start
+    duck_rows = con.execute(f"SELECT count(*) FROM read_parquet('{root / 'duck.parquet'}')").fetchone()[0]
+    print(f"| W | channel | job s | read s | compute s | write s | rows | duckdb s | job/duckdb |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    with embedded_redis() if redis_url is None else _given(redis_url) as url:
+        for world in (1, 2):
+            spec = JobSpec.for_op("join", [paths["left"], paths["right"]], str(root / "out"), on="c0",
+                                  channel=channel, broadcast_threshold_bytes=0, timeout_s=900)
+            start = time.perf_counter()
+            manifest = run_job(spec, world_size=world, redis_url=url)
+            wall = time.perf_counter() - start
+            phase = {k: max(w["phases"].get(k, 0.0) for w in manifest["workers"]) for k in ("read", "compute", "write")}
+            assert manifest["rows"] == duck_rows, (manifest["rows"], duck_rows)
+            print(f"| {world} | {channel} | {wall:.2f} | {phase['read']:.2f} | {phase['compute']:.2f} | "
+                  f"{phase['write']:.2f} | {manifest['rows']:,d} | {duck_s:.2f} | {wall / duck_s:.2f} |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000, help="weak scaling: rows per rank")
@@ -90,8 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ops", default="join,sort")
     parser.add_argument("--redis-url", default=None, help="Redis to use (default: an embedded Valkey)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--parquet-join", type=int, default=None, metavar="N",
+                        help="run the end-to-end N x N Parquet join comparison instead")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.parquet_join:
+        tmp = Path(tempfile.mkdtemp(prefix="cylon-pqjoin-"))
+        try:
+            parquet_join(args.parquet_join, args.channel, args.redis_url, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return 0
     worlds = [int(w) for w in args.worlds.split(",")]
     ops = args.ops.split(",")
     results = []
