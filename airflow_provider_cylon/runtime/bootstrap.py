@@ -218,8 +218,8 @@ class JobOutcome:
             return self.manifest
         if self.state == "timeout":
             raise WorkerTimeoutError(f"job_id={job_id} did not finish in time: {self.error}", job_id=job_id)
-        where = f"rank {self.failed_rank}" if self.failed_rank is not None else "the submitter"
-        raise JobFailedError(f"job_id={job_id} failed on {where}: {self.error}", job_id=job_id,
+        where = f" on rank {self.failed_rank}" if self.failed_rank is not None else ""
+        raise JobFailedError(f"job_id={job_id} failed{where}: {self.error}", job_id=job_id,
                              failed_rank=self.failed_rank, error=self.error)
 
 

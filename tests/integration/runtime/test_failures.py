@@ -143,3 +143,11 @@ def test_duplicate_delivery_gives_identical_output(inputs, tmp_path, redis_url: 
     assert late["state"] == "skipped"
     assert storage.read_manifest(dest)["job_id"] == job_id
     assert coordinator.job_keys() == []
+
+
+def test_memory_limit_is_applied_to_workers(inputs, tmp_path, redis_url: str) -> None:
+    # 200 MiB of address space cannot even hold pyarrow: the limit reaches the worker
+    with pytest.raises(JobFailedError, match="exited with code") as info:
+        run_job(_spec(inputs, str(tmp_path / "o")), world_size=2, redis_url=redis_url, memory_mb=200)
+    assert "invocation" in str(info.value)
+    assert not os.path.exists(tmp_path / "o" / "_SUCCESS")
