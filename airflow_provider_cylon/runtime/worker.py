@@ -249,6 +249,10 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
             log.error("%s could not report the failure to Redis: %s", tag, report_err)
         try:
             storage.discard_staging(spec.output.destination, event.job_id, spec.storage)
+            if channel is not None and spec.channel == "s3":
+                from airflow_provider_cylon.runtime.channels import purge_objects
+
+                purge_objects(channel.ctx)  # exchange objects of a failed step
         except Exception:  # noqa: BLE001 - best effort; a later commit ignores stale staging
             pass
         (log.info if aborted_by_peer else log.error)("%s %s", tag, message)
