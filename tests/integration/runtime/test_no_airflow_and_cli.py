@@ -87,3 +87,30 @@ def test_cli_run_and_worker(tmp_path: Path, redis_url: str) -> None:
     failed = subprocess.run([*cli, "run", str(tmp_path / "spec.json"), "-n", "2", "--redis-url", redis_url],
                             capture_output=True, text=True, timeout=120)
     assert failed.returncode == 1 and "missing" in failed.stderr
+
+
+def test_run_job_without_redis_starts_and_stops_an_embedded_valkey(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    import redis
+
+    import airflow_provider_cylon.runtime.local as local_mod
+    from airflow_provider_cylon.runtime.spec import JobSpec
+
+    urls: list[str] = []
+    real = local_mod.embedded_redis
+
+    @contextlib.contextmanager
+    def recording():
+        with real() as url:
+            urls.append(url)
+            yield url
+
+    monkeypatch.setattr(local_mod, "embedded_redis", recording)
+    pq.write_table(pa.table({"k": [1, 1, 2]}), tmp_path / "in.parquet")
+    spec = JobSpec.for_op("unique", [str(tmp_path / "in.parquet")], str(tmp_path / "out"))
+    manifest = local_mod.run_job(spec, world_size=2)  # no redis_url
+    assert manifest["rows"] == 2 and len(urls) == 1
+    with pytest.raises(redis.ConnectionError):  # the server is gone after the job
+        redis.Redis.from_url(urls[0], socket_connect_timeout=1).ping()
