@@ -55,6 +55,25 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     },
 }
 
+CONFIG: dict[str, Any] = {
+    "cylon": {
+        "description": "Options of the Cylon provider's deferrable operators and sensor.",
+        "options": {
+            "inline_wait_s": {
+                "description": "Seconds a deferrable Cylon operator waits in its worker slot before deferring; "
+                "a job that finishes sooner never defers (no triggerer round trip for small jobs).",
+                "version_added": "0.1.0", "type": "float", "example": "0", "default": "5",
+            },
+            "defer_hold_s": {
+                "description": "Seconds after deferring before the trigger may fire. Airflow 3.3 can fail a "
+                "deferred task whose trigger fires before the scheduler has processed the executor's event for "
+                "the deferring process (apache/airflow#66374, #67287, #72716); holding the event avoids it.",
+                "version_added": "0.1.0", "type": "float", "example": "0", "default": "10",
+            },
+        },
+    }
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider's metadata (the ``provider.yaml`` equivalent)."""
@@ -87,4 +106,5 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_cylon.links.cloudwatch.CylonLambdaLogsLink"],
+        "config": CONFIG,
     }

@@ -203,15 +203,39 @@ class CylonBaseOperator(BaseOperator):
                   "op": spec.op, "started_at": started_at, **lambda_info}
         deadline = started_at + spec.timeout_s
         if self.deferrable:
+            # A job that ends within a few seconds never defers (no triggerer round trip).
+            inline = conf.getfloat("cylon", "inline_wait_s", fallback=5.0)
+            event = self._wait_inline(job_id, spec.world_size, inline, deadline, started_at) if inline > 0 else None
+            if event is not None:
+                return self.execute_complete(context, event, submit=submit)
+            hold = conf.getfloat("cylon", "defer_hold_s", fallback=10.0)
             self.defer(
                 trigger=CylonBarrierTrigger(job_id=job_id, cylon_conn_id=self.cylon_conn_id,
                                             world_size=spec.world_size, poll_interval=self.poll_interval,
-                                            deadline=deadline, started_at=started_at),
+                                            deadline=deadline, started_at=started_at,
+                                            hold_until=time.time() + hold if hold > 0 else None),
                 method_name=DEFER_METHOD_NAME,
                 kwargs={"submit": submit},
             )
         event = self._wait_here(job_id, spec.world_size, deadline, started_at)
         return self.execute_complete(context, event, submit=submit)
+
+    def _wait_inline(self, job_id: str, world_size: int, seconds: float, deadline: float,
+                     started_at: float) -> dict[str, Any] | None:
+        """Wait up to ``seconds`` in the worker slot; the final event if the job ended, else None."""
+        client = self.hook.get_conn()
+        watch = JobWatch(job_id, world_size=world_size, deadline=deadline, started_at=started_at, log=self.log)
+        end = min(time.time() + seconds, deadline)
+        while True:
+            snap = read_job_state(client, job_id)
+            verdict = watch.observe(snap)
+            if verdict is not None:
+                final = snap if verdict == "timeout" else read_job_state(client, job_id, with_statuses=True)
+                return watch.event(verdict, final)
+            left = end - time.time()
+            if left <= 0:
+                return None
+            client.blpop([f"cylon:{job_id}:wake:final"], timeout=max(0.01, min(self.poll_interval, left)))
 
     def _wait_here(self, job_id: str, world_size: int, deadline: float, started_at: float) -> dict[str, Any]:
         """Non-deferrable mode: wait in this worker slot through the executor.

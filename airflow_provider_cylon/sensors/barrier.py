@@ -89,6 +89,8 @@ class CylonBarrierSensor(BaseSensorOperator):
         if self.poke(context):
             return None
         timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
+        # See [cylon] defer_hold_s: the event waits until Airflow has settled the deferral.
+        hold = conf.getfloat("cylon", "defer_hold_s", fallback=10.0)
         self.defer(
             trigger=CylonBarrierTrigger(
                 job_id=self.job_id,
@@ -99,6 +101,7 @@ class CylonBarrierSensor(BaseSensorOperator):
                 poll_interval=float(self.poke_interval if not isinstance(self.poke_interval, timedelta)
                                     else self.poke_interval.total_seconds()),
                 deadline=time.time() + timeout,
+                hold_until=time.time() + hold if hold > 0 else None,
             ),
             method_name=DEFER_METHOD_NAME,
         )

@@ -36,6 +36,8 @@ class CylonBarrierTrigger(BaseTrigger):
     :param deadline: UNIX time after which a timeout event is yielded (None: no deadline).
         Absolute, so a triggerer restart does not extend the wait.
     :param started_at: UNIX time the job was submitted (for the wall time in events).
+    :param hold_until: UNIX time before which no event is yielded (see ``[cylon] defer_hold_s``:
+        works around an Airflow 3.3 race when a trigger fires right after the deferral).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class CylonBarrierTrigger(BaseTrigger):
         poll_interval: float = 1.0,
         deadline: float | None = None,
         started_at: float | None = None,
+        hold_until: float | None = None,
     ) -> None:
         super().__init__()
         if not job_id:
@@ -65,6 +68,7 @@ class CylonBarrierTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = deadline
         self.started_at = started_at if started_at is not None else time.time()
+        self.hold_until = hold_until
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and every constructor kwarg."""
@@ -79,6 +83,7 @@ class CylonBarrierTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "started_at": self.started_at,
+                "hold_until": self.hold_until,
             },
         )
 
@@ -105,6 +110,9 @@ class CylonBarrierTrigger(BaseTrigger):
                     snap = await a_read_job_state(client, self.job_id, self.barrier)
                     verdict = watch.observe(snap)
                     if verdict is not None:
+                        hold = (self.hold_until or 0.0) - time.time()
+                        if hold > 0:
+                            await asyncio.sleep(hold)
                         final = snap
                         if verdict != "timeout":
                             final = await a_read_job_state(client, self.job_id, self.barrier, with_statuses=True)

@@ -26,6 +26,10 @@ _HOME = tempfile.mkdtemp(prefix="cylon-airflow-it-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("CYLON_STATE_DIR", os.path.join(_HOME, "cylon"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# Defer at once, and fire at once: no scheduler runs here, so the race that
+# [cylon] defer_hold_s works around cannot happen, and deferral is what is tested.
+os.environ.setdefault("AIRFLOW__CYLON__INLINE_WAIT_S", "0")
+os.environ.setdefault("AIRFLOW__CYLON__DEFER_HOLD_S", "0")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
 
 

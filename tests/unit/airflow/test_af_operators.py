@@ -187,3 +187,13 @@ def test_on_kill_sets_the_abort_key_and_stops_local_workers(cylon_conn: str, con
     for pid in pids:  # every worker process is gone (exited and reaped, or killed)
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_deferrable_job_that_ends_within_inline_wait_never_defers(
+        cylon_conn: str, context: dict[str, Any], small_tables: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__CYLON__INLINE_WAIT_S", "60")
+    op = CylonJoinOperator(task_id="join", left=small_tables["orders"], right=small_tables["customers"],
+                           on="customer_id", destination=small_tables["out"], deferrable=True, poll_interval=0.1)
+    result = op.execute(context)  # no TaskDeferred: finished while waiting in the slot
+    assert result["rows"] == 6 and result["executor"] == "local"

@@ -21,7 +21,7 @@ def test_serialize_is_exact_and_round_trips() -> None:
     classpath, kwargs = trigger.serialize()
     assert classpath == CLASSPATH
     assert kwargs == {"job_id": "j1", "cylon_conn_id": "c", "world_size": 4, "barrier": None, "expected": None,
-                      "poll_interval": 0.5, "deadline": 1234.5, "started_at": 1000.0}
+                      "poll_interval": 0.5, "deadline": 1234.5, "started_at": 1000.0, "hold_until": None}
     assert CylonBarrierTrigger(**kwargs).serialize() == (classpath, kwargs)
     json.dumps(kwargs)  # crosses the triggerer boundary as JSON
 
@@ -126,3 +126,13 @@ async def test_on_kill_sets_the_abort_key(cylon_conn: str, redis_client: Any, jo
     record = json.loads(redis_client.get(job_key(job_id, "abort")))
     assert record["rank"] is None and "killed" in record["error"]
     assert redis_client.ttl(job_key(job_id, "abort")) > 0
+
+
+async def test_hold_until_delays_the_event(cylon_conn: str, redis_client: Any, job_id: str) -> None:
+    """The workaround for Airflow's defer/resume race: no event before hold_until."""
+    _spec(redis_client, job_id, 1)
+    _report(redis_client, job_id, 0, state="ok")
+    redis_client.set(job_key(job_id, "manifest"), json.dumps({"rows": 1}))
+    hold_until = time.time() + 0.8
+    event = await _first_event(CylonBarrierTrigger(job_id=job_id, poll_interval=0.05, hold_until=hold_until))
+    assert event["status"] == "success" and time.time() >= hold_until

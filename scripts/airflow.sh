@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make airflow`: a local Airflow (api-server, scheduler, dag-processor, triggerer via
+# `airflow standalone`) with this provider and the example DAGs in dags/.
+#
+# Everything lives under $AIRFLOW_HOME (default .airflow/ in the repository): the
+# SQLite database, logs, the sample data (data/) and the embedded Valkey's state
+# (cylon/). With no `cylon_default` connection the DAGs use local workers and an
+# embedded Valkey; set AIRFLOW_CONN_CYLON_DEFAULT to use a real Redis or Lambda.
+#
+# Environment: AIRFLOW_PORT (default 8080), CYLON_DEFERRABLE (default True: tasks
+# wait in the triggerer), PYTHON (default .venv/bin/python).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$(pwd)"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+AIRFLOW_BIN="$(dirname "$PYTHON")/airflow"
+# `airflow standalone` starts its components as `airflow ...` from PATH.
+export PATH="$(dirname "$PYTHON"):$PATH"
+
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$REPO/.airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$REPO/dags}"
+export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
+export AIRFLOW__API__PORT="${AIRFLOW_PORT:-${AIRFLOW__API__PORT:-8080}}"
+# Task supervisors reach the api-server's execution API on the same port.
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://localhost:$AIRFLOW__API__PORT/execution/}"
+export AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE="${CYLON_DEFERRABLE:-True}"
+# New DAGs start unpaused so a trigger from the UI or the REST API runs at once.
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-5}"
+export CYLON_STATE_DIR="${CYLON_STATE_DIR:-$AIRFLOW_HOME/cylon}"
+export CYLON_EXAMPLE_DATA_ROOT="${CYLON_EXAMPLE_DATA_ROOT:-$AIRFLOW_HOME/data}"
+mkdir -p "$AIRFLOW_HOME" "$CYLON_STATE_DIR" "$CYLON_EXAMPLE_DATA_ROOT"
+
+if ! "$PYTHON" -c "import airflow_provider_cylon.get_provider_info" 2>/dev/null; then
+  echo "airflow-provider-cylon is not importable by $PYTHON: run 'make build' first" >&2
+  exit 1
+fi
+
+stop_embedded_valkey() {
+  "$PYTHON" -c "from airflow_provider_cylon.hooks.embedded_valkey import stop_embedded_valkey; stop_embedded_valkey()" \
+    >/dev/null 2>&1 || true
+}
+trap stop_embedded_valkey EXIT
+
+echo "Airflow home:   $AIRFLOW_HOME"
+echo "UI / REST API:  http://localhost:$AIRFLOW__API__PORT  (user admin; password in"
+echo "                $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
+echo "DAGs:           $AIRFLOW__CORE__DAGS_FOLDER (nightly_etl and example_cylon_*)"
+echo "Sample data:    $CYLON_EXAMPLE_DATA_ROOT"
+"$AIRFLOW_BIN" standalone
