@@ -37,5 +37,10 @@ test-kernel: build
 bench: build
 	$(PY) benchmarks/kernel.py
 
+# Airflow (api-server, scheduler, dag-processor, triggerer) with the provider and dags/;
+# state in .airflow/, UI on http://localhost:$${AIRFLOW_PORT:-8080} (scripts/airflow.sh).
+airflow: build
+	PYTHON=$(PY) scripts/airflow.sh
+
 clean:
 	rm -rf build dist $(VENV) .pytest_cache .hypothesis .demo
