@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"  # absolute: components may change cwd
 AIRFLOW_BIN="$(dirname "$PYTHON")/airflow"
 # `airflow standalone` starts its components as `airflow ...` from PATH.
 export PATH="$(dirname "$PYTHON"):$PATH"
