@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 class WorkerStats:
     """Counters a worker reports in its status.
 
-    :param bytes_sent: bytes a channel sent to other ranks (after compression).
-    :param bytes_received: bytes a channel received from other ranks.
+    :param bytes_sent: Arrow bytes (in memory, before encoding) sent to other ranks.
+    :param bytes_received: Arrow bytes received from other ranks.
+    :param bytes_shuffled: bytes the channel put on the wire (after IPC encoding and compression).
     :param rows_in: rows read from the inputs.
     :param rows_out: rows written.
     :param phases: seconds per phase (``read``, ``compute``, ``write``, ...).
@@ -31,13 +32,15 @@ class WorkerStats:
 
     bytes_sent: int = 0
     bytes_received: int = 0
+    bytes_shuffled: int = 0
     rows_in: int = 0
     rows_out: int = 0
     shuffles: int = 0
     phases: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"bytes_sent": self.bytes_sent, "bytes_received": self.bytes_received, "rows_in": self.rows_in,
+        return {"bytes_sent": self.bytes_sent, "bytes_received": self.bytes_received,
+                "bytes_shuffled": self.bytes_shuffled, "rows_in": self.rows_in,
                 "rows_out": self.rows_out, "shuffles": self.shuffles,
                 "phases": {k: round(v, 6) for k, v in self.phases.items()}}
 

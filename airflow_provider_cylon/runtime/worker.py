@@ -203,6 +203,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         result = ops.run_pipeline(d, spec.steps, spec.step_inputs, shares.__getitem__)
         shares.clear()
         stats.rows_out = result.num_rows
+        stats.bytes_shuffled = int(getattr(channel, "bytes_sent", 0) or stats.bytes_sent)
         lap("compute")
         coordinator.barrier("computed")
         lap("wait_computed")
