@@ -89,7 +89,10 @@ class Executor(abc.ABC):
         """
         coordinator = JobCoordinator(connect(handle.redis_url, password_env=handle.redis_password_env),
                                      handle.job_id)
-        return coordinator.wait_final(timeout_s)
+        try:
+            return coordinator.wait_final(timeout_s)
+        finally:
+            coordinator.client.close()
 
     def cancel(self, handle: JobHandle, reason: str = "cancelled by the submitter") -> None:
         """Abort the job: sets the abort key so every worker stops within seconds.
@@ -99,7 +102,10 @@ class Executor(abc.ABC):
         """
         coordinator = JobCoordinator(connect(handle.redis_url, password_env=handle.redis_password_env),
                                      handle.job_id)
-        coordinator.abort(reason, world_size=handle.world_size)
+        try:
+            coordinator.abort(reason, world_size=handle.world_size)
+        finally:
+            coordinator.client.close()
 
     def close(self) -> None:
         """Release resources held by the executor (servers, pools)."""

@@ -248,7 +248,11 @@ class LocalExecutor(Executor):
         :param handle: from :meth:`submit`.
         :param reason: recorded in the abort key.
         """
-        super().cancel(handle, reason)
+        coordinator = self._coordinator(handle)
+        try:
+            coordinator.abort(reason, world_size=handle.world_size)
+        finally:
+            coordinator.client.close()
         job = self._jobs.pop(handle.job_id, None)
         if job is None:
             return

@@ -151,3 +151,23 @@ def test_memory_limit_is_applied_to_workers(inputs, tmp_path, redis_url: str) ->
         run_job(_spec(inputs, str(tmp_path / "o")), world_size=2, redis_url=redis_url, memory_mb=200)
     assert "invocation" in str(info.value)
     assert not os.path.exists(tmp_path / "o" / "_SUCCESS")
+
+
+def test_cancel_stops_every_worker_within_seconds(inputs, tmp_path, redis_url: str) -> None:
+    job_id = _job_id()
+    coordinator = JobCoordinator(connect(redis_url), job_id)
+    coordinator.put_spec(_spec(inputs, str(tmp_path / "o")).with_(world_size=3))
+    with LocalExecutor(env={STALL_ENV: "2:60"}) as executor:
+        handle = executor.submit(job_id, 3, redis_url)
+        while coordinator.client.scard(coordinator.keys.barrier("read")) < 3:
+            time.sleep(0.05)
+        start = time.monotonic()
+        executor.cancel(handle, "on_kill from the test")
+        assert time.monotonic() - start < 5
+    for pid in handle.extra["pids"]:  # every worker is gone (and reaped)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    outcome = coordinator.outcome()
+    assert outcome is not None and outcome.state == "failed" and "on_kill from the test" in outcome.error
+    assert outcome.failed_rank is None
+    coordinator.cleanup()
