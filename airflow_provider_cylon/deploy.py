@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_cylon.runtime.event import split_redis_password
+from airflow_provider_cylon.runtime.secrets import SECRET_SUFFIX, resolve_secret_env
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ ENV_REDIS_PASSWORD_SECRET = "CYLON_REDIS_PASSWORD_SECRET"
 ENV_RENDEZVOUS = "CYLON_RENDEZVOUS"
 ENV_RENDEZVOUS_TOKEN_SECRET = "CYLON_RENDEZVOUS_TOKEN_SECRET"
 #: Suffix that marks an environment variable as a reference to a secret.
-SECRET_SUFFIX = "_SECRET"
 _SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET", "ACCESS_KEY", "CREDENTIAL")
 _SECRETS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _SSM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9/_.-]+$")
@@ -403,38 +403,6 @@ def render_policies(cfg: DeployConfig, function_arn: str | None = None) -> str:
 
 
 # -- worker side: secret references -------------------------------------------------
-
-
-def resolve_secret_env(environ: dict[str, str] | None = None, *, session: Any = None) -> list[str]:
-    """At a worker's cold start, replace every ``NAME_SECRET`` reference by ``NAME`` = its value.
-
-    ``CYLON_REDIS_PASSWORD_SECRET=arn:...:secret:cylon-redis`` gives
-    ``CYLON_REDIS_PASSWORD`` (what the runtime's Redis connect reads). Values are
-    set in this process's environment only and never logged. A variable already
-    set (``NAME``) wins over its reference.
-
-    :param environ: the environment to read and update (default ``os.environ``).
-    :param session: a boto3 session (default: a new one).
-    :returns: the names that were resolved.
-    """
-    env = os.environ if environ is None else environ
-    refs = {k: v for k, v in env.items() if k.startswith("CYLON_") and k.endswith(SECRET_SUFFIX)}
-    todo = {k.removesuffix(SECRET_SUFFIX): v for k, v in refs.items() if not env.get(k.removesuffix(SECRET_SUFFIX))}
-    if not todo:
-        return []
-    import boto3
-
-    session = session or boto3.session.Session()
-    resolved = []
-    for name, ref in sorted(todo.items()):
-        if ":secretsmanager:" in ref:
-            value = session.client("secretsmanager").get_secret_value(SecretId=ref)["SecretString"]
-        else:
-            param = ref.split(":parameter", 1)[1] if ref.startswith("arn:") else ref
-            value = session.client("ssm").get_parameter(Name=param, WithDecryption=True)["Parameter"]["Value"]
-        env[name] = value
-        resolved.append(name)
-    return resolved
 
 
 # -- command line -------------------------------------------------------------------

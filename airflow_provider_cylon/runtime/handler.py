@@ -17,9 +17,14 @@ from typing import Any
 
 from airflow_provider_cylon.runtime.errors import InvocationEventError
 from airflow_provider_cylon.runtime.event import InvocationEvent
+from airflow_provider_cylon.runtime.secrets import resolve_secret_env
 from airflow_provider_cylon.runtime.worker import run_worker
 
 log = logging.getLogger(__name__)
+
+# Cold start: CYLON_*_SECRET references (set by `cylon-airflow deploy`) become
+# the values the runtime reads, e.g. CYLON_REDIS_PASSWORD; a no-op without them.
+resolve_secret_env()
 
 
 class LocalContext:
