@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     import redis
     import redis.asyncio
 
+    from airflow_provider_cylon.executors.base import Executor, JobHandle
+    from airflow_provider_cylon.runtime.spec import JobSpec
+
 
 class CylonHook(BaseHook):
     """Interact with the Cylon runtime: Redis coordination and the worker executor.
@@ -155,6 +158,38 @@ class CylonHook(BaseHook):
         # Local workers get the password through their environment, never through the event.
         _, password = split_redis_password(self.get_redis_url())
         return LocalExecutor(redis_password=password)
+
+    def submit_job(self, spec: JobSpec, job_id: str, *, invocation_prefix: str = "w") -> tuple[Executor, JobHandle]:
+        """Store a job's spec in Redis and start its workers; returns at once.
+
+        The Redis password (if any) never enters the spec or the events: local workers
+        get it through their environment, Lambda workers from the function's.
+
+        :param spec: the validated JobSpec.
+        :param job_id: the job id (``runtime.event.make_job_id`` builds one).
+        :param invocation_prefix: prefix of the invocation ids (stable per job: idempotent re-submits).
+        :returns: the executor (to wait on or cancel the job) and the job handle.
+        :raises CylonProviderError: when the workers cannot be started (the job is aborted first).
+        """
+        from airflow_provider_cylon.exceptions import CylonProviderError
+        from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
+        from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password
+
+        full_url = self.get_redis_url()
+        redis_url, _ = split_redis_password(full_url)
+        coordinator = JobCoordinator(connect(full_url), job_id, ttl_s=spec.key_ttl_s)
+        coordinator.put_spec(spec)
+        executor = self.get_executor()
+        try:
+            handle = executor.submit(job_id, spec.world_size, redis_url, redis_password_env=DEFAULT_PASSWORD_ENV,
+                                     invocation_prefix=invocation_prefix, timeout_s=spec.timeout_s)
+        except Exception as err:
+            coordinator.abort(f"submit failed: {type(err).__name__}: {err}", world_size=spec.world_size)
+            raise CylonProviderError(f"job_id={job_id}: starting {spec.world_size} workers with the "
+                                     f"{self.config.executor} executor failed: {err}") from err
+        finally:
+            coordinator.client.close()
+        return executor, handle
 
     def get_boto3_session(self) -> Any:
         """boto3 session from the connection's keys, profile, or the default chain."""

@@ -171,34 +171,19 @@ class CylonBaseOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         """Submit the job, then defer (or wait here) until its barrier resolves."""
-        from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
-        from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password
-
         config = self.hook.config
         job_id = self._job_id_for(context)
         spec = self.build_spec()
         lambda_info = self._prepare_lambda(context, spec) if config.executor == "lambda" else {}
         if lambda_info.get("world_size") and spec.world_size != lambda_info["world_size"]:
             spec = self.build_spec(world_size=lambda_info["world_size"])
-        full_url = self.hook.get_redis_url()
-        redis_url, _ = split_redis_password(full_url)
         self._job_id = job_id
         context["ti"].xcom_push(key=XCOM_JOB_ID_KEY, value=job_id)
-        coordinator = JobCoordinator(connect(full_url), job_id, ttl_s=spec.key_ttl_s)
-        coordinator.put_spec(spec)
         started_at = time.time()
         self.log.info("job_id=%s submitting %s: %d workers, channel %s, executor %s, redis %s, destination %s",
                       job_id, spec.op, spec.world_size, spec.channel, config.executor,
                       config.redis_url_redacted, spec.output.destination)
-        self._executor = self.hook.get_executor()
-        try:
-            self._handle = self._executor.submit(job_id, spec.world_size, redis_url,
-                                                 redis_password_env=DEFAULT_PASSWORD_ENV,
-                                                 invocation_prefix="w", timeout_s=spec.timeout_s)
-        except Exception as err:
-            coordinator.abort(f"submit failed: {type(err).__name__}: {err}", world_size=spec.world_size)
-            raise CylonProviderError(f"job_id={job_id}: starting {spec.world_size} workers with the "
-                                     f"{config.executor} executor failed: {err}") from err
+        self._executor, self._handle = self.hook.submit_job(spec, job_id)
         submit = {"executor": config.executor, "world_size": spec.world_size, "channel": spec.channel,
                   "op": spec.op, "started_at": started_at, **lambda_info}
         deadline = started_at + spec.timeout_s

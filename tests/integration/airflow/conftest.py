@@ -69,3 +69,41 @@ def load_dag(file_name: str, data_root: Path, monkeypatch: pytest.MonkeyPatch, d
             if hasattr(task, "deferrable"):
                 task.deferrable = deferrable
     return dag
+
+
+class RecordingTI:
+    """The few task-instance members the operators use (xcom_push, try_number, map_index)."""
+
+    def __init__(self, try_number: int = 1, map_index: int = -1) -> None:
+        self.try_number = try_number
+        self.map_index = map_index
+        self.xcoms: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcoms[key] = value
+
+
+@pytest.fixture()
+def context() -> dict[str, object]:
+    """A minimal task context for calling execute() directly."""
+    return {"ti": RecordingTI(), "run_id": f"manual__{uuid.uuid4().hex[:8]}"}
+
+
+@pytest.fixture()
+def function_name(s3_server: Any) -> str:
+    """A Lambda function registered on moto's server (its code is never run there)."""
+    import io
+    import zipfile
+
+    name = f"cylon-worker-{uuid.uuid4().hex[:8]}"
+    iam = s3_server.boto3_client("iam")
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return event\n")
+    s3_server.boto3_client("lambda").create_function(
+        FunctionName=name, Runtime="python3.11", Role=role, Handler="handler.lambda_handler",
+        Code={"ZipFile": code.getvalue()}, Timeout=900, MemorySize=2048)
+    return name

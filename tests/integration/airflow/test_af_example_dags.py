@@ -117,6 +117,13 @@ def check_nightly(root: Path) -> None:
     assert rows(got, cols, ordered=True) == rows(duckdb.sql(_revenue_sql(root, True)), cols, ordered=True)
 
 
+def check_sensor(root: Path) -> None:
+    got = read_result(root / "examples/sensor" / DS)
+    want = duckdb.sql(f"SELECT * FROM {pq_glob(root, f'orders/{DS}')} ORDER BY order_id")
+    cols = ["order_id", "customer_id", "amount"]
+    assert rows(got, cols, ordered=True) == rows(want, cols, ordered=True)
+
+
 CASES: dict[str, Callable[[Path], None]] = {
     "nightly_etl.py": check_nightly,
     "example_cylon_join.py": check_join,
@@ -127,6 +134,7 @@ CASES: dict[str, Callable[[Path], None]] = {
     "example_cylon_sort.py": check_sort,
     "example_cylon_groupby.py": check_groupby,
     "example_cylon_pipeline.py": check_pipeline,
+    "example_cylon_barrier_sensor.py": check_sensor,
 }
 
 

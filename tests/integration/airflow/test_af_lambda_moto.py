@@ -8,11 +8,8 @@ in the DAG tests.
 """
 from __future__ import annotations
 
-import io
 import json
 import threading
-import uuid
-import zipfile
 from typing import Any
 
 import boto3
@@ -32,23 +29,6 @@ pytestmark = pytest.mark.integration("s3")
 def _session(s3_server: Any) -> boto3.session.Session:
     return boto3.session.Session(aws_access_key_id=s3_server.access_key,
                                  aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region)
-
-
-@pytest.fixture()
-def function_name(s3_server: Any) -> str:
-    """A Lambda function registered on moto's server (its code is never run)."""
-    name = f"cylon-worker-{uuid.uuid4().hex[:8]}"
-    iam = s3_server.boto3_client("iam")
-    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return event\n")
-    s3_server.boto3_client("lambda").create_function(
-        FunctionName=name, Runtime="python3.11", Role=role, Handler="handler.lambda_handler",
-        Code={"ZipFile": code.getvalue()}, Timeout=900, MemorySize=2048)
-    return name
 
 
 class RecordingLambda:
