@@ -83,7 +83,8 @@ def is_retryable(err: BaseException) -> bool:
 
     :param err: the exception raised by ``invoke``.
     """
-    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(err, ClientError):
         code, status = _error_code(err)

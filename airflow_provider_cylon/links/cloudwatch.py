@@ -46,7 +46,8 @@ class CylonLambdaLogsLink(BaseOperatorLink):
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         from airflow.sdk.bases.xcom import BaseXCom
 
-        return BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""
+        # Airflow types ti_key as a read-only NamedTuple but get_value as a settable protocol.
+        return BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""  # type: ignore[arg-type]
 
     @classmethod
     def persist(cls, context: Any, function_name: str, region: str) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperator, conf
 
-from airflow_provider_cylon.exceptions import CylonProviderError
+from airflow_provider_cylon.exceptions import CylonConnectionError, CylonProviderError
 from airflow_provider_cylon.hooks.cylon import CylonHook
 from airflow_provider_cylon.hooks.job_state import read_job_state
 from airflow_provider_cylon.links.cloudwatch import CylonLambdaLogsLink
@@ -348,9 +348,13 @@ class CylonBaseOperator(BaseOperator):
         """Lambda runs: check the function, size the inputs, persist the logs link."""
         from airflow_provider_cylon.executors.aws_lambda import LambdaExecutor
         from airflow_provider_cylon.runtime import storage
+        from airflow_provider_cylon.runtime.errors import ExecutorError
 
         config = self.hook.config
-        function = LambdaExecutor.from_config(config).check_function()
+        try:
+            function = LambdaExecutor.from_config(config).check_function()
+        except ExecutorError as err:
+            raise CylonConnectionError(f"task {self.task_id!r}, connection {self.cylon_conn_id!r}: {err}") from err
         configuration = function.get("Configuration", {})
         region = config.lambda_region or str(configuration.get("FunctionArn", "::::").split(":")[3] or "us-east-1")
         CylonLambdaLogsLink.persist(context, config.function_name or "", region)

@@ -11,6 +11,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cylon.hooks.job_state import a_read_job_state, job_key
 from airflow_provider_cylon.triggers.watch import JobWatch
+
 #: Consecutive Redis errors tolerated before the trigger gives up with an error event.
 MAX_REDIS_ERRORS = 5
 #: TTL of the abort key written by on_kill.

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import AirflowServer
 
 pytestmark = pytest.mark.e2e

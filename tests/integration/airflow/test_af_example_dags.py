@@ -16,7 +16,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import load_dag
 
 pytestmark = pytest.mark.integration("redis")
@@ -45,7 +44,7 @@ def rows(table: Any, columns: list[str], ordered: bool = False) -> list[tuple[An
     if not isinstance(table, pa.Table):
         table = table.arrow()
         table = table.read_all() if hasattr(table, "read_all") else table
-    out = [tuple(_norm(v) for v in row) for row in zip(*(table.column(c).to_pylist() for c in columns))]
+    out = [tuple(_norm(v) for v in row) for row in zip(*(table.column(c).to_pylist() for c in columns), strict=True)]
     return out if ordered else sorted(out, key=repr)
 
 

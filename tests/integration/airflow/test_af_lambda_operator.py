@@ -68,3 +68,18 @@ def test_lambda_run_defers_and_reports_cost_and_logs_link(
     got = [pq.read_table(tmp_path / "out" / f["path"]).column("k").to_pylist()
            for f in sorted(result["manifest"]["files"], key=lambda f: f["rank"])]
     assert sum(got, []) == [1, 2, 3, 4, 5, None]
+
+
+def test_missing_function_fails_the_task_clearly(s3_server: Any, redis_url: str, tmp_path: Path,
+                                                 context: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_cylon.exceptions import CylonConnectionError
+
+    monkeypatch.setenv("AIRFLOW_CONN_CYLON_LAMBDA", json.dumps({
+        "conn_type": "cylon", "login": s3_server.access_key, "password": s3_server.secret_key,
+        "extra": {"executor": "lambda", "function_name": "no-such-worker", "region_name": s3_server.region,
+                  "redis_url": redis_url, "lambda_endpoint_url": s3_server.url}}))
+    op = CylonSortOperator(task_id="sort", source=str(tmp_path), by="k", destination=str(tmp_path / "out"),
+                           cylon_conn_id="cylon_lambda")
+    with pytest.raises(CylonConnectionError, match="task 'sort', connection 'cylon_lambda': Lambda function "
+                                                   "'no-such-worker' was not found"):
+        op.execute(context)

@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
 from conftest import load_dag
 
 pytestmark = pytest.mark.integration("redis")

@@ -55,7 +55,8 @@ def test_hook_form_classmethods_match_provider_info() -> None:
 
     assert set(CylonHook.get_connection_form_widgets()) == FORM_FIELDS
     behaviour = CylonHook.get_ui_field_behaviour()
-    assert behaviour["hidden_fields"] == get_provider_info()["connection-types"][0]["ui-field-behaviour"]["hidden-fields"]
+    declared = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
+    assert behaviour["hidden_fields"] == declared["hidden-fields"]
 
 
 def _airflow_cli(*args: str) -> str:
@@ -68,7 +69,8 @@ def test_airflow_cli_lists_the_hook_and_its_form_fields() -> None:
     """`airflow providers hooks` shows the cylon connection type; `widgets` shows its form fields."""
     from importlib.metadata import entry_points
 
-    if not [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_cylon")]:
+    group = entry_points(group="apache_airflow_provider")
+    if not [ep for ep in group if ep.value.startswith("airflow_provider_cylon")]:
         pytest.fail("airflow-provider-cylon is not installed (pip install -e .): Airflow cannot discover it")
     hooks = _airflow_cli("providers", "hooks", "--output", "json")
     assert '"cylon"' in hooks and "airflow_provider_cylon.hooks.cylon.CylonHook" in hooks
