@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import AirflowServer
 
 pytestmark = pytest.mark.e2e
 
@@ -21,12 +21,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 CYLON_TASKS = ("join_orders_customers", "revenue_per_country", "sort_by_revenue")
 
 
-def _logs(server: AirflowServer, run_id: str, task_id: str) -> str:
+def _logs(server: Any, run_id: str, task_id: str) -> str:
     folder = server.home / "logs" / "dag_id=nightly_etl" / f"run_id={run_id}" / f"task_id={task_id}"
     return "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob("attempt=1.log*")))
 
 
-def test_rest_triggered_run_defers_resumes_and_writes_the_report(airflow_server: AirflowServer) -> None:
+def test_rest_triggered_run_defers_resumes_and_writes_the_report(airflow_server: Any) -> None:
     import duckdb
     import pyarrow.parquet as pq
 
@@ -65,7 +65,7 @@ def test_rest_triggered_run_defers_resumes_and_writes_the_report(airflow_server:
     assert [(r["country"], round(r["amount_sum"], 6)) for r in got] == [(c, round(s, 6)) for c, s in want]
 
 
-def test_ui_trigger_in_headless_chromium_starts_a_run(airflow_server: AirflowServer) -> None:
+def test_ui_trigger_in_headless_chromium_starts_a_run(airflow_server: Any) -> None:
     if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
         pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (test extras)")

@@ -6,21 +6,16 @@ imported; ``airflow_db`` migrates the metadata database once per session, which
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import uuid
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
-DAGS = REPO / "dags"
+from cylon_dag_support import DAGS
 
 _HOME = tempfile.mkdtemp(prefix="cylon-airflow-it-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
@@ -48,27 +43,6 @@ def cylon_conn(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AIRFLOW_CONN_CYLON_DEFAULT",
                        json.dumps({"conn_type": "cylon", "extra": {"redis_url": redis_url, "executor": "local"}}))
     return redis_url
-
-
-def load_dag(file_name: str, data_root: Path, monkeypatch: pytest.MonkeyPatch, deferrable: bool | None = None) -> Any:
-    """Import a DAG file with its data under ``data_root``; optionally force every Cylon task's mode.
-
-    :param file_name: file in dags/.
-    :param data_root: where the DAG reads and writes its data.
-    :param monkeypatch: to set CYLON_EXAMPLE_DATA_ROOT for the import.
-    :param deferrable: set ``deferrable`` on every task that has it (None: leave the default).
-    """
-    monkeypatch.setenv("CYLON_EXAMPLE_DATA_ROOT", str(data_root))
-    spec = importlib.util.spec_from_file_location(f"dag_{uuid.uuid4().hex}", DAGS / file_name)
-    assert spec and spec.loader
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dag = module.dag
-    if deferrable is not None:
-        for task in dag.tasks:
-            if hasattr(task, "deferrable"):
-                task.deferrable = deferrable
-    return dag
 
 
 class RecordingTI:

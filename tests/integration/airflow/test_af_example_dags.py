@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import load_dag
+from cylon_dag_support import DAGS, load_dag
 
 pytestmark = pytest.mark.integration("redis")
 
@@ -138,8 +138,6 @@ CASES: dict[str, Callable[[Path], None]] = {
 
 
 def test_every_dag_file_is_covered() -> None:
-    from conftest import DAGS
-
     assert {p.name for p in DAGS.glob("*.py")} == set(CASES)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import load_dag
+from cylon_dag_support import load_dag
 
 pytestmark = pytest.mark.integration("redis")
 
