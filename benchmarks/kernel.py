@@ -9,7 +9,7 @@ Workloads (issue #2):
 
 Each measurement is the best of --repeat runs (this machine is noisy); ratios
 are ours / peer. Peak memory of our join is measured in a fresh subprocess
-(ru_maxrss minus the RSS after loading the inputs) and compared with inputs + output.
+(VmHWM minus the RSS after loading the inputs) and compared with inputs + output.
 
     python benchmarks/kernel.py [--rows 10000000] [--repeat 3] [--json out.json]
 """
@@ -75,7 +75,7 @@ def bench_join(n: int, repeat: int) -> dict[str, float]:
     pl_l, pl_r = pl.from_arrow(left), pl.from_arrow(right)
     return {
         "cylon": best_of(lambda: kernel.join(left, right, on="key"), repeat),
-        "duckdb": best_of(lambda: con.execute("SELECT * FROM l JOIN r USING (key)").to_arrow_table(), repeat),
+        "duckdb": best_of(lambda: con.sql("SELECT * FROM l JOIN r USING (key)").to_arrow_table(), repeat),
         "pyarrow": best_of(lambda: left.join(right, "key", join_type="inner"), repeat),
         "polars": best_of(lambda: pl_l.join(pl_r, on="key", how="inner"), repeat),
     }
@@ -93,7 +93,7 @@ def bench_groupby(n: int, repeat: int) -> dict[str, float]:
     print(f"  groupby: {n} rows, {groups} groups", file=sys.stderr)
     return {
         "cylon": best_of(lambda: kernel.groupby(t, "key", {"v": "sum"}), repeat),
-        "duckdb": best_of(lambda: con.execute("SELECT key, sum(v) FROM t GROUP BY key").to_arrow_table(), repeat),
+        "duckdb": best_of(lambda: con.sql("SELECT key, sum(v) FROM t GROUP BY key").to_arrow_table(), repeat),
         "pyarrow": best_of(lambda: t.group_by("key").aggregate([("v", "sum")]), repeat),
         "polars": best_of(lambda: pl_t.group_by("key").agg(pl.col("v").sum()), repeat),
     }
@@ -109,7 +109,7 @@ def bench_sort(n: int, repeat: int) -> dict[str, float]:
     pl_t = pl.from_arrow(t)
     return {
         "cylon": best_of(lambda: kernel.sort(t, "key"), repeat),
-        "duckdb": best_of(lambda: con.execute("SELECT * FROM t ORDER BY key").to_arrow_table(), repeat),
+        "duckdb": best_of(lambda: con.sql("SELECT * FROM t ORDER BY key").to_arrow_table(), repeat),
         "pyarrow": best_of(lambda: t.sort_by("key"), repeat),
         "polars": best_of(lambda: pl_t.sort("key"), repeat),
     }
@@ -122,21 +122,22 @@ def bench_partition(n: int, repeat: int) -> dict[str, float]:
 
 
 def join_peak_memory(n: int) -> dict[str, float]:
-    """Runs our join in a fresh interpreter; returns MB of inputs, output and peak growth."""
+    """Runs our join in a fresh interpreter; returns MB of inputs, output and peak growth (VmHWM)."""
     code = f"""
-import resource, json, sys
+import json, sys
 sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 from kernel import join_data
 from airflow_provider_cylon import kernel
-def rss_mb():
+def status_mb(field):
     with open('/proc/self/status') as f:
         for line in f:
-            if line.startswith('VmRSS:'):
+            if line.startswith(field + ':'):
                 return int(line.split()[1]) / 1024
 left, right = join_data({n})
-base = rss_mb()
+base = status_mb('VmRSS')
 out = kernel.join(left, right, on='key')
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: Linux carries the parent's RSS at fork into a child's ru_maxrss.
+peak = status_mb('VmHWM')
 print(json.dumps({{"inputs_mb": (left.nbytes + right.nbytes) / 2**20, "output_mb": out.nbytes / 2**20,
                    "peak_growth_mb": peak - base}}))
 """

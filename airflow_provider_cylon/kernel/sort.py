@@ -15,9 +15,11 @@ from airflow_provider_cylon.kernel._native import (
     CylonKernelError,
     as_list,
     capsules,
+    contiguous,
     imported,
     key_array,
     key_capsules,
+    one_capsule,
     require_columns,
     slices,
     take,
@@ -59,7 +61,20 @@ def sort(table: pa.Table, by: str | Sequence[str], ascending: bool | Sequence[bo
     :param by: key column name(s), most significant first.
     :param ascending: a bool, or one per key column.
     """
+    names = _keys(by)
+    if table.num_columns == 1 and names == table.column_names and _sortable_in_place(table.column(0)):
+        # Sorting one integer-like column: the kernel sorts the values themselves,
+        # moving 8-byte codes instead of (code, row) pairs and skipping the take.
+        dirs = directions(names, ascending)
+        arr = imported(_ext.sort_values(one_capsule(contiguous(table.column(0)), names[0]), dirs[0]))
+        return pa.table([arr], schema=table.schema)
     return take(table, sort_indices(table, by, ascending))
+
+
+def _sortable_in_place(column: pa.ChunkedArray) -> bool:
+    t = column.type
+    integer_like = pa.types.is_integer(t) or pa.types.is_temporal(t)
+    return integer_like and column.null_count == 0 and not isinstance(t, pa.ExtensionType) and len(column) > 64
 
 
 def merge_sorted(

@@ -245,6 +245,20 @@ NB_MODULE(_ext, m) {
     return VectorToCapsules(std::move(perm));
   }, "keys"_a, "ascending"_a, "Stable sort permutation (nulls last, NaN largest).");
 
+  m.def("sort_values", [](const nb::tuple& column, bool ascending) {
+    cylon::ImportedColumn col = ImportOne(column);
+    cylon::Vec<uint8_t> bytes;
+    {
+      nb::gil_scoped_release release;
+      ThrowIfError(cylon::SortValues(col.view, ascending, &bytes));
+    }
+    auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
+    auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
+    cylon::ExportFixedBytes(std::move(bytes), col.view.length, col.view.format, s, a);
+    return nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
+                          nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter)));
+  }, "column"_a, "ascending"_a, "Sorted copy of a null-free integer-like column (no permutation).");
+
   m.def("merge_sorted", [](const nb::list& keys, const std::vector<int64_t>& run_offsets, const std::vector<bool>& ascending) {
     ImportedColumns cols = ImportAll(keys);
     auto dirs = Directions(ascending, cols.views.size());

@@ -49,16 +49,17 @@ inline uint64_t SortCode(const Column& c, int64_t i, bool ascending) {
 
 // Stable LSD counting-sort passes over [begin, end) for the given digits,
 // ping-ponging through scratch buffers; the result ends in codes/rows.
+template <bool kRows>
 void LsdRange(uint64_t* codes, int64_t* rows, int64_t begin, int64_t end, const std::vector<int>& digits,
               Vec<uint64_t>& tmp_codes, Vec<int64_t>& tmp_rows) {
   const int64_t n = end - begin;
   if (n < 2 || digits.empty()) return;
   if (static_cast<int64_t>(tmp_codes.size()) < n) {
     tmp_codes.resize(static_cast<size_t>(n));
-    tmp_rows.resize(static_cast<size_t>(n));
+    if (kRows) tmp_rows.resize(static_cast<size_t>(n));
   }
   uint64_t* src_c = codes + begin;
-  int64_t* src_r = rows + begin;
+  int64_t* src_r = kRows ? rows + begin : nullptr;
   uint64_t* dst_c = tmp_codes.data();
   int64_t* dst_r = tmp_rows.data();
   for (int d : digits) {
@@ -75,14 +76,14 @@ void LsdRange(uint64_t* codes, int64_t* rows, int64_t begin, int64_t end, const 
     for (int64_t i = 0; i < n; ++i) {
       const int64_t pos = count[(src_c[i] >> shift) & 0xff]++;
       dst_c[pos] = src_c[i];
-      dst_r[pos] = src_r[i];
+      if (kRows) dst_r[pos] = src_r[i];
     }
     std::swap(src_c, dst_c);
     std::swap(src_r, dst_r);
   }
   if (src_c != codes + begin) {
     std::copy(src_c, src_c + n, codes + begin);
-    std::copy(src_r, src_r + n, rows + begin);
+    if (kRows) std::copy(src_r, src_r + n, rows + begin);
   }
 }
 
@@ -90,7 +91,8 @@ void LsdRange(uint64_t* codes, int64_t* rows, int64_t begin, int64_t end, const 
 // One pass counts every digit; digits where all codes share a byte are
 // skipped. Large inputs get one parallel MSD pass on the top varying digit,
 // then each of its 256 buckets (cache-sized) is LSD-sorted by a thread.
-void RadixSortPairs(Vec<uint64_t>& codes, Vec<int64_t>& rows, int bytes) {
+template <bool kRows>
+void RadixSort(Vec<uint64_t>& codes, Vec<int64_t>& rows, int bytes) {
   const int64_t n = static_cast<int64_t>(codes.size());
   if (n < 2) return;
   const int threads = KernelThreads();
@@ -119,7 +121,7 @@ void RadixSortPairs(Vec<uint64_t>& codes, Vec<int64_t>& rows, int bytes) {
   if (n < (1 << 16) || varying.size() == 1) {
     Vec<uint64_t> tc;
     Vec<int64_t> tr;
-    LsdRange(codes.data(), rows.data(), 0, n, varying, tc, tr);
+    LsdRange<kRows>(codes.data(), rows.data(), 0, n, varying, tc, tr);
     return;
   }
   const int top = varying.back();
@@ -144,13 +146,13 @@ void RadixSortPairs(Vec<uint64_t>& codes, Vec<int64_t>& rows, int bytes) {
   }
   bucket[256] = run;
   Vec<uint64_t> codes2(static_cast<size_t>(n));
-  Vec<int64_t> rows2(static_cast<size_t>(n));
+  Vec<int64_t> rows2(kRows ? static_cast<size_t>(n) : 0);
   ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
     auto& cur = cursor[c];
     for (int64_t i = b; i < e; ++i) {
       const int64_t pos = cur[(codes[i] >> shift) & 0xff]++;
       codes2[pos] = codes[i];
-      rows2[pos] = rows[i];
+      if (kRows) rows2[pos] = rows[i];
     }
   });
   codes.swap(codes2);
@@ -158,8 +160,18 @@ void RadixSortPairs(Vec<uint64_t>& codes, Vec<int64_t>& rows, int bytes) {
   ParallelTasks(256, [&](int64_t v) {
     thread_local Vec<uint64_t> tc;
     thread_local Vec<int64_t> tr;
-    LsdRange(codes.data(), rows.data(), bucket[v], bucket[v + 1], varying, tc, tr);
+    LsdRange<kRows>(codes.data(), rows.data(), bucket[v], bucket[v + 1], varying, tc, tr);
   });
+}
+
+void RadixSortPairs(Vec<uint64_t>& codes, Vec<int64_t>& rows, int bytes) { RadixSort<true>(codes, rows, bytes); }
+
+// Inverse of SortCode for integer kinds: the value bits in `width` bytes.
+inline uint64_t DecodeIntCode(uint64_t u, const Column& c, bool ascending) {
+  const int bits = c.width * 8;
+  const uint64_t mask = bits == 64 ? ~0ULL : ((1ULL << bits) - 1);
+  if (!ascending) u = ~u & mask;
+  return c.kind == Kind::kSigned ? (u ^ (1ULL << (bits - 1))) : u;
 }
 
 // One stable pass: reorders perm by column c (nulls last).
@@ -210,6 +222,32 @@ Status ArgSort(const Columns& keys, int64_t num_rows, const Vec<uint8_t>& ascend
   }
   std::stable_sort(out->begin(), out->end(), [&](int64_t a, int64_t b) {
     return CompareRows(keys, a, keys, b, ascending) < 0;
+  });
+  return Status::OK();
+}
+
+Status SortValues(const Column& c, bool ascending, Vec<uint8_t>* out) {
+  if (c.has_nulls() || !(c.kind == Kind::kSigned || c.kind == Kind::kUnsigned)) {
+    return Status::Invalid("column '" + c.name + "': sorting values in place needs a null-free integer column");
+  }
+  const int64_t n = c.length;
+  Vec<uint64_t> codes(static_cast<size_t>(n));
+  ParallelFor(n, 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) codes[i] = SortCode(c, i, ascending);
+  });
+  Vec<int64_t> no_rows;
+  RadixSort<false>(codes, no_rows, c.width);
+  out->resize(static_cast<size_t>(n) * c.width);
+  ParallelFor(n, 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const uint64_t v = DecodeIntCode(codes[i], c, ascending);
+      switch (c.width) {
+        case 1: reinterpret_cast<uint8_t*>(out->data())[i] = static_cast<uint8_t>(v); break;
+        case 2: reinterpret_cast<uint16_t*>(out->data())[i] = static_cast<uint16_t>(v); break;
+        case 4: reinterpret_cast<uint32_t*>(out->data())[i] = static_cast<uint32_t>(v); break;
+        default: reinterpret_cast<uint64_t*>(out->data())[i] = v;
+      }
+    }
   });
   return Status::OK();
 }

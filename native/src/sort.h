@@ -16,6 +16,10 @@ namespace cylon {
 Status ArgSort(const Columns& keys, int64_t num_rows, const Vec<uint8_t>& ascending,
                Vec<int64_t>* out);
 
+/// Sorted copy of a null-free integer (or date/time/timestamp) column's values,
+/// without a permutation: the radix sort moves 8-byte codes only.
+Status SortValues(const Column& c, bool ascending, Vec<uint8_t>* out);
+
 /// Merges sorted runs: rows [run_offsets[r], run_offsets[r+1]) of `keys` are
 /// each sorted; the result is the permutation that sorts them all, stable
 /// (ties keep run order, then row order).

@@ -99,3 +99,19 @@ def test_sort_errors() -> None:
         kernel.sort(t, ["k"], [True, False])
     with pytest.raises(kernel.CylonKernelError, match="table: no column 'x'"):
         kernel.sort(t, "x")
+
+
+@pytest.mark.parametrize("type_", [pa.int8(), pa.int16(), pa.uint16(), pa.int32(), pa.uint32(), pa.int64(),
+                                   pa.uint64(), pa.date32(), pa.timestamp("ns", tz="UTC"), pa.duration("s")])
+@pytest.mark.parametrize("ascending", [True, False])
+def test_sorting_a_single_integer_column_sorts_values_in_place(type_: pa.DataType, ascending: bool) -> None:
+    """One integer-like column and nothing else: the kernel sorts the values themselves."""
+    import numpy as np
+
+    raw = pa.array(np.random.default_rng(4).integers(0, 2**15, 5_000)).cast(pa.int64())
+    values = raw.cast(pa.int32()).view(type_) if type_ == pa.date32() else raw.cast(type_)
+    t = pa.table({"k": pa.chunked_array([values.slice(0, 1000), values.slice(1000)])})
+    order = "ascending" if ascending else "descending"
+    out = kernel.sort(t, "k", ascending)
+    assert out.schema == t.schema
+    assert out.column("k").equals(t.sort_by([("k", order)]).column("k"))
