@@ -108,7 +108,8 @@ def test_sorting_a_single_integer_column_sorts_values_in_place(type_: pa.DataTyp
     """One integer-like column and nothing else: the kernel sorts the values themselves."""
     import numpy as np
 
-    raw = pa.array(np.random.default_rng(4).integers(-100, 120, 5_000)).cast(pa.int64())
+    low = 0 if pa.types.is_unsigned_integer(type_) else -100
+    raw = pa.array(np.random.default_rng(4).integers(low, 120, 5_000)).cast(pa.int64())
     values = raw.cast(pa.int32()).view(type_) if type_ == pa.date32() else raw.cast(type_)
     t = pa.table({"k": pa.chunked_array([values.slice(0, 1000), values.slice(1000)])})
     order = "ascending" if ascending else "descending"
