@@ -1,7 +1,7 @@
 """Extra link from a Cylon task to the CloudWatch log group of its Lambda workers."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
@@ -35,28 +35,22 @@ def log_group_url(function_name: str, region: str) -> str:
 
 
 class CylonLambdaLogsLink(BaseOperatorLink):
-    """"Lambda logs" button: the CloudWatch log group of the function that ran the task's workers.
+    """"Lambda logs" button: the CloudWatch log group of the function that runs the task's workers.
 
-    The URL is computed while the task runs (it knows the function and region) and kept
-    in XCom under :attr:`xcom_key`, which is where Airflow 3 reads extra links from.
+    Airflow 3 computes links on the worker when the task finishes (and keeps them in
+    XCom for the UI); the function and region come from the task's ``cylon``
+    connection. Tasks on the local executor get no link (an empty URL).
     """
 
     name = "Lambda logs (CloudWatch)"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        from airflow.sdk.bases.xcom import BaseXCom
-
-        # Airflow types ti_key as a read-only NamedTuple but get_value as a settable protocol.
-        return BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""  # type: ignore[arg-type]
-
-    @classmethod
-    def persist(cls, context: Any, function_name: str, region: str) -> str:
-        """Store the link of this task instance (called by the operator for lambda runs).
-
-        :param context: the task context.
-        :param function_name: function name or ARN.
-        :param region: AWS region of the function.
-        """
-        url = log_group_url(function_name, region)
-        context["ti"].xcom_push(key=cls().xcom_key, value=url)
-        return url
+        hook = getattr(operator, "hook", None)
+        try:
+            config = hook.config if hook is not None else None
+            if config is None or config.executor != "lambda" or not config.function_name:
+                return ""
+            region = config.lambda_region or hook.get_boto3_session().region_name
+        except Exception:  # a link must never fail the task
+            return ""
+        return log_group_url(config.function_name, region) if region else ""

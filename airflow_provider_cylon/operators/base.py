@@ -345,7 +345,7 @@ class CylonBaseOperator(BaseOperator):
             return None
 
     def _prepare_lambda(self, context: Context, spec: JobSpec) -> dict[str, Any]:
-        """Lambda runs: check the function, size the inputs, persist the logs link."""
+        """Lambda runs: check the function exists and size the inputs (for the cost model)."""
         from airflow_provider_cylon.executors.aws_lambda import LambdaExecutor
         from airflow_provider_cylon.runtime import storage
         from airflow_provider_cylon.runtime.errors import ExecutorError
@@ -357,7 +357,6 @@ class CylonBaseOperator(BaseOperator):
             raise CylonConnectionError(f"task {self.task_id!r}, connection {self.cylon_conn_id!r}: {err}") from err
         configuration = function.get("Configuration", {})
         region = config.lambda_region or str(configuration.get("FunctionArn", "::::").split(":")[3] or "us-east-1")
-        CylonLambdaLogsLink.persist(context, config.function_name or "", region)
         input_bytes = input_files = 0
         for inp in spec.inputs:
             try:
