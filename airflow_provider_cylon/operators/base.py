@@ -220,7 +220,7 @@ class CylonBaseOperator(BaseOperator):
             left = end - time.time()
             if left <= 0:
                 return None
-            client.blpop([f"cylon:{job_id}:wake:final"], timeout=max(0.01, min(self.poll_interval, left)))
+            client.blpop([f"cylon:{job_id}:wake:final"], timeout=max(0.01, min(self.poll_interval, left, 10.0)))
 
     def _wait_here(self, job_id: str, world_size: int, deadline: float, started_at: float) -> dict[str, Any]:
         """Non-deferrable mode: wait in this worker slot through the executor.

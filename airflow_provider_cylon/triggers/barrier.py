@@ -14,6 +14,8 @@ from airflow_provider_cylon.triggers.watch import JobWatch
 
 #: Consecutive Redis errors tolerated before the trigger gives up with an error event.
 MAX_REDIS_ERRORS = 5
+#: Longest single BLPOP (below the Redis client's 30 s socket timeout).
+MAX_BLOCK_S = 10.0
 #: TTL of the abort key written by on_kill.
 ABORT_TTL_S = 24 * 3600
 
@@ -123,7 +125,8 @@ class CylonBarrierTrigger(BaseTrigger):
                     # early on those instead of sleeping the whole interval.
                     pause = watch.pause(self.poll_interval)
                     if pause > 0:
-                        await client.blpop([job_key(self.job_id, "wake:final")], timeout=pause)
+                        # Bounded well below the client's socket timeout (30 s).
+                        await client.blpop([job_key(self.job_id, "wake:final")], timeout=min(pause, MAX_BLOCK_S))
                     errors = 0
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as err:
                     errors += 1

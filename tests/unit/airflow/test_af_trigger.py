@@ -136,3 +136,19 @@ async def test_hold_until_delays_the_event(cylon_conn: str, redis_client: Any, j
     hold_until = time.time() + 0.8
     event = await _first_event(CylonBarrierTrigger(job_id=job_id, poll_interval=0.05, hold_until=hold_until))
     assert event["status"] == "success" and time.time() >= hold_until
+
+
+async def test_long_poll_interval_is_bounded_and_woken_by_workers(cylon_conn: str, redis_client: Any,
+                                                                   job_id: str) -> None:
+    """A sensor-like 60 s interval: the BLPOP stays under the socket timeout and wakes on wake:final."""
+    trigger = CylonBarrierTrigger(job_id=job_id, world_size=1, poll_interval=60.0)
+
+    async def worker() -> None:
+        await asyncio.sleep(0.5)
+        _report(redis_client, job_id, 0, state="ok")
+        redis_client.set(job_key(job_id, "manifest"), "{}")
+        redis_client.rpush(job_key(job_id, "wake:final"), "1")  # what workers push on report/manifest
+
+    started = time.monotonic()
+    event, _ = await asyncio.gather(_first_event(trigger), worker())
+    assert event["status"] == "success" and time.monotonic() - started < 5
