@@ -46,9 +46,11 @@ class CylonLambdaLogsLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         hook = getattr(operator, "hook", None)
+        if hook is None:
+            return ""
         try:
-            config = hook.config if hook is not None else None
-            if config is None or config.executor != "lambda" or not config.function_name:
+            config = hook.config
+            if config.executor != "lambda" or not config.function_name:
                 return ""
             region = config.lambda_region or hook.get_boto3_session().region_name
         except Exception:  # a link must never fail the task
