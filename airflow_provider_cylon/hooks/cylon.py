@@ -113,6 +113,10 @@ class CylonHook(BaseHook):
         """Redis URL of the connection, or of the embedded Valkey (started if needed)."""
         return self.config.redis_url or embedded_redis_url()
 
+    def find_redis_url(self) -> str | None:
+        """Like :meth:`get_redis_url` but never starts the embedded Valkey (None when it is not running)."""
+        return self.config.redis_url or running_embedded_url()
+
     async def a_get_redis_url(self) -> str:
         """Async Redis URL lookup; never starts a server (the job's server must already run)."""
         config = await self.a_get_config()

@@ -396,7 +396,9 @@ class CylonBaseOperator(BaseOperator):
         try:
             from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 
-            JobCoordinator(connect(self.hook.get_redis_url()), job_id).cleanup()
+            url = self.hook.find_redis_url()  # never start an empty embedded server just to clean it
+            if url is not None:
+                JobCoordinator(connect(url), job_id).cleanup()
         except Exception as err:  # best effort: every key has a TTL anyway
             self.log.warning("job_id=%s could not delete its Redis keys: %s", job_id, err)
 
@@ -408,7 +410,10 @@ class CylonBaseOperator(BaseOperator):
         try:
             from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 
-            JobCoordinator(connect(self.hook.get_redis_url()), self._job_id).abort(
+            url = self.hook.find_redis_url()
+            if url is None:
+                raise CylonConnectionError("the embedded Valkey holding the job's keys is not running")
+            JobCoordinator(connect(url), self._job_id).abort(
                 "task killed (operator on_kill)", world_size=self._handle.world_size if self._handle else None)
         except Exception as err:
             self.log.error("job_id=%s could not set the abort key: %s", self._job_id, err)
