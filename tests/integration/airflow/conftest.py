@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import pytest
-from cylon_dag_support import DAGS
+from cylon_dag_support import DAGS, RecordingTI
 
 _HOME = tempfile.mkdtemp(prefix="cylon-airflow-it-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
@@ -43,18 +43,6 @@ def cylon_conn(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AIRFLOW_CONN_CYLON_DEFAULT",
                        json.dumps({"conn_type": "cylon", "extra": {"redis_url": redis_url, "executor": "local"}}))
     return redis_url
-
-
-class RecordingTI:
-    """The few task-instance members the operators use (xcom_push, try_number, map_index)."""
-
-    def __init__(self, try_number: int = 1, map_index: int = -1) -> None:
-        self.try_number = try_number
-        self.map_index = map_index
-        self.xcoms: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcoms[key] = value
 
 
 @pytest.fixture()

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from cylon_unit_support import RecordingTI
 
 _HOME = tempfile.mkdtemp(prefix="cylon-airflow-unit-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
@@ -47,18 +48,6 @@ def redis_client(redis_url: str) -> Iterator[object]:
         yield client
     finally:
         client.close()
-
-
-class RecordingTI:
-    """The few task-instance members the operators use (xcom_push, try_number, map_index)."""
-
-    def __init__(self, try_number: int = 1, map_index: int = -1) -> None:
-        self.try_number = try_number
-        self.map_index = map_index
-        self.xcoms: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcoms[key] = value
 
 
 @pytest.fixture()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
+from cylon_unit_support import RecordingTI
 
 from airflow_provider_cylon.exceptions import CylonJobFailedError, CylonJobTimeoutError, CylonTriggerEventError
 from airflow_provider_cylon.hooks.job_state import job_key
@@ -197,3 +198,12 @@ def test_deferrable_job_that_ends_within_inline_wait_never_defers(
                            on="customer_id", destination=small_tables["out"], deferrable=True, poll_interval=0.1)
     result = op.execute(context)  # no TaskDeferred: finished while waiting in the slot
     assert result["rows"] == 6 and result["executor"] == "local"
+
+
+def test_job_id_is_unique_per_task_try_and_map_index(cylon_conn: str) -> None:
+    op = CylonSortOperator(task_id="s", source="a/", by="x", destination="o/")
+    ids = {op._job_id_for({"ti": RecordingTI(try_number=t, map_index=m), "run_id": "manual__1"})
+           for t in (1, 2) for m in (-1, 0, 1)}
+    assert len(ids) == 6
+    assert op._job_id_for({"ti": RecordingTI(), "run_id": "manual__1"}) == op._job_id_for(
+        {"ti": RecordingTI(), "run_id": "manual__1"})
