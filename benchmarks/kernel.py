@@ -4,7 +4,8 @@ Workloads (issue #2):
   join       10M x 10M int64 keys (left random in [0, n), right a permutation of [0, n)),
              one float64 payload each, inner join materialised
   groupby    sum over 10M rows with about 6.3M groups (keys random in [0, n))
-  sort       10M int64
+  sort       10M int64 (one column: the kernel sorts the values themselves)
+  sort_payload  10M int64 keys carrying a float64 payload (permutation + take)
   partition  hash_partition of 10M rows x 3 int64 columns into 64 parts
 
 Each measurement is the best of --repeat runs (this machine is noisy); ratios
@@ -115,6 +116,23 @@ def bench_sort(n: int, repeat: int) -> dict[str, float]:
     }
 
 
+def bench_sort_payload(n: int, repeat: int) -> dict[str, float]:
+    """Sort by an int64 key carrying a float64 payload (the permutation + take path)."""
+    import duckdb
+    import polars as pl
+
+    t = sort_data(n).append_column("v", pa.array(np.random.default_rng(12).random(n)))
+    con = duckdb.connect()
+    con.register("t", t)
+    pl_t = pl.from_arrow(t)
+    return {
+        "cylon": best_of(lambda: kernel.sort(t, "key"), repeat),
+        "duckdb": best_of(lambda: con.sql("SELECT * FROM t ORDER BY key").to_arrow_table(), repeat),
+        "pyarrow": best_of(lambda: t.sort_by("key"), repeat),
+        "polars": best_of(lambda: pl_t.sort("key"), repeat),
+    }
+
+
 def bench_partition(n: int, repeat: int) -> dict[str, float]:
     t = partition_data(n)
     seconds = best_of(lambda: kernel.hash_partition(t, ["c0", "c1", "c2"], 64), repeat)
@@ -149,13 +167,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", choices=["join", "groupby", "sort", "partition", "memory"], action="append")
+    parser.add_argument("--only", choices=["join", "groupby", "sort", "sort_payload", "partition", "memory"],
+                        action="append")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
-    which = args.only or ["join", "groupby", "sort", "partition", "memory"]
+    which = args.only or ["join", "groupby", "sort", "sort_payload", "partition", "memory"]
     results: dict[str, dict[str, float]] = {"meta": {"rows": args.rows, "threads": kernel._native._ext.num_threads(),
                                                    "cpus": os.cpu_count() or 0}}
-    benches = {"join": bench_join, "groupby": bench_groupby, "sort": bench_sort, "partition": bench_partition}
+    benches = {"join": bench_join, "groupby": bench_groupby, "sort": bench_sort, "sort_payload": bench_sort_payload,
+               "partition": bench_partition}
     for name in which:
         if name == "memory":
             continue
@@ -165,7 +185,7 @@ def main() -> None:
         results["join_memory"] = join_peak_memory(args.rows)
 
     print(f"\nrows={args.rows}  kernel threads={results['meta']['threads']}  (best of {args.repeat}, seconds)")
-    for name in ("join", "groupby", "sort"):
+    for name in ("join", "groupby", "sort", "sort_payload"):
         if name not in results:
             continue
         r = results[name]

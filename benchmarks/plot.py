@@ -18,9 +18,9 @@ def main() -> None:
     src, dst = sys.argv[1], sys.argv[2]
     with open(src) as f:
         results = json.load(f)
-    workloads = [w for w in ("join", "groupby", "sort") if w in results]
+    workloads = [w for w in ("join", "groupby", "sort", "sort_payload") if w in results]
     engines = ["cylon", "duckdb", "pyarrow", "polars"]
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.2
     for k, engine in enumerate(engines):
         xs = [i + (k - 1.5) * width for i in range(len(workloads))]
