@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from airflow_provider_cylon import kernel
+from airflow_provider_cylon.kernel.join import common_key_type
 from airflow_provider_cylon.runtime.context import WorkerStats
 from airflow_provider_cylon.runtime.errors import CylonRuntimeError
 from airflow_provider_cylon.runtime.spec import StepSpec
@@ -159,32 +160,21 @@ def _align_types(left: pa.Table, right: pa.Table, lk: Sequence[str], rk: Sequenc
         ta, tb = left.schema.field(a).type, right.schema.field(b).type
         if ta == tb:
             continue
-        common = _common_type(ta, tb)
-        if common is None:
-            raise OperationError(f"{what}: key {a!r} is {ta} on the left but {b!r} is {tb} on the right")
+        if pa.types.is_null(ta) or pa.types.is_null(tb):  # an empty input read without a type
+            common = tb if pa.types.is_null(ta) else ta
+        else:
+            # The kernel's own rule, so both sides hash (partition) and compare alike.
+            try:
+                common = common_key_type(ta, tb, a, b)
+            except kernel.CylonKernelError as err:
+                raise OperationError(f"{what}: key {a!r} is {ta} on the left but {b!r} is {tb} on the right") from err
+            if common is None:  # utf8 vs large_utf8 and the like: equal values hash alike
+                continue
         if ta != common:
             left = left.set_column(left.schema.get_field_index(a), a, left.column(a).cast(common))
         if tb != common:
             right = right.set_column(right.schema.get_field_index(b), b, right.column(b).cast(common))
     return left, right
-
-
-def _common_type(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
-    if pa.types.is_null(a):
-        return b
-    if pa.types.is_null(b):
-        return a
-    if pa.types.is_integer(a) and pa.types.is_integer(b):
-        return pa.int64()
-    if (pa.types.is_integer(a) or pa.types.is_floating(a)) and (pa.types.is_integer(b) or pa.types.is_floating(b)):
-        return pa.float64()
-    if (pa.types.is_string(a) or pa.types.is_large_string(a)) and (pa.types.is_string(b) or pa.types.is_large_string(b)):
-        return pa.large_string()
-    try:
-        return pa.concat_tables([pa.table({"x": pa.array([], a)}), pa.table({"x": pa.array([], b)})],
-                                promote_options="permissive").schema.field("x").type
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return None
 
 
 def join(d: Dist, left: pa.Table, right: pa.Table, step: StepSpec) -> pa.Table:
