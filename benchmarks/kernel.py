@@ -65,72 +65,69 @@ def partition_data(n: int) -> pa.Table:
     return pa.table({f"c{i}": rng.integers(0, 2**40, n, dtype=np.int64) for i in range(3)})
 
 
-def bench_join(n: int, repeat: int) -> dict[str, float]:
+def versus_peers(
+    tables: dict[str, pa.Table],
+    ours: Callable[[], object],
+    sql: str,
+    with_pyarrow: Callable[[], object],
+    with_polars: Callable[[dict], object],
+    repeat: int,
+) -> dict[str, float]:
+    """Best-of times of ours and of DuckDB (``sql`` over ``tables``), pyarrow and Polars."""
     import duckdb
     import polars as pl
 
-    left, right = join_data(n)
     con = duckdb.connect()
-    con.register("l", left)
-    con.register("r", right)
-    pl_l, pl_r = pl.from_arrow(left), pl.from_arrow(right)
+    for name, t in tables.items():
+        con.register(name, t)
+    frames = {name: pl.from_arrow(t) for name, t in tables.items()}
     return {
-        "cylon": best_of(lambda: kernel.join(left, right, on="key"), repeat),
-        "duckdb": best_of(lambda: con.sql("SELECT * FROM l JOIN r USING (key)").to_arrow_table(), repeat),
-        "pyarrow": best_of(lambda: left.join(right, "key", join_type="inner"), repeat),
-        "polars": best_of(lambda: pl_l.join(pl_r, on="key", how="inner"), repeat),
+        "cylon": best_of(ours, repeat),
+        "duckdb": best_of(lambda: con.sql(sql).to_arrow_table(), repeat),
+        "pyarrow": best_of(with_pyarrow, repeat),
+        "polars": best_of(lambda: with_polars(frames), repeat),
     }
+
+
+def bench_join(n: int, repeat: int) -> dict[str, float]:
+    left, right = join_data(n)
+    return versus_peers(
+        {"l": left, "r": right},
+        lambda: kernel.join(left, right, on="key"),
+        "SELECT * FROM l JOIN r USING (key)",
+        lambda: left.join(right, "key", join_type="inner"),
+        lambda f: f["l"].join(f["r"], on="key", how="inner"),
+        repeat,
+    )
 
 
 def bench_groupby(n: int, repeat: int) -> dict[str, float]:
-    import duckdb
     import polars as pl
 
     t = groupby_data(n)
-    con = duckdb.connect()
-    con.register("t", t)
-    pl_t = pl.from_arrow(t)
     groups = pc.count_distinct(t.column("key")).as_py()
     print(f"  groupby: {n} rows, {groups} groups", file=sys.stderr)
-    return {
-        "cylon": best_of(lambda: kernel.groupby(t, "key", {"v": "sum"}), repeat),
-        "duckdb": best_of(lambda: con.sql("SELECT key, sum(v) FROM t GROUP BY key").to_arrow_table(), repeat),
-        "pyarrow": best_of(lambda: t.group_by("key").aggregate([("v", "sum")]), repeat),
-        "polars": best_of(lambda: pl_t.group_by("key").agg(pl.col("v").sum()), repeat),
-    }
+    return versus_peers(
+        {"t": t},
+        lambda: kernel.groupby(t, "key", {"v": "sum"}),
+        "SELECT key, sum(v) FROM t GROUP BY key",
+        lambda: t.group_by("key").aggregate([("v", "sum")]),
+        lambda f: f["t"].group_by("key").agg(pl.col("v").sum()),
+        repeat,
+    )
 
 
 def bench_sort(n: int, repeat: int) -> dict[str, float]:
-    import duckdb
-    import polars as pl
-
     t = sort_data(n)
-    con = duckdb.connect()
-    con.register("t", t)
-    pl_t = pl.from_arrow(t)
-    return {
-        "cylon": best_of(lambda: kernel.sort(t, "key"), repeat),
-        "duckdb": best_of(lambda: con.sql("SELECT * FROM t ORDER BY key").to_arrow_table(), repeat),
-        "pyarrow": best_of(lambda: t.sort_by("key"), repeat),
-        "polars": best_of(lambda: pl_t.sort("key"), repeat),
-    }
+    return versus_peers({"t": t}, lambda: kernel.sort(t, "key"), "SELECT * FROM t ORDER BY key",
+                        lambda: t.sort_by("key"), lambda f: f["t"].sort("key"), repeat)
 
 
 def bench_sort_payload(n: int, repeat: int) -> dict[str, float]:
     """Sort by an int64 key carrying a float64 payload (the permutation + take path)."""
-    import duckdb
-    import polars as pl
-
     t = sort_data(n).append_column("v", pa.array(np.random.default_rng(12).random(n)))
-    con = duckdb.connect()
-    con.register("t", t)
-    pl_t = pl.from_arrow(t)
-    return {
-        "cylon": best_of(lambda: kernel.sort(t, "key"), repeat),
-        "duckdb": best_of(lambda: con.sql("SELECT * FROM t ORDER BY key").to_arrow_table(), repeat),
-        "pyarrow": best_of(lambda: t.sort_by("key"), repeat),
-        "polars": best_of(lambda: pl_t.sort("key"), repeat),
-    }
+    return versus_peers({"t": t}, lambda: kernel.sort(t, "key"), "SELECT * FROM t ORDER BY key",
+                        lambda: t.sort_by("key"), lambda f: f["t"].sort("key"), repeat)
 
 
 def bench_partition(n: int, repeat: int) -> dict[str, float]:

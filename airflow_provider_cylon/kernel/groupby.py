@@ -126,6 +126,18 @@ def _prepare(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str, Any], 
     return keys, specs
 
 
+def _start(
+    table: pa.Table, by: str | Sequence[str], aggs: Mapping[str, Any]
+) -> tuple[_Groups, AggSpec, list[str], list[pa.Array | pa.ChunkedArray]]:
+    """Validated aggregations, the groups of ``table``, and its key columns (one row per group)."""
+    keys, specs = _prepare(table, by, aggs, "table")
+    for col, op in specs:
+        _check_value_column(table, col, op, input_name="table")
+    groups = _Groups(table, keys, input_name="table")
+    columns: list[pa.Array | pa.ChunkedArray] = [table.column(k).take(groups.first) for k in keys]
+    return groups, specs, list(keys), columns
+
+
 def groupby(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str, str | Sequence[str]]) -> pa.Table:
     """Aggregate ``table`` per distinct value of ``by``.
 
@@ -135,12 +147,7 @@ def groupby(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str, str | S
         mean, var, std, nunique, first, last.
     :return: key columns, then ``{col}_{agg}`` per aggregation.
     """
-    keys, specs = _prepare(table, by, aggs, "table")
-    for col, op in specs:
-        _check_value_column(table, col, op, input_name="table")
-    groups = _Groups(table, keys, input_name="table")
-    names = list(keys)
-    columns: list[pa.Array | pa.ChunkedArray] = [table.column(k).take(groups.first) for k in keys]
+    groups, specs, names, columns = _start(table, by, aggs)
     for col, op in specs:
         values = contiguous(table.column(col))
         names.append(f"{col}_{op}")
@@ -183,12 +190,7 @@ def groupby_partial(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str,
     :param aggs: as for :func:`groupby`.
     :return: key columns, then state columns ``{col}__{agg}__{state}``.
     """
-    keys, specs = _prepare(table, by, aggs, "table")
-    for col, op in specs:
-        _check_value_column(table, col, op, input_name="table")
-    groups = _Groups(table, keys, input_name="table")
-    names = list(keys)
-    columns: list[pa.Array | pa.ChunkedArray] = [table.column(k).take(groups.first) for k in keys]
+    groups, specs, names, columns = _start(table, by, aggs)
 
     def add(col: str, op: str, state: str, arr: pa.Array) -> None:
         names.append(_state(col, op, state))

@@ -1,5 +1,7 @@
 #include "aggregate.h"
 
+#include <type_traits>
+
 #include "key_table.h"
 #include "row_compare.h"
 
@@ -23,43 +25,31 @@ void NullWhereZero(const Vec<int64_t>& counts, OutputColumn<T>* out) {
 
 }  // namespace
 
-Status SumSigned(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out) {
+// Integer sums with overflow detection; T is int64_t or uint64_t.
+template <typename T>
+Status SumIntegers(const GroupIds& g, const Column& v, OutputColumn<T>* out) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   out->values.assign(static_cast<size_t>(g.groups), 0);
   Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
-  int64_t* s = out->values.data();
+  T* s = out->values.data();
   bool overflow = false;
   for (int64_t i = 0; i < g.rows; ++i) {
     if (!v.is_valid(i)) continue;
     const int64_t k = g.ids[i];
-    overflow |= __builtin_add_overflow(s[k], static_cast<int64_t>(v.int_bits(i)), &s[k]);
+    overflow |= __builtin_add_overflow(s[k], static_cast<T>(v.int_bits(i)), &s[k]);
     ++counts[k];
   }
   if (overflow) {
-    return Status::Overflow("sum of column '" + v.name + "' overflows int64; cast it to float64 first");
+    return Status::Overflow("sum of column '" + v.name + "' overflows " +
+                            (std::is_signed_v<T> ? "int64" : "uint64") + "; cast it to float64 first");
   }
   NullWhereZero(counts, out);
   return Status::OK();
 }
 
-Status SumUnsigned(const GroupIds& g, const Column& v, OutputColumn<uint64_t>* out) {
-  CYLON_RETURN_NOT_OK(CheckRows(g, v));
-  out->values.assign(static_cast<size_t>(g.groups), 0);
-  Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
-  uint64_t* s = out->values.data();
-  bool overflow = false;
-  for (int64_t i = 0; i < g.rows; ++i) {
-    if (!v.is_valid(i)) continue;
-    const int64_t k = g.ids[i];
-    overflow |= __builtin_add_overflow(s[k], v.int_bits(i), &s[k]);
-    ++counts[k];
-  }
-  if (overflow) {
-    return Status::Overflow("sum of column '" + v.name + "' overflows uint64; cast it to float64 first");
-  }
-  NullWhereZero(counts, out);
-  return Status::OK();
-}
+Status SumSigned(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out) { return SumIntegers(g, v, out); }
+
+Status SumUnsigned(const GroupIds& g, const Column& v, OutputColumn<uint64_t>* out) { return SumIntegers(g, v, out); }
 
 Status SumDouble(const GroupIds& g, const Column& v, OutputColumn<double>* out) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));

@@ -24,6 +24,32 @@ void ReleaseArray(ArrowArray* array) noexcept {
 
 void ReleaseSchema(ArrowSchema* schema) noexcept { schema->release = nullptr; }
 
+void FillArray(ArrowArray* array, int64_t length, int64_t null_count, const void** buffers, void* private_data,
+               void (*release)(ArrowArray*)) {
+  array->length = length;
+  array->null_count = null_count;
+  array->offset = 0;
+  array->n_buffers = 2;
+  array->n_children = 0;
+  array->buffers = buffers;
+  array->children = nullptr;
+  array->dictionary = nullptr;
+  array->private_data = private_data;
+  array->release = release;
+}
+
+void FillSchema(ArrowSchema* schema, const char* format, void* private_data, void (*release)(ArrowSchema*)) {
+  schema->format = format;
+  schema->name = "";
+  schema->metadata = nullptr;
+  schema->flags = ARROW_FLAG_NULLABLE;
+  schema->n_children = 0;
+  schema->children = nullptr;
+  schema->dictionary = nullptr;
+  schema->private_data = private_data;
+  schema->release = release;
+}
+
 }  // namespace
 
 template <typename T>
@@ -36,26 +62,9 @@ void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array)
   static const uint64_t kEmpty = 0;
   data->buffers[1] = data->values.empty() ? static_cast<const void*>(&kEmpty) : data->values.data();
 
-  array->length = static_cast<int64_t>(data->values.size());
-  array->null_count = data->validity.empty() ? 0 : col.null_count;
-  array->offset = 0;
-  array->n_buffers = 2;
-  array->n_children = 0;
-  array->buffers = data->buffers;
-  array->children = nullptr;
-  array->dictionary = nullptr;
-  array->private_data = data;
-  array->release = &ReleaseArray<T>;
-
-  schema->format = FormatOf<T>();
-  schema->name = "";
-  schema->metadata = nullptr;
-  schema->flags = ARROW_FLAG_NULLABLE;
-  schema->n_children = 0;
-  schema->children = nullptr;
-  schema->dictionary = nullptr;
-  schema->private_data = nullptr;
-  schema->release = &ReleaseSchema;
+  FillArray(array, static_cast<int64_t>(data->values.size()), data->validity.empty() ? 0 : col.null_count,
+            data->buffers, data, &ReleaseArray<T>);
+  FillSchema(schema, FormatOf<T>(), nullptr, &ReleaseSchema);
 }
 
 namespace {
@@ -92,27 +101,9 @@ void ExportFixedBytes(Vec<uint8_t>&& bytes, int64_t length, const std::string& f
   static const uint64_t kEmpty = 0;
   data->buffers[0] = nullptr;
   data->buffers[1] = data->bytes.empty() ? static_cast<const void*>(&kEmpty) : data->bytes.data();
-  array->length = length;
-  array->null_count = 0;
-  array->offset = 0;
-  array->n_buffers = 2;
-  array->n_children = 0;
-  array->buffers = data->buffers;
-  array->children = nullptr;
-  array->dictionary = nullptr;
-  array->private_data = data;
-  array->release = &ReleaseBytes;
-
+  FillArray(array, length, 0, data->buffers, data, &ReleaseBytes);
   auto* fmt = new ExportedFormat{format};
-  schema->format = fmt->format.c_str();
-  schema->name = "";
-  schema->metadata = nullptr;
-  schema->flags = ARROW_FLAG_NULLABLE;
-  schema->n_children = 0;
-  schema->children = nullptr;
-  schema->dictionary = nullptr;
-  schema->private_data = fmt;
-  schema->release = &ReleaseFormatSchema;
+  FillSchema(schema, fmt->format.c_str(), fmt, &ReleaseFormatSchema);
 }
 
 template void ExportColumn<int64_t>(OutputColumn<int64_t>&&, ArrowSchema*, ArrowArray*);
