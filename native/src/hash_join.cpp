@@ -97,81 +97,114 @@ void Emit(const KeyTable& table, const BuildGroups& groups, const Vec<int64_t>& 
   for (int64_t pos : null_probe_rows) probe_out->set_null(pos);
 }
 
-void EmitUniqueInner(const Vec<int64_t>* first_row, const Vec<int64_t>& match,
-                     OutputColumn<int64_t>* probe_out, OutputColumn<int64_t>* build_out);
+// Matches of each probe row in a partitioned join: build rows
+// grouped[start[i] .. start[i] + size[i]) (size 0: no match).
+struct RadixMatches {
+  Vec<int64_t> grouped;  //!< build rows, grouped by key, ascending within a key
+  Vec<int64_t> start;
+  Vec<uint32_t> size;
+};
 
-// Partitioned join of a single fixed-width key against a build side with
-// unique keys (dimension tables, permutations): both sides are radix-scattered
-// into cache-sized partitions, each partition is built and probed while its
-// table is in L2. match[probe row] = build row or -1. Returns false, with
-// nothing emitted, as soon as a duplicate build key shows the fast path does
-// not apply.
-bool RadixJoinUnique(const Column& probe, int64_t probe_rows, const Column& build, int64_t build_rows,
-                     Vec<int64_t>* match) {
+// Partitioned join of a single fixed-width key: both sides are radix-scattered
+// into cache-sized partitions; each partition's build keys get local groups, a
+// CSR of their rows, and the probe entries look their group up while the table
+// is in L2. Duplicate keys on either side are fine (many-to-many).
+bool RadixJoin(const Column& probe, int64_t probe_rows, const Column& build, int64_t build_rows,
+               RadixMatches* out) {
   constexpr int64_t kMaxRows = int64_t{1} << 32;
   if (probe_rows >= kMaxRows || build_rows >= kMaxRows || build_rows < 65536) return false;
   const int bits = RadixBits(build_rows);
   RadixPartitions b, p;
   RadixScatter(build, build_rows, bits, &b);
   RadixScatter(probe, probe_rows, bits, &p);
-  match->resize(static_cast<size_t>(probe_rows));
-  int64_t* m = match->data();
-  ParallelFor(probe_rows, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(m + lo, m + hi, -1); });
-  std::atomic<bool> duplicate{false};
+  out->grouped.resize(b.codes.size());
+  out->start.resize(static_cast<size_t>(probe_rows));
+  out->size.resize(static_cast<size_t>(probe_rows));
+  uint32_t* size = out->size.data();
+  ParallelFor(probe_rows, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(size + lo, size + hi, 0u); });
   ParallelTasks(b.num_partitions(), [&](int64_t q) {
-    if (duplicate.load(std::memory_order_relaxed)) return;
     thread_local PartitionTable table;
-    table.Reset(b.offsets[q + 1] - b.offsets[q]);
-    for (int64_t k = b.offsets[q]; k < b.offsets[q + 1]; ++k) {
-      const uint64_t code = b.codes[k];
-      if (table.Insert(code, CodeHash(code), b.rows[k]) >= 0) {
-        duplicate.store(true, std::memory_order_relaxed);
-        return;
-      }
+    thread_local Vec<uint32_t> local;     // local group of each build entry
+    thread_local Vec<int64_t> group_end;  // CSR: end offset of each local group (after the fill)
+    const int64_t begin = b.offsets[q], end = b.offsets[q + 1], n = end - begin;
+    table.Reset(n);
+    local.resize(static_cast<size_t>(n));
+    group_end.assign(static_cast<size_t>(n) + 1, 0);
+    int64_t groups = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      const uint64_t code = b.codes[begin + k];
+      int64_t g = table.Insert(code, CodeHash(code), groups);
+      if (g < 0) g = groups++;
+      local[k] = static_cast<uint32_t>(g);
+      ++group_end[g + 1];
     }
+    for (int64_t g = 0; g < groups; ++g) group_end[g + 1] += group_end[g];
+    // group_end[g] starts as group g's start and is advanced past each of its
+    // rows, so afterwards it is the group's end and group g-1's end its start.
+    for (int64_t k = 0; k < n; ++k) out->grouped[begin + group_end[local[k]]++] = b.rows[begin + k];
     for (int64_t k = p.offsets[q]; k < p.offsets[q + 1]; ++k) {
       const uint64_t code = p.codes[k];
-      const int64_t r = table.Find(code, CodeHash(code));
-      if (r >= 0) m[p.rows[k]] = r;
+      const int64_t g = table.Find(code, CodeHash(code));
+      if (g < 0) continue;
+      const int64_t lo = g == 0 ? 0 : group_end[g - 1];
+      out->start[p.rows[k]] = begin + lo;
+      size[p.rows[k]] = static_cast<uint32_t>(group_end[g] - lo);
     }
   });
-  return !duplicate.load();
+  return true;
 }
 
-// Output from match[probe row] = build row (or -1), in probe order.
-void EmitFromBuildRows(const Vec<int64_t>& match, JoinType type, OutputColumn<int64_t>* probe_out,
-                       OutputColumn<int64_t>* build_out) {
-  const int64_t n = static_cast<int64_t>(match.size());
+// Output from partitioned matches, in probe order; chunk-parallel: each thread
+// counts its rows' output, then writes its slice.
+void EmitFromMatches(const RadixMatches& m, JoinType type, OutputColumn<int64_t>* probe_out,
+                     OutputColumn<int64_t>* build_out) {
+  const int64_t n = static_cast<int64_t>(m.size.size());
   if (type == JoinType::kSemi || type == JoinType::kAnti) {
     const bool want = type == JoinType::kSemi;
     for (int64_t i = 0; i < n; ++i) {
-      if ((match[i] >= 0) == want) probe_out->values.push_back(i);
+      if ((m.size[i] > 0) == want) probe_out->values.push_back(i);
     }
     return;
   }
-  if (type == JoinType::kInner) {
-    EmitUniqueInner(nullptr, match, probe_out, build_out);
-    return;
-  }
-  // Left join (a right join arrives here with the sides swapped): every probe row once.
-  probe_out->values.resize(static_cast<size_t>(n));
-  build_out->values.resize(static_cast<size_t>(n));
+  const bool keep_unmatched = type != JoinType::kInner;
+  std::vector<int64_t> counts(64, 0);
+  const int chunks = ParallelChunks(n, 1 << 16, [&](int c, int64_t lo, int64_t hi) {
+    int64_t k = 0;
+    for (int64_t i = lo; i < hi; ++i) k += m.size[i] ? m.size[i] : keep_unmatched;
+    counts[c] = k;
+  });
+  std::vector<int64_t> begin(chunks + 1, 0);
+  for (int c = 0; c < chunks; ++c) begin[c + 1] = begin[c] + counts[c];
+  probe_out->values.resize(static_cast<size_t>(begin[chunks]));
+  build_out->values.resize(static_cast<size_t>(begin[chunks]));
   int64_t* pv = probe_out->values.data();
   int64_t* bv = build_out->values.data();
-  ParallelFor(n, 1 << 16, [&](int64_t lo, int64_t hi) {
+  std::vector<std::vector<int64_t>> unmatched(chunks);
+  ParallelChunks(n, 1 << 16, [&](int c, int64_t lo, int64_t hi) {
+    int64_t pos = begin[c];
     for (int64_t i = lo; i < hi; ++i) {
-      pv[i] = i;
-      bv[i] = match[i] < 0 ? 0 : match[i];
+      const uint32_t s = m.size[i];
+      if (s == 0) {
+        if (!keep_unmatched) continue;
+        unmatched[c].push_back(pos);
+        pv[pos] = i;
+        bv[pos++] = 0;
+        continue;
+      }
+      const int64_t* rows = m.grouped.data() + m.start[i];
+      for (uint32_t k = 0; k < s; ++k) {
+        pv[pos] = i;
+        bv[pos++] = rows[k];
+      }
     }
   });
-  for (int64_t i = 0; i < n; ++i) {
-    if (match[i] < 0) build_out->set_null(i);
+  for (const auto& positions : unmatched) {
+    for (int64_t pos : positions) build_out->set_null(pos);
   }
 }
 
 // Inner join against unique build keys: at most one match per probe row, so
 // each thread counts its chunk's matches, then writes its slice of the output.
-// first_row maps a build group to its row (nullptr: match already holds rows).
 void EmitUniqueInner(const Vec<int64_t>* first_row, const Vec<int64_t>& match,
                      OutputColumn<int64_t>* probe_out, OutputColumn<int64_t>* build_out) {
   const int64_t n = static_cast<int64_t>(match.size());
@@ -193,7 +226,7 @@ void EmitUniqueInner(const Vec<int64_t>* first_row, const Vec<int64_t>& match,
       const int64_t g = match[i];
       if (g < 0) continue;
       pv[pos] = i;
-      bv[pos] = first_row ? (*first_row)[g] : g;
+      bv[pos] = (*first_row)[g];
       ++pos;
     }
   });
@@ -214,9 +247,9 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
   OutputColumn<int64_t>* probe_side = swap ? &out->right : &out->left;
   OutputColumn<int64_t>* build_side = swap ? &out->left : &out->right;
   if (probe_keys.size() == 1 && !probe_keys[0]->is_binary() && !nulls_equal && type != JoinType::kOuter) {
-    Vec<int64_t> rows;
-    if (RadixJoinUnique(*probe_keys[0], probe_rows, *build_keys[0], build_rows, &rows)) {
-      EmitFromBuildRows(rows, swap ? JoinType::kLeft : type, probe_side, build_side);
+    RadixMatches matches;
+    if (RadixJoin(*probe_keys[0], probe_rows, *build_keys[0], build_rows, &matches)) {
+      EmitFromMatches(matches, swap ? JoinType::kLeft : type, probe_side, build_side);
       return Status::OK();
     }
   }
