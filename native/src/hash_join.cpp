@@ -97,18 +97,22 @@ void Emit(const KeyTable& table, const BuildGroups& groups, const Vec<int64_t>& 
   for (int64_t pos : null_probe_rows) probe_out->set_null(pos);
 }
 
-// Matches of each probe row in a partitioned join: build rows
-// grouped[start[i] .. start[i] + size[i]) (size 0: no match).
+// Matches of each probe row in a partitioned join.
+// unique (every build key once, the common dimension-table case): start[i] is
+// the matching build row or -1, nothing else is stored. Otherwise build rows
+// grouped[start[i] .. start[i] + size[i]) match (size 0: none); a single match
+// is still stored as the row itself, so emission chases no pointer.
 struct RadixMatches {
-  Vec<int64_t> grouped;  //!< build rows, grouped by key, ascending within a key
+  bool unique = true;
   Vec<int64_t> start;
   Vec<uint32_t> size;
+  Vec<int64_t> grouped;  //!< build rows by key, ascending within a key
 };
 
 // Partitioned join of a single fixed-width key: both sides are radix-scattered
-// into cache-sized partitions; each partition's build keys get local groups, a
-// CSR of their rows, and the probe entries look their group up while the table
-// is in L2. Duplicate keys on either side are fine (many-to-many).
+// once into cache-sized partitions, then each partition is built and probed
+// while its table is in L2. First pass assumes unique build keys; the first
+// duplicate switches every partition to a CSR of key groups (many-to-many).
 bool RadixJoin(const Column& probe, int64_t probe_rows, const Column& build, int64_t build_rows,
                RadixMatches* out) {
   constexpr int64_t kMaxRows = int64_t{1} << 32;
@@ -117,8 +121,32 @@ bool RadixJoin(const Column& probe, int64_t probe_rows, const Column& build, int
   RadixPartitions b, p;
   RadixScatter(build, build_rows, bits, &b);
   RadixScatter(probe, probe_rows, bits, &p);
-  out->grouped.resize(b.codes.size());
   out->start.resize(static_cast<size_t>(probe_rows));
+  int64_t* start = out->start.data();
+  ParallelFor(probe_rows, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(start + lo, start + hi, -1); });
+
+  std::atomic<bool> duplicate{false};
+  ParallelTasks(b.num_partitions(), [&](int64_t q) {
+    if (duplicate.load(std::memory_order_relaxed)) return;
+    thread_local PartitionTable table;
+    table.Reset(b.offsets[q + 1] - b.offsets[q]);
+    for (int64_t k = b.offsets[q]; k < b.offsets[q + 1]; ++k) {
+      const uint64_t code = b.codes[k];
+      if (table.Insert(code, CodeHash(code), b.rows[k]) >= 0) {
+        duplicate.store(true, std::memory_order_relaxed);
+        return;
+      }
+    }
+    for (int64_t k = p.offsets[q]; k < p.offsets[q + 1]; ++k) {
+      const uint64_t code = p.codes[k];
+      const int64_t r = table.Find(code, CodeHash(code));
+      if (r >= 0) start[p.rows[k]] = r;
+    }
+  });
+  if (!duplicate.load()) return true;
+
+  out->unique = false;
+  out->grouped.resize(b.codes.size());
   out->size.resize(static_cast<size_t>(probe_rows));
   uint32_t* size = out->size.data();
   ParallelFor(probe_rows, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(size + lo, size + hi, 0u); });
@@ -147,8 +175,9 @@ bool RadixJoin(const Column& probe, int64_t probe_rows, const Column& build, int
       const int64_t g = table.Find(code, CodeHash(code));
       if (g < 0) continue;
       const int64_t lo = g == 0 ? 0 : group_end[g - 1];
-      out->start[p.rows[k]] = begin + lo;
-      size[p.rows[k]] = static_cast<uint32_t>(group_end[g] - lo);
+      const int64_t count = group_end[g] - lo;
+      start[p.rows[k]] = count == 1 ? out->grouped[begin + lo] : begin + lo;
+      size[p.rows[k]] = static_cast<uint32_t>(count);
     }
   });
   return true;
@@ -158,11 +187,12 @@ bool RadixJoin(const Column& probe, int64_t probe_rows, const Column& build, int
 // counts its rows' output, then writes its slice.
 void EmitFromMatches(const RadixMatches& m, JoinType type, OutputColumn<int64_t>* probe_out,
                      OutputColumn<int64_t>* build_out) {
-  const int64_t n = static_cast<int64_t>(m.size.size());
+  const int64_t n = static_cast<int64_t>(m.start.size());
+  auto matches = [&m](int64_t i) -> int64_t { return m.unique ? (m.start[i] >= 0) : m.size[i]; };
   if (type == JoinType::kSemi || type == JoinType::kAnti) {
     const bool want = type == JoinType::kSemi;
     for (int64_t i = 0; i < n; ++i) {
-      if ((m.size[i] > 0) == want) probe_out->values.push_back(i);
+      if ((matches(i) > 0) == want) probe_out->values.push_back(i);
     }
     return;
   }
@@ -170,7 +200,10 @@ void EmitFromMatches(const RadixMatches& m, JoinType type, OutputColumn<int64_t>
   std::vector<int64_t> counts(64, 0);
   const int chunks = ParallelChunks(n, 1 << 16, [&](int c, int64_t lo, int64_t hi) {
     int64_t k = 0;
-    for (int64_t i = lo; i < hi; ++i) k += m.size[i] ? m.size[i] : keep_unmatched;
+    for (int64_t i = lo; i < hi; ++i) {
+      const int64_t s = matches(i);
+      k += s ? s : keep_unmatched;
+    }
     counts[c] = k;
   });
   std::vector<int64_t> begin(chunks + 1, 0);
@@ -183,18 +216,21 @@ void EmitFromMatches(const RadixMatches& m, JoinType type, OutputColumn<int64_t>
   ParallelChunks(n, 1 << 16, [&](int c, int64_t lo, int64_t hi) {
     int64_t pos = begin[c];
     for (int64_t i = lo; i < hi; ++i) {
-      const uint32_t s = m.size[i];
+      const int64_t s = matches(i);
       if (s == 0) {
         if (!keep_unmatched) continue;
         unmatched[c].push_back(pos);
         pv[pos] = i;
         bv[pos++] = 0;
-        continue;
-      }
-      const int64_t* rows = m.grouped.data() + m.start[i];
-      for (uint32_t k = 0; k < s; ++k) {
+      } else if (s == 1) {
         pv[pos] = i;
-        bv[pos++] = rows[k];
+        bv[pos++] = m.start[i];
+      } else {
+        const int64_t* rows = m.grouped.data() + m.start[i];
+        for (int64_t k = 0; k < s; ++k) {
+          pv[pos] = i;
+          bv[pos++] = rows[k];
+        }
       }
     }
   });
