@@ -1,5 +1,8 @@
 #include "buffer_pool.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -7,15 +10,28 @@
 namespace cylon {
 namespace {
 
+// CYLON_BUFFER_CACHE_MB if set; else a quarter of the memory this process may
+// use (a Lambda's configured memory, or the machine's), at most 2 GiB, so a
+// small function never holds its memory idle in the cache.
+size_t DefaultCapBytes() {
+  if (const char* env = std::getenv("CYLON_BUFFER_CACHE_MB")) return static_cast<size_t>(std::atoll(env)) << 20;
+  size_t total_mb = 0;
+  if (const char* lambda_mb = std::getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")) {
+    total_mb = static_cast<size_t>(std::atoll(lambda_mb));
+  }
+  if (total_mb == 0) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) total_mb = static_cast<size_t>(pages) * static_cast<size_t>(page) >> 20;
+  }
+  const size_t quarter = total_mb ? total_mb / 4 : 2048;
+  return std::min<size_t>(quarter, 2048) << 20;
+}
+
 struct Cache {
   std::mutex mu;
   std::multimap<size_t, void*> blocks;  //!< size -> block
   size_t cached = 0;
-  size_t cap = [] {
-    size_t mb = 2048;
-    if (const char* env = std::getenv("CYLON_BUFFER_CACHE_MB")) mb = static_cast<size_t>(std::atoll(env));
-    return mb << 20;
-  }();
+  size_t cap = DefaultCapBytes();
 };
 
 Cache& TheCache() {

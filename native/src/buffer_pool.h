@@ -3,8 +3,9 @@
 // Why: on this class of machine (and in a Lambda's microVM) first-touch page
 // faults cost about 1 s per GB, more than the join itself; glibc returns every
 // block over 32 MB to the OS on free, so each kernel call paid them again.
-// Blocks of at least kMinPooledBytes are kept after free (up to a cap,
-// CYLON_BUFFER_CACHE_MB, default 2048) and handed out again.
+// Blocks of at least kMinPooledBytes are kept after free (up to a cap:
+// CYLON_BUFFER_CACHE_MB, else a quarter of the process's memory — the Lambda's
+// configured size or the machine's — at most 2 GiB) and handed out again.
 #pragma once
 #include <cstddef>
 #include <cstdint>
