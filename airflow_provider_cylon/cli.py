@@ -115,6 +115,82 @@ def _rendezvous(args: argparse.Namespace) -> int:
     return run_cli(args)
 
 
+# -- demo (Airflow provider) ------------------------------------------------------------------
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", default=".demo", help="directory for the demo's Airflow database, data and logs")
+    p.add_argument("--date", default="2026-01-15", help="the run's logical date (the orders' ds)")
+    p.add_argument("--dags", default=None, help="DAGs folder (default: dags/ of this repository)")
+    p.add_argument("--deferrable", action="store_true", help="Cylon tasks wait through the trigger")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Run dags/nightly_etl.py once with dag.test(): no connection, local workers, embedded Valkey."""
+    import importlib.util
+    import subprocess
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    home = Path(args.home).resolve()
+    dags = Path(args.dags).resolve() if args.dags else Path(__file__).resolve().parents[1] / "dags"
+    os.environ.update({
+        "AIRFLOW_HOME": str(home / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__CYLON__INLINE_WAIT_S": "0" if args.deferrable else "5",
+        "AIRFLOW__CYLON__DEFER_HOLD_S": "0",  # dag.test() has no scheduler: nothing to race with
+        "CYLON_EXAMPLE_DATA_ROOT": str(home / "data"), "CYLON_STATE_DIR": str(home / "cylon"),
+    })
+    os.environ.pop("AIRFLOW_CONN_CYLON_DEFAULT", None)  # the out-of-the-box path
+    print(f"cylon-airflow demo: Airflow home {home / 'airflow'}, data {home / 'data'}", flush=True)
+    migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True)
+    if migrate.returncode != 0:
+        print(migrate.stderr[-3000:], file=sys.stderr)
+        return 1
+    spec = importlib.util.spec_from_file_location("nightly_etl", dags / "nightly_etl.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    dag = module.dag
+    for task in dag.tasks:
+        if hasattr(task, "deferrable"):
+            task.deferrable = args.deferrable
+    from airflow_provider_cylon.hooks.embedded_valkey import stop_embedded_valkey
+
+    try:
+        run = dag.test(logical_date=datetime.fromisoformat(args.date).replace(tzinfo=timezone.utc))
+        found = _demo_results(dag.dag_id, run.run_id)
+        results = {t.task_id: found[t.task_id] for t in dag.tasks if t.task_id in found}  # pipeline order
+    finally:
+        stop_embedded_valkey(home / "cylon")
+    print(f"\nnightly_etl {args.date}: {run.state}")
+    for task_id, result in results.items():
+        print(f"\n{task_id}: {result['rows']} rows in {len(result['manifest'].get('files', []))} files, "
+              f"{result['wall_time_s']:.2f} s, {result['world_size']} workers -> {result['destination']}")
+        for w in result["workers"]:
+            phases = " ".join(f"{k}={float(v):.3f}" for k, v in (w.get("phases") or {}).items())
+            print(f"  rank {w.get('rank')}: rows in {w.get('rows_in')}, rows out {w.get('rows_out')}, "
+                  f"bytes sent {w.get('bytes_sent')}  [{phases}]")
+    report = results.get("sort_by_revenue")
+    if report:
+        from airflow_provider_cylon.runtime.storage import read_output
+
+        table = read_output(report["destination"])
+        print("\nrevenue per country:")
+        for row in table.to_pylist():
+            print(f"  {str(row['country']):>6}  {row['amount_sum']:>14,.2f}  {row['amount_count']:>6} orders  "
+                  f"mean {row['amount_mean']:.2f}")
+    return 0 if run.state == "success" else 1
+
+
+def _demo_results(dag_id: str, run_id: str) -> dict[str, dict]:
+    """The Cylon tasks' XCom results of one run (task id -> result), in task order."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=run_id, dag_ids=dag_id, key="return_value")).all()
+        values = {row.task_id: XComModel.deserialize_value(row) for row in rows}
+    return {k: v for k, v in values.items() if isinstance(v, dict) and "workers" in v}
+
+
 #: Subcommand name -> definition. Other modules' commands are added here.
 COMMANDS: dict[str, Command] = {
     "worker": Command("run one worker from an invocation event (what a Lambda runs)", _worker_args, _worker),
@@ -123,6 +199,8 @@ COMMANDS: dict[str, Command] = {
                       _deploy),
     "rendezvous": Command("serve the TCP hole-punching rendezvous (tcp-punch channel)", _rendezvous_args,
                           _rendezvous),
+    "demo": Command("run dags/nightly_etl.py once (local workers, embedded Valkey, sample data) and print "
+                    "the result and the per-worker summary", _demo_args, _demo),
 }
 
 
