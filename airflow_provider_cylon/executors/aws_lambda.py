@@ -229,6 +229,12 @@ class LambdaInvoker:
                 f"Lambda invoke of {invocation_id!r} (job_id={job_id}, function {self.function_name!r}) failed "
                 f"after {attempts} attempt(s): {code or type(err).__name__} {status or ''} {err}",
                 job_id=job_id) from err
+        # Drain the (empty) response body: until it is read, botocore cannot return
+        # the connection to its pool, and every invocation opens a new one.
+        body = response.get("Payload")
+        if body is not None:
+            body.read()
+            body.close()
         status_code = int(response.get("StatusCode", 0))
         if status_code != 202:
             raise LambdaInvokeError(f"Lambda accepted invocation {invocation_id!r} with status {status_code}, "
