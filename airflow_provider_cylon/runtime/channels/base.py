@@ -330,6 +330,10 @@ class Channel(ABC):
     def log_prefix(self) -> str:
         return f"job_id={self.ctx.job_id} rank={self.ctx.rank} channel={self.name}"
 
+    def _error(self, message: str, *, peer: int | Sequence[int] | None = None, step: int | None = None) -> ChannelError:
+        """A :class:`ChannelError` carrying this rank's job id and rank (to ``raise``)."""
+        return ChannelError(message, job_id=self.ctx.job_id, rank=self.ctx.rank, peer=peer, step=step)
+
     def bind(self, host: str = "127.0.0.1") -> str | None:
         """Prepare to be reached by peers; return this rank's endpoint for the all_gather.
 

@@ -58,12 +58,7 @@ class RedisChannel(Channel):
                 self._send(step, (ctx.rank + offset) % ctx.world_size, parts)
             return self._receive(step)
         except redis.RedisError as err:
-            raise ChannelError(
-                f"Redis failed during the exchange: {type(err).__name__}: {err}",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                step=step,
-            ) from err
+            raise self._error(f"Redis failed during the exchange: {type(err).__name__}: {err}", step=step) from err
 
     def _send(self, step: int, dst: int, parts: Sequence[pa.Table]) -> None:
         ctx = self.ctx
@@ -100,7 +95,7 @@ class RedisChannel(Channel):
             try:
                 out[src] = deserialize(data)
             except IpcDecodeError as err:
-                raise ChannelError(str(err), job_id=ctx.job_id, rank=ctx.rank, peer=src, step=step) from err
+                raise self._error(str(err), peer=src, step=step) from err
             self.bytes_received += nbytes
             pending.discard(src)
         return out
@@ -142,13 +137,7 @@ class RedisChannel(Channel):
                 filled = end
             del chunks
         if filled != nbytes:
-            raise ChannelError(
-                f"received {filled} bytes, the sender announced {nbytes}",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                peer=src,
-                step=step,
-            )
+            raise self._error(f"received {filled} bytes, the sender announced {nbytes}", peer=src, step=step)
         return buf
 
     def _parse_wake(self, step: int, raw: bytes, pending: set[int]) -> tuple[int, int, int]:
@@ -162,11 +151,5 @@ class RedisChannel(Channel):
                 f"malformed wake-up message {raw[:200]!r}: {err}", job_id=ctx.job_id, rank=ctx.rank, step=step
             ) from err
         if msg_step != step or src not in pending:
-            raise ChannelError(
-                f"unexpected wake-up message {raw[:200]!r}: expected step {step} from one of {sorted(pending)}",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                peer=src,
-                step=step,
-            )
+            raise self._error(f"unexpected wake-up message {raw[:200]!r}: expected step {step} from one of {sorted(pending)}", peer=src, step=step)
         return src, count, nbytes

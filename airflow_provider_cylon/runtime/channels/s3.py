@@ -103,7 +103,7 @@ class S3Channel(Channel):
         try:
             self._fs, self._base = resolve_storage(ctx)
         except ValueError as err:
-            raise ChannelError(str(err), job_id=ctx.job_id, rank=ctx.rank) from err
+            raise self._error(str(err)) from err
         # Object stores have no directories; a local filesystem needs one.
         self._needs_dir = self._fs.type_name == "local"
         self._dir_made = False
@@ -120,17 +120,11 @@ class S3Channel(Channel):
         return f"{self.ctx.key_prefix}{step}:s3r:{src}"
 
     def _exchange(self, step: int, parts: Sequence[pa.Table]) -> list[pa.Table | None]:
-        ctx = self.ctx
         try:
             self._write(step, parts)
             return self._receive(step)
         except redis.RedisError as err:
-            raise ChannelError(
-                f"Redis failed during the exchange: {type(err).__name__}: {err}",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                step=step,
-            ) from err
+            raise self._error(f"Redis failed during the exchange: {type(err).__name__}: {err}", step=step) from err
 
     def _write(self, step: int, parts: Sequence[pa.Table]) -> None:
         ctx = self.ctx
@@ -149,12 +143,7 @@ class S3Channel(Channel):
                     ranges[dst] = (offset, payload.size)
                     offset += payload.size
         except (OSError, pa.ArrowException) as err:
-            raise ChannelError(
-                f"writing step object {path!r} ({offset} bytes so far) failed: {err}",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                step=step,
-            ) from err
+            raise self._error(f"writing step object {path!r} ({offset} bytes so far) failed: {err}", step=step) from err
         pipe = ctx.redis.pipeline(transaction=False)
         for dst, (start, nbytes) in ranges.items():
             wake = self._wake_key(step, dst)
@@ -215,25 +204,13 @@ class S3Channel(Channel):
                 handle.seek(offset)
                 data = handle.read_buffer(nbytes)
         except (OSError, pa.ArrowException) as err:
-            raise ChannelError(
-                f"reading bytes {offset}..{offset + nbytes} of {path!r} failed: {err}",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                peer=src,
-                step=step,
-            ) from err
+            raise self._error(f"reading bytes {offset}..{offset + nbytes} of {path!r} failed: {err}", peer=src, step=step) from err
         if data.size != nbytes:
-            raise ChannelError(
-                f"read {data.size} bytes at offset {offset} of {path!r}, the sender announced {nbytes}",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                peer=src,
-                step=step,
-            )
+            raise self._error(f"read {data.size} bytes at offset {offset} of {path!r}, the sender announced {nbytes}", peer=src, step=step)
         try:
             out[src] = deserialize(data)
         except IpcDecodeError as err:
-            raise ChannelError(str(err), job_id=ctx.job_id, rank=ctx.rank, peer=src, step=step) from err
+            raise self._error(str(err), peer=src, step=step) from err
         with self._counter_lock:
             self.bytes_received += nbytes
         readers = self._readers_key(step, src)
@@ -264,13 +241,7 @@ class S3Channel(Channel):
                 f"malformed wake-up message {raw[:200]!r}: {err}", job_id=ctx.job_id, rank=ctx.rank, step=step
             ) from err
         if msg_step != step or parsed["src"] not in pending:
-            raise ChannelError(
-                f"unexpected wake-up message {raw[:200]!r}: expected step {step} from one of {sorted(pending)}",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                peer=int(parsed["src"]),
-                step=step,
-            )
+            raise self._error(f"unexpected wake-up message {raw[:200]!r}: expected step {step} from one of {sorted(pending)}", peer=int(parsed["src"]), step=step)
         return parsed
 
     def close(self) -> None:

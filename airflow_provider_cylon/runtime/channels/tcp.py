@@ -91,7 +91,7 @@ class TcpChannel(Channel):
         :param advertise_host: the address peers should dial, when it differs from ``host``.
         """
         if self._listener is not None:
-            raise ChannelError("bind() called twice", job_id=self.ctx.job_id, rank=self.ctx.rank)
+            raise self._error("bind() called twice")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         listener = socket.create_server((host, port), family=family, backlog=max(8, self.ctx.world_size))
         listener.settimeout(self.ctx.poll_s)
@@ -114,9 +114,9 @@ class TcpChannel(Channel):
         endpoints = dict(endpoints if endpoints is not None else ctx.endpoints or {})
         missing = [r for r in range(ctx.world_size) if r != ctx.rank and r not in endpoints]
         if missing:
-            raise ChannelError(f"no endpoint for ranks {missing}", job_id=ctx.job_id, rank=ctx.rank, peer=missing)
+            raise self._error(f"no endpoint for ranks {missing}", peer=missing)
         if self._listener is None and ctx.rank > 0:
-            raise ChannelError("connect() before bind(): lower ranks cannot reach this rank", job_id=ctx.job_id, rank=ctx.rank)
+            raise self._error("connect() before bind(): lower ranks cannot reach this rank")
         watch = AbortWatch(ctx, step=self.step)
         errors: list[BaseException] = []
         acceptor = threading.Thread(target=self._accept_all, args=(watch, errors), daemon=True)
@@ -145,7 +145,7 @@ class TcpChannel(Channel):
         ctx = self.ctx
         missing = sorted(set(range(ctx.world_size)) - {ctx.rank} - set(sockets))
         if missing:
-            raise ChannelError(f"attach() lacks sockets for ranks {missing}", job_id=ctx.job_id, rank=ctx.rank, peer=missing)
+            raise self._error(f"attach() lacks sockets for ranks {missing}", peer=missing)
         for peer, sock in sockets.items():
             self._tune(sock)
             self._socks[peer] = sock
@@ -230,12 +230,7 @@ class TcpChannel(Channel):
     def _exchange(self, step: int, parts: Sequence[pa.Table]) -> list[pa.Table | None]:
         ctx = self.ctx
         if self._pool is None or len(self._socks) != ctx.world_size - 1:
-            raise ChannelError(
-                "tcp channel not connected: call bind() and connect(endpoints) first",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                step=step,
-            )
+            raise self._error("tcp channel not connected: call bind() and connect(endpoints) first", step=step)
         watch = AbortWatch(ctx, step)
         out: list[pa.Table | None] = [None] * ctx.world_size
         futures: list[Future[None]] = []
@@ -266,27 +261,20 @@ class TcpChannel(Channel):
             self.bytes_sent += payload.size
 
     def _recv_part(self, step: int, peer: int, out: list[pa.Table | None], watch: AbortWatch) -> None:
-        ctx = self.ctx
         sock = self._socks[peer]
         header = self._read_header(sock, peer, watch)
         try:
             msg_step, src, nbytes = int(header["step"]), int(header["src"]), int(header["nbytes"])
         except (KeyError, TypeError, ValueError) as err:
-            raise ChannelError(f"malformed frame header {header!r}", job_id=ctx.job_id, rank=ctx.rank, peer=peer, step=step) from err
+            raise self._error(f"malformed frame header {header!r}", peer=peer, step=step) from err
         if msg_step != step or src != peer or nbytes < 0:
-            raise ChannelError(
-                f"out-of-order frame {header!r}: expected step {step} from rank {peer}",
-                job_id=ctx.job_id,
-                rank=ctx.rank,
-                peer=peer,
-                step=step,
-            )
+            raise self._error(f"out-of-order frame {header!r}: expected step {step} from rank {peer}", peer=peer, step=step)
         buf = bytearray(nbytes)
         self._recv_into(sock, memoryview(buf), peer, watch)
         try:
             out[peer] = deserialize(buf)
         except IpcDecodeError as err:
-            raise ChannelError(str(err), job_id=ctx.job_id, rank=ctx.rank, peer=peer, step=step) from err
+            raise self._error(str(err), peer=peer, step=step) from err
         with self._counter_lock:
             self.bytes_received += nbytes
 
@@ -303,13 +291,7 @@ class TcpChannel(Channel):
             except OSError as err:
                 # A peer that dies because the job was aborted: report the abort, the root cause.
                 watch.check(peer, f"sending to rank {peer}", fresh=True)
-                raise ChannelError(
-                    f"send to rank {peer} failed after {sent} of {total} bytes: {err}",
-                    job_id=self.ctx.job_id,
-                    rank=self.ctx.rank,
-                    peer=peer,
-                    step=watch.step,
-                ) from err
+                raise self._error(f"send to rank {peer} failed after {sent} of {total} bytes: {err}", peer=peer, step=watch.step) from err
 
     def _recv_into(self, sock: socket.socket, view: memoryview, peer: int | None, watch: AbortWatch) -> None:
         total, got = len(view), 0
@@ -321,22 +303,10 @@ class TcpChannel(Channel):
                 continue
             except OSError as err:
                 watch.check(peer, f"receiving from rank {peer}", fresh=True)
-                raise ChannelError(
-                    f"receive from rank {peer} failed after {got} of {total} bytes: {err}",
-                    job_id=self.ctx.job_id,
-                    rank=self.ctx.rank,
-                    peer=peer,
-                    step=watch.step,
-                ) from err
+                raise self._error(f"receive from rank {peer} failed after {got} of {total} bytes: {err}", peer=peer, step=watch.step) from err
             if n == 0:
                 watch.check(peer, f"receiving from rank {peer}", fresh=True)
-                raise ChannelError(
-                    f"rank {peer} closed the connection after {got} of {total} bytes (worker died?)",
-                    job_id=self.ctx.job_id,
-                    rank=self.ctx.rank,
-                    peer=peer,
-                    step=watch.step,
-                )
+                raise self._error(f"rank {peer} closed the connection after {got} of {total} bytes (worker died?)", peer=peer, step=watch.step)
             got += n
 
     def _read_header(self, sock: socket.socket, peer: int | None, watch: AbortWatch) -> dict[str, object]:
@@ -344,33 +314,15 @@ class TcpChannel(Channel):
         self._recv_into(sock, memoryview(raw_len), peer, watch)
         (length,) = _LEN.unpack(raw_len)
         if length > _MAX_HEADER:
-            raise ChannelError(
-                f"frame header of {length} bytes exceeds {_MAX_HEADER}: not a cylon peer?",
-                job_id=self.ctx.job_id,
-                rank=self.ctx.rank,
-                peer=peer,
-                step=watch.step,
-            )
+            raise self._error(f"frame header of {length} bytes exceeds {_MAX_HEADER}: not a cylon peer?", peer=peer, step=watch.step)
         raw = bytearray(length)
         self._recv_into(sock, memoryview(raw), peer, watch)
         try:
             header = json.loads(raw)
         except ValueError as err:
-            raise ChannelError(
-                f"frame header is not JSON: {bytes(raw[:200])!r}",
-                job_id=self.ctx.job_id,
-                rank=self.ctx.rank,
-                peer=peer,
-                step=watch.step,
-            ) from err
+            raise self._error(f"frame header is not JSON: {bytes(raw[:200])!r}", peer=peer, step=watch.step) from err
         if not isinstance(header, dict):
-            raise ChannelError(
-                f"frame header is not a JSON object: {header!r}",
-                job_id=self.ctx.job_id,
-                rank=self.ctx.rank,
-                peer=peer,
-                step=watch.step,
-            )
+            raise self._error(f"frame header is not a JSON object: {header!r}", peer=peer, step=watch.step)
         return header
 
     def close(self) -> None:
