@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_cylon.runtime.event import split_redis_password
-from airflow_provider_cylon.runtime.secrets import SECRET_SUFFIX, resolve_secret_env
+from airflow_provider_cylon.runtime.secrets import SECRET_SUFFIX, resolve_secret_env  # noqa: F401 (public here too)
 
 log = logging.getLogger(__name__)
 

@@ -104,7 +104,7 @@ def parquet_join(rows: int, channel: str, redis_url: str | None, root: Path) -> 
                 "(FORMAT parquet, COMPRESSION zstd)")
     duck_s = time.perf_counter() - start
     duck_rows = con.execute(f"SELECT count(*) FROM read_parquet('{root / 'duck.parquet'}')").fetchone()[0]
-    print(f"| W | channel | job s | read s | compute s | write s | rows | duckdb s | job/duckdb |")
+    print("| W | channel | job s | read s | compute s | write s | rows | duckdb s | job/duckdb |")
     print("|---|---|---|---|---|---|---|---|---|")
     with embedded_redis() if redis_url is None else _given(redis_url) as url:
         for world in (1, 2):

@@ -8,36 +8,6 @@
 
 namespace cylon {
 
-void PartitionByIds(const Vec<uint32_t>& pids, uint32_t num_partitions,
-                    Vec<int64_t>* perm, Vec<int64_t>* offsets) {
-  const int64_t n = static_cast<int64_t>(pids.size());
-  const int threads = KernelThreads();
-  // Per-chunk histograms make the scatter parallel and still stable: chunk c's
-  // rows of partition p land after chunks 0..c-1's rows of p.
-  Vec<Vec<int64_t>> hist(threads, Vec<int64_t>(num_partitions, 0));
-  const int chunks = ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
-    auto& h = hist[c];
-    for (int64_t i = b; i < e; ++i) ++h[pids[i]];
-  });
-  offsets->assign(static_cast<size_t>(num_partitions) + 1, 0);
-  Vec<Vec<int64_t>> cursor(chunks, Vec<int64_t>(num_partitions, 0));
-  int64_t running = 0;
-  for (uint32_t p = 0; p < num_partitions; ++p) {
-    (*offsets)[p] = running;
-    for (int c = 0; c < chunks; ++c) {
-      cursor[c][p] = running;
-      running += hist[c][p];
-    }
-  }
-  (*offsets)[num_partitions] = running;
-  perm->resize(static_cast<size_t>(n));
-  int64_t* out = perm->data();
-  ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
-    auto& cur = cursor[c];
-    for (int64_t i = b; i < e; ++i) out[cur[pids[i]]++] = i;
-  });
-}
-
 namespace {
 
 // Chunk c's first output position of each partition (stable chunked scatter).
@@ -85,6 +55,14 @@ void ScatterColumn(const Vec<uint32_t>& pids, const ScatterPlan& plan, const Col
 
 }  // namespace
 
+void PartitionByIds(const Vec<uint32_t>& pids, uint32_t num_partitions,
+                    Vec<int64_t>* perm, Vec<int64_t>* offsets) {
+  ScatterPlan plan;
+  PlanScatter(pids, num_partitions, &plan, offsets);
+  perm->resize(pids.size());
+  Scatter(pids, plan, perm->data(), [](int64_t i) { return i; });
+}
+
 Status HashPartition(const Columns& keys, int64_t num_rows, int64_t num_partitions, bool want_perm,
                      const Columns& scatter, Vec<int64_t>* perm, Vec<int64_t>* offsets,
                      std::vector<Vec<uint8_t>>* scattered) {
@@ -108,7 +86,7 @@ Status HashPartition(const Columns& keys, int64_t num_rows, int64_t num_partitio
   PlanScatter(pids, np, &plan, offsets);
   if (want_perm) {
     perm->resize(static_cast<size_t>(num_rows));
-    Scatter(pids, plan, perm->data(), [](int64_t i) { return i; });
+    Scatter(pids, plan, perm->data(), [](int64_t i) { return i; });  // as PartitionByIds, sharing the plan
   }
   scattered->resize(scatter.size());
   for (size_t k = 0; k < scatter.size(); ++k) {
