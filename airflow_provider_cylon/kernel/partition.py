@@ -50,6 +50,35 @@ def hash_partition(table: pa.Table, keys: str | Sequence[str], num_partitions: i
         raise CylonKernelError("hash_partition: at least one key column is required")
     if not isinstance(num_partitions, int) or num_partitions < 1:
         raise CylonKernelError(f"hash_partition: num_partitions must be an int >= 1, found {num_partitions!r}")
+    if table.num_rows and any(c.num_chunks > 1 for c in table.columns):
+        # A table read from several row groups or received from several ranks: each
+        # block goes through the kernel as it is and the partitions are stitched from
+        # the blocks' slices (zero-copy, order kept), instead of first copying every
+        # column into one buffer.
+        blocks = [_partition_block(b, names, num_partitions) for b in _blocks(table)]
+        return [pa.concat_tables([parts[p] for parts in blocks]) for p in range(num_partitions)]
+    return _partition_block(table, names, num_partitions)
+
+
+#: Consecutive small record batches are merged into blocks of at least this many rows.
+_BLOCK_ROWS = 1 << 18
+
+
+def _blocks(table: pa.Table) -> list[pa.Table]:
+    """``table`` as consecutive single-chunk tables (small batches merged)."""
+    out, group, rows = [], [], 0
+    for batch in table.to_batches():
+        group.append(batch)
+        rows += batch.num_rows
+        if rows >= _BLOCK_ROWS:
+            out.append(pa.Table.from_batches(group, schema=table.schema).combine_chunks())
+            group, rows = [], 0
+    if group:
+        out.append(pa.Table.from_batches(group, schema=table.schema).combine_chunks())
+    return out
+
+
+def _partition_block(table: pa.Table, names: list[str], num_partitions: int) -> list[pa.Table]:
     # Fixed-width, null-free columns are scattered by the kernel straight into
     # partition order; the rest (strings, nullable) are gathered with the permutation.
     scatter = [n for n in table.column_names if _scatterable(table.column(n))]

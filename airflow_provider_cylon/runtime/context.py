@@ -5,6 +5,8 @@ worker after bootstrap; ops add to these counters as they exchange partitions.
 """
 from __future__ import annotations
 
+import resource
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,10 @@ class WorkerStats:
     :param rows_in: rows read from the inputs.
     :param rows_out: rows written.
     :param phases: seconds per phase (``read``, ``compute``, ``write``, ...).
+
+    The status also carries ``peak_memory_bytes``: the worker process's peak resident
+    memory so far (what to size a Lambda's memory by; in a process of its own, as every
+    Lambda invocation and local worker is, it is this worker's alone).
     """
 
     bytes_sent: int = 0
@@ -33,4 +39,11 @@ class WorkerStats:
         return {"bytes_sent": self.bytes_sent, "bytes_received": self.bytes_received,
                 "bytes_shuffled": self.bytes_shuffled, "rows_in": self.rows_in,
                 "rows_out": self.rows_out, "shuffles": self.shuffles,
-                "phases": {k: round(v, 6) for k, v in self.phases.items()}}
+                "phases": {k: round(v, 6) for k, v in self.phases.items()},
+                "peak_memory_bytes": peak_memory_bytes()}
+
+
+def peak_memory_bytes() -> int:
+    """Peak resident memory of this process (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)

@@ -39,6 +39,7 @@ from pyarrow import ipc as paipc
 from pyarrow import parquet as pq
 
 from airflow_provider_cylon.runtime.errors import StorageError
+from airflow_provider_cylon.runtime.parquet_encoding import dictionary_columns
 from airflow_provider_cylon.runtime.spec import InputSpec, OutputSpec, StorageOptions, format_of
 
 log = logging.getLogger(__name__)
@@ -342,7 +343,7 @@ def staging_dir(destination: str, job_id: str, options: StorageOptions | None = 
 def _write_table(filesystem: pafs.FileSystem, path: str, table: pa.Table, fmt: str) -> int:
     if fmt == "parquet":
         with filesystem.open_output_stream(path) as sink:
-            pq.write_table(table, sink, compression="zstd")
+            pq.write_table(table, sink, compression="zstd", use_dictionary=dictionary_columns(table))
     elif fmt == "csv":
         with filesystem.open_output_stream(path) as sink:
             pacsv.write_csv(table, sink)

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import redis
 
+from airflow_provider_cylon.kernel import _ext
 from airflow_provider_cylon.runtime import ops, storage
 from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 from airflow_provider_cylon.runtime.context import WorkerStats
@@ -96,6 +97,17 @@ def _abort_appears(coordinator: JobCoordinator, seconds: float) -> bool:
     return False
 
 
+def _limit_pyarrow_threads() -> None:
+    """Size pyarrow's CPU pool (Parquet decoding, casts) like the kernel's: ``CYLON_NUM_THREADS``.
+
+    A co-located worker (the local executor divides the cores among them) would otherwise
+    decode with every core and oversubscribe the machine.
+    """
+    value = os.environ.get("CYLON_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        pa.set_cpu_count(int(value))
+
+
 def _where(redis_url: str) -> str:
     """``host:port`` of a Redis URL, for messages (never the credentials)."""
     parts = urlsplit(redis_url)
@@ -123,6 +135,7 @@ def run_worker(
     :returns: ``{"state": "ok"|"error"|"duplicate"|"surplus"|"skipped", "rank", ...}``.
     """
     started = time.monotonic()
+    _limit_pyarrow_threads()
     client = connect(event.redis_url, password_env=event.redis_password_env)
     try:
         return _run(event, client, started, remaining_ms)
@@ -163,7 +176,8 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
     coordinator.attach(rank, world, deadline)
     tag = f"job_id={event.job_id} rank={rank}"
     stats = WorkerStats()
-    status: dict[str, Any] = {**base, "rank": rank, "world_size": world}
+    # threads: the kernel's (and pyarrow's) pool size, what CYLON_NUM_THREADS or the cores allow.
+    status: dict[str, Any] = {**base, "rank": rank, "world_size": world, "threads": _ext.num_threads()}
     channel = None
     phase = "bootstrap"
     mark = time.monotonic()

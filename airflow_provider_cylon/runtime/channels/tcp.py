@@ -269,7 +269,9 @@ class TcpChannel(Channel):
             raise self._error(f"malformed frame header {header!r}", peer=peer, step=step) from err
         if msg_step != step or src != peer or nbytes < 0:
             raise self._error(f"out-of-order frame {header!r}: expected step {step} from rank {peer}", peer=peer, step=step)
-        buf = bytearray(nbytes)
+        # From pyarrow's pool (not zero-filled like a bytearray; 64-byte aligned, and
+        # the table decoded from it points into it).
+        buf = pa.allocate_buffer(nbytes)
         self._recv_into(sock, memoryview(buf), peer, watch)
         try:
             out[peer] = deserialize(buf)

@@ -47,3 +47,39 @@ def test_row_hash_is_pinned_and_identical_in_a_fresh_process() -> None:
 def test_partition_argument_errors() -> None:
     with pytest.raises(kernel.CylonKernelError, match="num_partitions must be an int >= 1"):
         kernel.hash_partition(pa.table({"a": [1]}), "a", 0)
+
+
+def _rechunk(t: pa.Table, cuts: list[int]) -> pa.Table:
+    """``t`` as chunks split at ``cuts`` (row positions)."""
+    bounds = sorted({0, t.num_rows, *(c % (t.num_rows + 1) for c in cuts)})
+    pieces = [t.slice(a, b - a) for a, b in zip(bounds, bounds[1:])] or [t]
+    return pa.concat_tables(pieces)
+
+
+@given(t=st.lists(st.sampled_from(KEY_TYPES), min_size=1, max_size=2).flatmap(lambda k: tables(k, payload="p")),
+       cuts=st.lists(st.integers(0, 10_000), max_size=6), n=st.integers(1, 5))
+def test_chunked_input_partitions_exactly_like_the_combined_table(t: pa.Table, cuts: list[int], n: int) -> None:
+    # Multi-chunk tables are partitioned block by block and stitched: same rows, same order.
+    keys = [c for c in t.column_names if c != "p"]
+    chunked = _rechunk(t, cuts)
+    expected = kernel.hash_partition(t.combine_chunks(), keys, n)
+    got = kernel.hash_partition(chunked, keys, n)
+    assert [p.combine_chunks().equals(e.combine_chunks()) for p, e in zip(got, expected)] == [True] * n
+
+
+def test_large_chunked_input_merges_small_batches_and_keeps_order() -> None:
+    from airflow_provider_cylon.kernel import partition
+
+    rows_total = 3 * partition._BLOCK_ROWS + 12_345
+    key = pa.array([(i * 7919) % 100_003 for i in range(rows_total)], pa.int64())
+    payload = pa.array([None if i % 97 == 0 else f"v{i}" for i in range(rows_total)])  # nullable: gathered
+    t = pa.table({"k": key, "v": pa.array(range(rows_total), pa.int64()), "s": payload})
+    # Many small batches (merged into blocks), then one big one (kept as it is).
+    cuts = list(range(0, partition._BLOCK_ROWS, 10_000)) + [2 * partition._BLOCK_ROWS]
+    chunked = _rechunk(t, cuts)
+    assert chunked.column("k").num_chunks > 10
+    expected = kernel.hash_partition(t, ["k"], 3)
+    got = kernel.hash_partition(chunked, ["k"], 3)
+    for p, e in zip(got, expected):
+        assert p.combine_chunks().equals(e)
+    assert sum(p.num_rows for p in got) == rows_total
