@@ -26,6 +26,7 @@ import argparse
 import json
 import logging
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -87,8 +88,13 @@ def run_duckdb(op: str, left: str, right: str) -> tuple[float, int]:
     return elapsed, int(rows)
 
 
-def parquet_join(rows: int, channel: str, redis_url: str | None, root: Path) -> None:
-    """End-to-end Parquet -> Parquet join of ``rows`` x ``rows``: run_job (W=1, 2) vs DuckDB COPY."""
+def parquet_join(rows: int, channel: str, redis_url: str | None, root: Path, repeat: int = 3) -> None:
+    """End-to-end Parquet -> Parquet join of ``rows`` x ``rows``: run_job (W=1, 2) vs DuckDB COPY.
+
+    The runs alternate (DuckDB, W=1, W=2, DuckDB, ...) so that a noisy neighbour hits
+    every contender alike; the table reports the median and the best of ``repeat`` runs
+    and the ratio of the medians.
+    """
     import duckdb
 
     rng = np.random.default_rng(0)
@@ -97,26 +103,42 @@ def parquet_join(rows: int, channel: str, redis_url: str | None, root: Path) -> 
         data = rng.integers(0, max(1, int(rows * 0.9)), size=(rows, 2), dtype=np.int64)
         paths[side] = str(root / f"{side}.parquet")
         pq.write_table(pa.table({"c0": data[:, 0], "c1": data[:, 1]}), paths[side], row_group_size=1 << 20)
-    con = duckdb.connect()
-    start = time.perf_counter()
-    con.execute(f"COPY (SELECT l.c0, l.c1, r.c1 AS c1_y FROM read_parquet('{paths['left']}') l JOIN "
-                f"read_parquet('{paths['right']}') r ON l.c0 = r.c0) TO '{root / 'duck.parquet'}' "
-                "(FORMAT parquet, COMPRESSION zstd)")
-    duck_s = time.perf_counter() - start
-    duck_rows = con.execute(f"SELECT count(*) FROM read_parquet('{root / 'duck.parquet'}')").fetchone()[0]
-    print("| W | channel | job s | read s | compute s | write s | rows | duckdb s | job/duckdb |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    query = (f"COPY (SELECT l.c0, l.c1, r.c1 AS c1_y FROM read_parquet('{paths['left']}') l JOIN "
+             f"read_parquet('{paths['right']}') r ON l.c0 = r.c0) TO '{root / 'duck.parquet'}' "
+             "(FORMAT parquet, COMPRESSION zstd)")
+    duck: list[float] = []
+    jobs: dict[int, list[tuple[float, dict[str, float]]]] = {1: [], 2: []}
+    duck_rows = None
     with embedded_redis() if redis_url is None else _given(redis_url) as url:
-        for world in (1, 2):
-            spec = JobSpec.for_op("join", [paths["left"], paths["right"]], str(root / "out"), on="c0",
-                                  channel=channel, broadcast_threshold_bytes=0, timeout_s=900)
+        for _ in range(repeat):
+            con = duckdb.connect()
             start = time.perf_counter()
-            manifest = run_job(spec, world_size=world, redis_url=url)
-            wall = time.perf_counter() - start
-            phase = {k: max(w["phases"].get(k, 0.0) for w in manifest["workers"]) for k in ("read", "compute", "write")}
-            assert manifest["rows"] == duck_rows, (manifest["rows"], duck_rows)
-            print(f"| {world} | {channel} | {wall:.2f} | {phase['read']:.2f} | {phase['compute']:.2f} | "
-                  f"{phase['write']:.2f} | {manifest['rows']:,d} | {duck_s:.2f} | {wall / duck_s:.2f} |", flush=True)
+            con.execute(query)
+            duck.append(time.perf_counter() - start)
+            duck_rows = con.execute(f"SELECT count(*) FROM read_parquet('{root / 'duck.parquet'}')").fetchone()[0]
+            con.close()
+            for world in jobs:
+                spec = JobSpec.for_op("join", [paths["left"], paths["right"]], str(root / "out"), on="c0",
+                                      channel=channel, broadcast_threshold_bytes=0, timeout_s=900)
+                start = time.perf_counter()
+                manifest = run_job(spec, world_size=world, redis_url=url)
+                wall = time.perf_counter() - start
+                assert manifest["rows"] == duck_rows, (manifest["rows"], duck_rows)
+                phases = {k: max(w["phases"].get(k, 0.0) for w in manifest["workers"])
+                          for k in ("read", "compute", "write")}
+                phases["peak_mb"] = max(w.get("peak_memory_bytes", 0) for w in manifest["workers"]) / 2**20
+                jobs[world].append((wall, phases))
+    duck_median = statistics.median(duck)
+    print(f"\n{rows:,d} x {rows:,d} rows -> {duck_rows:,d} rows, channel={channel}, {repeat} alternating runs; "
+          f"DuckDB COPY median {duck_median:.2f} s (best {min(duck):.2f} s)\n")
+    print("| W | job s (median) | best s | read s | compute s | write s | peak MB/worker | job/DuckDB (medians) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for world, runs in jobs.items():
+        walls = [w for w, _ in runs]
+        median_run = sorted(runs, key=lambda r: r[0])[len(runs) // 2][1]
+        median = statistics.median(walls)
+        print(f"| {world} | {median:.2f} | {min(walls):.2f} | {median_run['read']:.2f} | {median_run['compute']:.2f} | "
+              f"{median_run['write']:.2f} | {median_run['peak_mb']:.0f} | {median / duck_median:.2f} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,12 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--parquet-join", type=int, default=None, metavar="N",
                         help="run the end-to-end N x N Parquet join comparison instead")
+    parser.add_argument("--repeat", type=int, default=3, help="--parquet-join: alternating runs per contender")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.parquet_join:
         tmp = Path(tempfile.mkdtemp(prefix="cylon-pqjoin-"))
         try:
-            parquet_join(args.parquet_join, args.channel, args.redis_url, tmp)
+            parquet_join(args.parquet_join, args.channel, args.redis_url, tmp, args.repeat)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return 0

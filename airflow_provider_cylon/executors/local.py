@@ -70,6 +70,19 @@ def threads_per_worker(world_size: int) -> int:
     return max(1, cores // max(1, world_size))
 
 
+def worker_defaults(world_size: int) -> dict[str, str]:
+    """Environment defaults of co-located worker processes (a variable already set wins).
+
+    * ``CYLON_NUM_THREADS``: :func:`threads_per_worker`.
+    * ``MIMALLOC_ALLOW_THP=0``: pyarrow's allocator (mimalloc) maps its arenas with
+      transparent huge pages. A fresh worker faults in all its memory once, and on a
+      VM a 2 MiB fault ranged from 0.1 to 1.2 s per GB (host-backed or not), 4 KiB
+      faults a steady 0.5 s per GB: the 10M x 10M Parquet join at W=2 took a median
+      3.01 s with huge pages and 2.58 s without (5 runs each, interleaved).
+    """
+    return {THREADS_ENV: str(threads_per_worker(world_size)), "MIMALLOC_ALLOW_THP": "0"}
+
+
 class LocalExecutor(Executor):
     """Start workers as local processes.
 
@@ -137,7 +150,8 @@ class LocalExecutor(Executor):
                               invocation_prefix=invocation_prefix)
         limit = float(timeout_s or self.function_timeout_s)
         env = {**os.environ, **self.env}
-        env.setdefault(THREADS_ENV, str(threads_per_worker(world_size)))
+        for name, value in worker_defaults(world_size).items():
+            env.setdefault(name, value)
         if self.redis_password is not None:
             env[redis_password_env] = self.redis_password
         log_dir = tempfile.mkdtemp(prefix=f"cylon-{job_id[:40]}-")

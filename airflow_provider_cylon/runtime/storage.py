@@ -243,10 +243,37 @@ def assign_units(units: Sequence[ReadUnit], world_size: int) -> list[list[ReadUn
 
 
 # -- reading -----------------------------------------------------------------------------------
+def _runs(units: Sequence[ReadUnit]) -> list[list[ReadUnit]]:
+    """Consecutive row groups of one Parquet file together (one open, one footer read); the rest alone."""
+    runs: list[list[ReadUnit]] = []
+    for u in units:
+        last = runs[-1][-1] if runs else None
+        if (last is not None and u.row_group is not None and last.row_group is not None
+                and u.path == last.path and u.format == last.format):
+            runs[-1].append(u)
+        else:
+            runs.append([u])
+    return runs
+
+
+def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit]) -> pa.Table:
+    """Read a run of :func:`_runs`: a whole file, or row groups of one Parquet file."""
+    unit = run[0]
+    try:
+        if unit.format == "parquet" and unit.row_group is not None:
+            # pre_buffer: the run's column chunks are fetched in coalesced ranged reads
+            # (few requests on S3) instead of one request per column chunk.
+            pf = pq.ParquetFile(filesystem.open_input_file(unit.path), pre_buffer=True)
+            return pf.read_row_groups([u.row_group for u in run])
+    except (OSError, pa.ArrowException) as err:
+        raise StorageError(f"cannot read {unit.format} file {unit.path!r}: {err}") from err
+    return _read_unit(filesystem, unit)
+
+
 def _read_unit(filesystem: pafs.FileSystem, unit: ReadUnit) -> pa.Table:
     try:
         if unit.format == "parquet":
-            pf = pq.ParquetFile(filesystem.open_input_file(unit.path))
+            pf = pq.ParquetFile(filesystem.open_input_file(unit.path), pre_buffer=True)
             if unit.row_group is None:
                 return pf.read()
             return pf.read_row_group(unit.row_group)
@@ -307,7 +334,8 @@ def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: Storage
     filesystem, entries = list_input(inp, options)
     schema = read_schema(filesystem, entries[0])
     units = assign_units(plan_units(filesystem, entries, world_size), world_size)[rank]
-    tables = [_conform(_read_unit(filesystem, u), schema, f"input {inp.name!r} file {u.path!r}") for u in units]
+    tables = [_conform(_read_run(filesystem, run), schema, f"input {inp.name!r} file {run[0].path!r}")
+              for run in _runs(units)]
     if not tables:
         return schema.empty_table()
     return pa.concat_tables(tables).replace_schema_metadata(None) if len(tables) > 1 else tables[0].replace_schema_metadata(None)

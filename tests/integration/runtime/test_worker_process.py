@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_cylon.executors.local import LocalExecutor, threads_per_worker
+from airflow_provider_cylon.executors.local import LocalExecutor, threads_per_worker, worker_defaults
 from airflow_provider_cylon.runtime.local import run_job
 from airflow_provider_cylon.runtime.spec import JobSpec
 
@@ -75,3 +75,4 @@ def test_threads_per_worker_divides_and_never_reaches_zero() -> None:
     assert cores >= 1
     assert threads_per_worker(cores * 4) == 1
     assert threads_per_worker(2) == max(1, cores // 2)
+    assert worker_defaults(2) == {"CYLON_NUM_THREADS": str(threads_per_worker(2)), "MIMALLOC_ALLOW_THP": "0"}
