@@ -185,6 +185,17 @@ def join(d: Dist, left: pa.Table, right: pa.Table, step: StepSpec) -> pa.Table:
     :param right: this rank's share of the right input.
     :param step: the join step (keys, how, suffixes).
     """
+    return join_owned(d, [left, right], step)
+
+
+def join_owned(d: Dist, inputs: list[pa.Table], step: StepSpec) -> pa.Table:
+    """:func:`join` that takes its two inputs out of ``inputs`` and drops each once shuffled.
+
+    A worker's inputs are its largest buffers; freed after their shuffle, their memory
+    serves the exchange and the join's output instead of fresh pages (which a new
+    process pays for in page faults). The caller's list is emptied.
+    """
+    left, right = inputs.pop(0), inputs.pop(0)
     lk = list(step.on or step.left_on or ())
     rk = list(step.on or step.right_on or ())
     left, right = _align_types(left, right, lk, rk, f"join step {step.name!r}")
@@ -202,12 +213,16 @@ def join(d: Dist, left: pa.Table, right: pa.Table, step: StepSpec) -> pa.Table:
     threshold = d.broadcast_threshold_bytes
     if step.how in ("inner", "left", "semi", "anti") and total_right <= threshold and total_right <= total_left:
         log.info("%s join %s: broadcasting right side (%d bytes)", d.tag, step.name, total_right)
-        return local(left, _concat(allgather_table(d, right), right.schema))
+        right = _concat(allgather_table(d, right), right.schema)
+        return local(left, right)
     if step.how in ("inner", "right") and total_left <= threshold:
         log.info("%s join %s: broadcasting left side (%d bytes)", d.tag, step.name, total_left)
-        return local(_concat(allgather_table(d, left), left.schema), right)
+        left = _concat(allgather_table(d, left), left.schema)
+        return local(left, right)
     log.info("%s join %s: shuffling both sides (%d + %d bytes)", d.tag, step.name, total_left, total_right)
-    return local(shuffle(d, left, lk), shuffle(d, right, rk))
+    left = shuffle(d, left, lk)  # rebinding frees this rank's unshuffled left share
+    right = shuffle(d, right, rk)
+    return local(left, right)
 
 
 # -- set operations --------------------------------------------------------------------------
@@ -408,11 +423,12 @@ def run_step(d: Dist, step: StepSpec, inputs: Sequence[pa.Table]) -> pa.Table:
 
     :param d: this rank's handle.
     :param step: the step.
-    :param inputs: this rank's share of each of the step's inputs.
+    :param inputs: this rank's share of each of the step's inputs; a join takes its
+        inputs out of a ``list`` (so that they can be freed once shuffled).
     """
     started = time.perf_counter()
     if step.op == "join":
-        out = join(d, inputs[0], inputs[1], step)
+        out = join_owned(d, list(inputs) if not isinstance(inputs, list) else inputs, step)
     elif step.op in ("union", "intersect", "difference"):
         out = set_operation(d, step.op, inputs, step)
     elif step.op == "unique":
@@ -444,6 +460,7 @@ def run_pipeline(d: Dist, steps: Sequence[StepSpec], step_inputs: Callable[[int]
     :param step_inputs: names each step reads (``JobSpec.step_inputs``).
     :param load: reads this rank's share of a job input by name (called once per input).
     """
+    last_use = {name: i for i in range(len(steps)) for name in step_inputs(i)}
     results: dict[str, pa.Table] = {}
     out: pa.Table | None = None
     for i, step in enumerate(steps):
@@ -452,7 +469,11 @@ def run_pipeline(d: Dist, steps: Sequence[StepSpec], step_inputs: Callable[[int]
             if name not in results:
                 results[name] = load(name)
             tables.append(results[name])
+        for name in step_inputs(i):  # no later step reads it: the step may free it
+            if last_use[name] == i:
+                results.pop(name, None)
         out = run_step(d, step, tables)
+        del tables
         results[step.name] = out
     assert out is not None
     return out

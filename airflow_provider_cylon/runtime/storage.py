@@ -263,17 +263,25 @@ def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit]) -> pa.Table:
         if unit.format == "parquet" and unit.row_group is not None:
             # pre_buffer: the run's column chunks are fetched in coalesced ranged reads
             # (few requests on S3) instead of one request per column chunk.
-            pf = pq.ParquetFile(filesystem.open_input_file(unit.path), pre_buffer=True)
+            pf = pq.ParquetFile(_open_parquet(filesystem, unit.path), pre_buffer=True)
             return pf.read_row_groups([u.row_group for u in run])
     except (OSError, pa.ArrowException) as err:
         raise StorageError(f"cannot read {unit.format} file {unit.path!r}: {err}") from err
     return _read_unit(filesystem, unit)
 
 
+def _open_parquet(filesystem: pafs.FileSystem, path: str) -> pa.NativeFile:
+    """A Parquet source: local files memory-mapped (the decoder reads the page cache in
+    place instead of copying every column chunk into a fresh buffer first)."""
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        return pa.memory_map(path)
+    return filesystem.open_input_file(path)
+
+
 def _read_unit(filesystem: pafs.FileSystem, unit: ReadUnit) -> pa.Table:
     try:
         if unit.format == "parquet":
-            pf = pq.ParquetFile(filesystem.open_input_file(unit.path), pre_buffer=True)
+            pf = pq.ParquetFile(_open_parquet(filesystem, unit.path), pre_buffer=True)
             if unit.row_group is None:
                 return pf.read()
             return pf.read_row_group(unit.row_group)

@@ -214,7 +214,8 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         _maybe_stall(rank)
         d = ops.Dist(channel=channel, rank=rank, world_size=world, stats=stats,
                      broadcast_threshold_bytes=spec.broadcast_threshold_bytes, job_id=event.job_id)
-        result = ops.run_pipeline(d, spec.steps, spec.step_inputs, shares.__getitem__)
+        # pop: the pipeline owns the shares, so each can be freed once its last step used it.
+        result = ops.run_pipeline(d, spec.steps, spec.step_inputs, shares.pop)
         shares.clear()
         stats.rows_out = result.num_rows
         stats.bytes_shuffled = int(getattr(channel, "bytes_sent", 0) or stats.bytes_sent)

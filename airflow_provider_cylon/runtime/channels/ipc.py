@@ -36,10 +36,24 @@ def serialize(table: pa.Table, compression: str | None = None) -> pa.Buffer:
     :param compression: ``None``, ``"lz4"`` or ``"zstd"``.
     :returns: a buffer that supports the buffer protocol (``memoryview(buf)``).
     """
+    options = write_options(compression)
+    if compression is None:
+        # Size first (a mock sink counts bytes, copies nothing), then one buffer of
+        # exactly that size: a growing BufferOutputStream reallocates and copies as
+        # it doubles, about twice the partition in fresh memory and copies.
+        mock = pa.MockOutputStream()
+        _write(mock, table, options)
+        buf = pa.allocate_buffer(mock.size())
+        _write(pa.FixedSizeBufferWriter(buf), table, options)
+        return buf
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema, options=write_options(compression)) as writer:
-        writer.write_table(table)
+    _write(sink, table, options)
     return sink.getvalue()
+
+
+def _write(sink: pa.NativeFile, table: pa.Table, options: pa.ipc.IpcWriteOptions) -> None:
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
 
 
 def deserialize(data: bytes | bytearray | memoryview | pa.Buffer) -> pa.Table:
