@@ -44,6 +44,7 @@ from airflow_provider_cylon.runtime.errors import (
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, validate_job_id
+from airflow_provider_cylon.runtime.heartbeat import DeadRankDetector
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,11 @@ class JobKeys:
     def manifest(self) -> str:
         return f"{self.prefix}manifest"
 
+    @property
+    def heartbeats(self) -> str:
+        """Sorted set rank -> server time of its last beat (runtime/heartbeat.py)."""
+        return f"{self.prefix}heartbeats"
+
     def wake(self, what: str) -> str:
         return f"{self.prefix}wake:{what}"
 
@@ -244,6 +250,7 @@ class JobCoordinator:
         self.deadline: float | None = None  # time.monotonic() value
         self._claim = client.register_script(_CLAIM_LUA)
         self._arrive = client.register_script(_ARRIVE_LUA)
+        self._dead: DeadRankDetector | None = None
 
     def _tag(self) -> str:
         return f"job_id={self.job_id} rank={self.rank}"
@@ -290,6 +297,24 @@ class JobCoordinator:
         :param deadline: ``time.monotonic()`` value after which waits raise :class:`WorkerTimeoutError`.
         """
         self.rank, self.world_size, self.deadline = rank, world_size, deadline
+
+    def watch_heartbeats(self, timeout_s: float) -> None:
+        """Declare a rank dead when its heartbeat is older than ``timeout_s`` (0: never).
+
+        :param timeout_s: the spec's ``heartbeat_timeout_s``.
+        """
+        self._dead = DeadRankDetector(self.client, self.keys.heartbeats, timeout_s)
+
+    def check_peers(self) -> None:
+        """Abort the job naming a rank whose heartbeat stopped (at most one Redis read per beat interval)."""
+        if self._dead is None:
+            return
+        found = self._dead.dead_rank()
+        if found is not None:
+            rank, age = found
+            self.abort(f"rank {rank} stopped sending heartbeats ({age:.1f}s since its last, timeout "
+                       f"{self._dead.timeout_s:g}s): its worker died without reporting (killed for memory, past "
+                       "its function timeout, or crashed)", rank=rank)
 
     def _require_rank(self) -> tuple[int, int]:
         if self.rank is None or self.world_size is None:
@@ -368,6 +393,7 @@ class JobCoordinator:
         if self.rank is not None:
             keys.append(self.keys.wake_abort(self.rank))
         while True:
+            self.check_peers()
             self.check_abort()
             if condition():
                 return
@@ -477,7 +503,12 @@ class JobCoordinator:
         """
         end = time.monotonic() + timeout_s
         last_done = -1
+        if self._dead is None:
+            spec = self.get_spec()
+            if spec is not None:
+                self.watch_heartbeats(spec.heartbeat_timeout_s)
         while True:
+            self.check_peers()
             result = self.outcome()
             if result is not None:
                 return result

@@ -46,6 +46,8 @@ STEP_ARITY: dict[str, tuple[int, int | None]] = {
     "slice": (1, 1),
 }
 MAX_WORLD_SIZE = 4096
+#: Seconds without a heartbeat after which a rank counts as dead (runtime/heartbeat.py).
+DEFAULT_HEARTBEAT_TIMEOUT_S = 15.0
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 # Storage option names that would carry a secret; a spec travels through Redis,
 # XCom and logs, so these are refused outright.
@@ -435,6 +437,8 @@ class JobSpec:
     :param broadcast_threshold_bytes: a join side smaller than this (summed over ranks)
         is broadcast instead of shuffled; 0 disables broadcasting.
     :param key_ttl_s: TTL of the job's Redis keys.
+    :param heartbeat_timeout_s: a rank whose heartbeat (sent every fifth of this) is
+        older than this is declared dead and the job aborted naming it; 0 disables.
     :param shuffle_prefix: for the ``s3`` channel: where exchange objects go
         (``{destination}/_staging/{job}/shuffle`` when ``None``).
     :param version: spec format version (:data:`SPEC_VERSION`).
@@ -451,6 +455,7 @@ class JobSpec:
     storage: StorageOptions = field(default_factory=StorageOptions)
     broadcast_threshold_bytes: int = 8 * 1024 * 1024
     key_ttl_s: int = 24 * 3600
+    heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S
     shuffle_prefix: str | None = None
     version: int = SPEC_VERSION
 
@@ -473,6 +478,7 @@ class JobSpec:
         storage: Mapping[str, Any] | None = None,
         broadcast_threshold_bytes: int = 8 * 1024 * 1024,
         key_ttl_s: int = 24 * 3600,
+        heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
         **params: Any,
     ) -> JobSpec:
         """Build a one-step spec: ``JobSpec.for_op("join", [a, b], dest, on="id")``.
@@ -488,6 +494,7 @@ class JobSpec:
         :param storage: non-secret storage options.
         :param broadcast_threshold_bytes: broadcast-join threshold.
         :param key_ttl_s: Redis key TTL.
+        :param heartbeat_timeout_s: dead-worker detection (0 disables).
         :param params: the op's parameters (``on``, ``how``, ``by``, ``aggs``, ...).
         """
         return cls.from_dict({
@@ -496,7 +503,7 @@ class JobSpec:
             "steps": [{"op": op, **params}],
             "world_size": world_size, "channel": channel, "compression": compression, "timeout_s": timeout_s,
             "storage": dict(storage or {}), "broadcast_threshold_bytes": broadcast_threshold_bytes,
-            "key_ttl_s": key_ttl_s,
+            "key_ttl_s": key_ttl_s, "heartbeat_timeout_s": heartbeat_timeout_s,
         })
 
     @classmethod
@@ -516,7 +523,7 @@ class JobSpec:
         op = _choice(data.get("op"), "op", OPS)
         top_keys = {"version", "op", "inputs", "output", "destination", "steps", "world_size", "channel",
                     "compression", "timeout_s", "storage", "broadcast_threshold_bytes", "key_ttl_s",
-                    "shuffle_prefix"}
+                    "heartbeat_timeout_s", "shuffle_prefix"}
         step_params = {k: v for k, v in data.items() if k not in top_keys}
         steps_raw = data.get("steps")
         if steps_raw is None:
@@ -578,6 +585,7 @@ class JobSpec:
             storage=StorageOptions.from_dict(storage_raw),
             broadcast_threshold_bytes=data.get("broadcast_threshold_bytes", 8 * 1024 * 1024),
             key_ttl_s=data.get("key_ttl_s", 24 * 3600),
+            heartbeat_timeout_s=data.get("heartbeat_timeout_s", DEFAULT_HEARTBEAT_TIMEOUT_S),
             shuffle_prefix=shuffle_prefix,
             version=version,
         )
@@ -610,6 +618,7 @@ class JobSpec:
             "storage": self.storage.to_dict(),
             "broadcast_threshold_bytes": self.broadcast_threshold_bytes,
             "key_ttl_s": self.key_ttl_s,
+            "heartbeat_timeout_s": self.heartbeat_timeout_s,
         }
         if self.shuffle_prefix is not None:
             out["shuffle_prefix"] = self.shuffle_prefix
@@ -652,6 +661,8 @@ class JobSpec:
         _number(self.timeout_s, "timeout_s")
         _int(self.broadcast_threshold_bytes, "broadcast_threshold_bytes", low=0)
         _int(self.key_ttl_s, "key_ttl_s", low=60)
+        if _number(self.heartbeat_timeout_s, "heartbeat_timeout_s", positive=False) < 0:
+            raise _fail("heartbeat_timeout_s", f"expected 0 (off) or a positive number but found {self.heartbeat_timeout_s}")
         # Names: inputs and step results share one namespace, each defined once.
         known: list[str] = []
         for i, inp in enumerate(self.inputs):

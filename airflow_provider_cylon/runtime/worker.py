@@ -39,6 +39,7 @@ from airflow_provider_cylon.runtime.errors import (
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import InvocationEvent
+from airflow_provider_cylon.runtime.heartbeat import HeartbeatSender
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,16 @@ def _channel_for(spec: JobSpec, coordinator: JobCoordinator, rank: int, deadline
         ttl_s=spec.key_ttl_s,
         timeout_s=max(1.0, deadline - time.monotonic()),
         poll_s=0.5,
-        abort_check=lambda: coordinator.client.get(coordinator.keys.abort),
+        abort_check=lambda: _peers_checked(coordinator).client.get(coordinator.keys.abort),
         **kwargs,
     )
     return make_channel(spec.channel, ctx)
+
+
+def _peers_checked(coordinator: JobCoordinator) -> JobCoordinator:
+    """Run the heartbeat check (which may set the abort key) before a channel reads the abort key."""
+    coordinator.check_peers()
+    return coordinator
 
 
 def _abort_appears(coordinator: JobCoordinator, seconds: float) -> bool:
@@ -174,6 +181,9 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         limit = min(limit, left - min(SAFETY_MARGIN_S, 0.2 * left))
     deadline = started + max(1.0, limit)
     coordinator.attach(rank, world, deadline)
+    coordinator.watch_heartbeats(spec.heartbeat_timeout_s)
+    heartbeat = HeartbeatSender(client, coordinator.keys.heartbeats, coordinator.keys.spec, rank,
+                                spec.heartbeat_timeout_s, spec.key_ttl_s)
     tag = f"job_id={event.job_id} rank={rank}"
     stats = WorkerStats()
     # threads: the kernel's (and pyarrow's) pool size, what CYLON_NUM_THREADS or the cores allow.
@@ -189,6 +199,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         mark = now
 
     try:
+        heartbeat.start()
         # pyarrow imports pandas (when installed) on its first conversion of Python
         # objects: about 0.4 s. Pay it here, while peers start, not inside a timed step.
         pa.array([0])
@@ -276,6 +287,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
             raise
         return status
     finally:
+        heartbeat.stop()
         if channel is not None:
             try:
                 channel.close()

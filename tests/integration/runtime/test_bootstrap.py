@@ -186,3 +186,34 @@ def test_every_key_has_a_ttl(redis_url: str, job_id: str) -> None:
     for key in keys:
         assert 0 < c.client.ttl(key) <= 300, key
     c.cleanup()
+
+
+def test_heartbeats_are_scored_by_server_time_and_removed_when_a_rank_ends(redis_url: str) -> None:
+    from airflow_provider_cylon.runtime.heartbeat import DeadRankDetector, HeartbeatSender
+
+    c = JobCoordinator(connect(redis_url), f"hb-{uuid.uuid4().hex[:8]}")
+    c.put_spec(JobSpec.for_op("unique", ["a.parquet"], "/tmp/o", world_size=3))
+    sender = HeartbeatSender(c.client, c.keys.heartbeats, c.keys.spec, 0, timeout_s=0.5, ttl_s=60)
+    sender.start()
+    try:
+        time.sleep(0.3)
+        seconds, micros = c.client.time()
+        (rank, score), = c.client.zrange(c.keys.heartbeats, 0, -1, withscores=True)
+        assert rank == b"0" and abs(seconds + micros / 1e6 - score) < 0.3  # beaten within the interval
+        # rank 2 last beat 10 s ago: dead; rank 0 is fresh
+        c.client.zadd(c.keys.heartbeats, {"2": seconds + micros / 1e6 - 10})
+        detector = DeadRankDetector(c.client, c.keys.heartbeats, 0.5)
+        found = detector.dead_rank()
+        assert found is not None and found[0] == 2 and 9.5 < found[1] < 11
+        assert detector.dead_rank() is None  # rate-limited: no second read within the interval
+        c.attach(1, 3)
+        c.watch_heartbeats(0.5)
+        c.check_peers()
+        assert c.get_abort()["rank"] == 2 and "stopped sending heartbeats" in c.get_abort()["error"]
+    finally:
+        sender.stop()
+    assert c.client.zscore(c.keys.heartbeats, "0") is None  # an ended rank is not a dead one
+    c.cleanup()
+    sender.start()  # a late beat after cleanup re-creates nothing
+    sender.stop()
+    assert c.job_keys() == []

@@ -41,6 +41,27 @@ def _job_id() -> str:
     return f"fail-{uuid.uuid4().hex[:10]}"
 
 
+def _signal_rank_mid_shuffle(executor: LocalExecutor, coordinator: JobCoordinator, handle, rank: int,
+                             sig: signal.Signals) -> tuple[object, float]:
+    """Send ``sig`` to ``rank``'s process once its peers wait in the exchange; (outcome, seconds to it)."""
+    deadline = time.monotonic() + 30
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        for event, pid in zip(handle.events, handle.extra["pids"]):
+            if coordinator.client.get(coordinator.keys.claim(event.invocation_id)) == str(rank).encode():
+                victim = pid
+        time.sleep(0.05)
+    assert victim is not None, f"rank {rank} never claimed"
+    # wait until the peers are past the read barrier (i.e. inside the exchange)
+    while coordinator.client.scard(coordinator.keys.barrier("read")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(victim, sig)
+    hit_at = time.monotonic()
+    outcome = executor.wait(handle, 60)
+    return outcome, time.monotonic() - hit_at
+
+
 @pytest.mark.parametrize("channel", ["redis", "tcp"])
 def test_worker_killed_mid_shuffle_fails_fast_naming_rank(inputs, tmp_path, redis_url: str, channel: str) -> None:
     dest = str(tmp_path / "out")
@@ -52,22 +73,7 @@ def test_worker_killed_mid_shuffle_fails_fast_naming_rank(inputs, tmp_path, redi
     executor = LocalExecutor(env={STALL_ENV: "1:60"})  # rank 1 stalls; ranks 0 and 2 wait in the shuffle
     handle = executor.submit(job_id, 3, redis_url)
     try:
-        deadline = time.monotonic() + 30
-        victim = None
-        while victim is None and time.monotonic() < deadline:
-            for event, pid in zip(handle.events, handle.extra["pids"]):
-                if coordinator.client.get(coordinator.keys.claim(event.invocation_id)) == b"1":
-                    victim = pid
-            time.sleep(0.1)
-        assert victim is not None, "rank 1 never claimed"
-        # wait until the peers are past the read barrier (i.e. inside the exchange)
-        while coordinator.client.scard(coordinator.keys.barrier("read")) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        os.kill(victim, signal.SIGKILL)
-        killed_at = time.monotonic()
-        outcome = executor.wait(handle, 60)
-        elapsed = time.monotonic() - killed_at
+        outcome, elapsed = _signal_rank_mid_shuffle(executor, coordinator, handle, 1, signal.SIGKILL)
     finally:
         executor.close()
     assert outcome.state == "failed"
@@ -171,3 +177,30 @@ def test_cancel_stops_every_worker_within_seconds(inputs, tmp_path, redis_url: s
     assert outcome is not None and outcome.state == "failed" and "on_kill from the test" in outcome.error
     assert outcome.failed_rank is None
     coordinator.cleanup()
+
+
+def test_a_silently_dead_worker_is_named_by_its_missing_heartbeat(inputs, tmp_path, redis_url: str) -> None:
+    # SIGSTOP: the process lives on (the local executor sees nothing), as a vanished Lambda
+    # would; only the heartbeats tell the peers that rank 1 is gone.
+    job_id = _job_id()
+    coordinator = JobCoordinator(connect(redis_url), job_id)
+    coordinator.put_spec(_spec(inputs, str(tmp_path / "o"), "tcp").with_(world_size=3, heartbeat_timeout_s=2.0))
+    executor = LocalExecutor(env={STALL_ENV: "1:60"})
+    handle = executor.submit(job_id, 3, redis_url)
+    try:
+        outcome, elapsed = _signal_rank_mid_shuffle(executor, coordinator, handle, 1, signal.SIGSTOP)
+    finally:
+        executor.close()  # SIGKILL reaches a stopped process too
+    assert outcome.state == "failed"
+    assert outcome.failed_rank == 1 and "stopped sending heartbeats" in outcome.error, outcome.error
+    assert 2.0 <= elapsed < 8, f"took {elapsed:.1f}s"
+    assert {r: s["state"] for r, s in outcome.statuses.items()} == {0: "error", 2: "error"}
+    coordinator.cleanup()
+
+
+def test_a_slow_worker_is_not_a_dead_one(inputs, tmp_path, redis_url: str) -> None:
+    # rank 0 sleeps 3 s (three heartbeat timeouts) before computing: its thread keeps beating.
+    spec = _spec(inputs, str(tmp_path / "o")).with_(heartbeat_timeout_s=1.0)
+    executor = LocalExecutor(env={STALL_ENV: "0:3"})
+    manifest = run_job(spec, world_size=2, redis_url=redis_url, executor=executor)
+    assert manifest["rows"] == 1000

@@ -1,0 +1,132 @@
+"""Heartbeats: a worker that dies silently is named within seconds, not at the job timeout.
+
+The local executor watches its processes, but a Lambda invocation can vanish
+without a word (killed for memory, past its function timeout, a crash in native
+code); its peers would wait in the next barrier or exchange until the job's
+``timeout_s``. So every attached rank keeps its entry in the sorted set
+``cylon:{job}:heartbeats`` fresh from a daemon thread, scored with Redis
+server time (Lambda clocks never enter), every fifth of
+``JobSpec.heartbeat_timeout_s``. It removes the entry when it ends, so only a
+rank that vanished mid-job can go stale.
+
+Whoever waits on the job (a rank in a barrier or a channel step, the submitter
+in ``wait_final``) asks :class:`DeadRankDetector` at most once per interval; one
+script returns the entries older than the timeout, and the first waiter that
+sees one aborts the job naming that rank. A slow rank is not a dead one: the
+thread beats while the worker computes (the kernel and pyarrow release the GIL)
+or sleeps.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis
+
+log = logging.getLogger(__name__)
+
+#: Beats per timeout: a rank is declared dead after missing this many in a row.
+BEATS_PER_TIMEOUT = 5
+
+# KEYS[1] heartbeats zset, KEYS[2] the job's spec; ARGV[1] rank, ARGV[2] key TTL (s).
+# Score: server time. No spec: the job was cleaned up; a late beat must not re-create keys.
+_BEAT_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS[1] heartbeats zset; ARGV[1] timeout (s). Returns {now, rank, score, rank, score, ...} of stale ranks.
+_STALE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'WITHSCORES')
+table.insert(stale, 1, tostring(now))
+return stale
+"""
+
+
+def beat_interval(timeout_s: float) -> float:
+    """Seconds between two beats for a timeout (at least 0.1)."""
+    return max(0.1, timeout_s / BEATS_PER_TIMEOUT)
+
+
+class HeartbeatSender:
+    """Keeps one rank's heartbeat fresh from a daemon thread.
+
+    :param client: a redis-py client (thread-safe; shared with the worker).
+    :param key: the job's heartbeats sorted set.
+    :param spec_key: the job's spec key (beats stop re-creating keys once it is gone).
+    :param rank: this worker's rank.
+    :param timeout_s: the spec's ``heartbeat_timeout_s`` (0: no heartbeats).
+    :param ttl_s: TTL of the key.
+    """
+
+    def __init__(self, client: redis.Redis, key: str, spec_key: str, rank: int, timeout_s: float,
+                 ttl_s: int) -> None:
+        self.client, self.key, self.spec_key, self.rank, self.ttl_s = client, key, spec_key, rank, ttl_s
+        self.enabled = timeout_s > 0
+        self.interval_s = beat_interval(timeout_s) if self.enabled else 0.0
+        self._beat = client.register_script(_BEAT_LUA)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Beat once now (so the rank is watched from here on), then every interval."""
+        if not self.enabled:
+            return
+        self._beat(keys=[self.key, self.spec_key], args=[self.rank, self.ttl_s])
+        self._thread = threading.Thread(target=self._run, name=f"cylon-heartbeat-{self.rank}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self._beat(keys=[self.key, self.spec_key], args=[self.rank, self.ttl_s])
+            except redis.RedisError as err:  # the worker's own Redis calls will report an outage
+                log.warning("rank=%d heartbeat failed: %s", self.rank, err)
+
+    def stop(self) -> None:
+        """Stop beating and leave the set: an ended rank is not a dead one."""
+        if not self.enabled:
+            return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            self.client.zrem(self.key, self.rank)
+        except redis.RedisError as err:
+            log.warning("rank=%d could not remove its heartbeat: %s", self.rank, err)
+
+
+class DeadRankDetector:
+    """Rate-limited check for ranks whose heartbeat is older than the timeout.
+
+    :param client: a redis-py client.
+    :param key: the job's heartbeats sorted set.
+    :param timeout_s: the spec's ``heartbeat_timeout_s`` (0: never finds anything).
+    """
+
+    def __init__(self, client: redis.Redis, key: str, timeout_s: float) -> None:
+        self.key, self.timeout_s = key, timeout_s
+        self.interval_s = beat_interval(timeout_s) if timeout_s > 0 else float("inf")
+        self._stale = client.register_script(_STALE_LUA)
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def dead_rank(self) -> tuple[int, float] | None:
+        """``(rank, seconds since its last beat)`` of a dead rank, or ``None``; reads Redis at most once per interval."""
+        if self.timeout_s <= 0:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                return None
+            self._next = now + self.interval_s
+        reply = self._stale(keys=[self.key], args=[self.timeout_s])
+        server_now = float(reply[0])
+        stale = [(int(reply[i]), server_now - float(reply[i + 1])) for i in range(1, len(reply), 2)]
+        return max(stale, key=lambda s: s[1]) if stale else None
