@@ -59,6 +59,8 @@ class CylonBaseOperator(BaseOperator):
         ``[operators] default_deferrable``).
     :param poll_interval: seconds between reads of the job's keys while waiting.
     :param job_timeout: job time limit in seconds when ``execution_timeout`` is not set.
+    :param heartbeat_timeout: seconds without a worker heartbeat after which that worker
+        counts as dead and the job fails naming it (``None``: the runtime's 15 s; 0: off).
     """
 
     template_fields: Sequence[str] = ("destination",)
@@ -80,6 +82,7 @@ class CylonBaseOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 1.0,
         job_timeout: float | None = None,
+        heartbeat_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -96,6 +99,7 @@ class CylonBaseOperator(BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
+        self.heartbeat_timeout = heartbeat_timeout
         self._job_id: str | None = None
         self._handle: JobHandle | None = None
         self._executor: Executor | None = None
@@ -152,6 +156,8 @@ class CylonBaseOperator(BaseOperator):
             "timeout_s": self._timeout_s(),
             "storage": self._storage_options(),
         }
+        if self.heartbeat_timeout is not None:
+            data["heartbeat_timeout_s"] = self.heartbeat_timeout
         try:
             return JobSpec.from_dict(data)
         except SpecError as err:

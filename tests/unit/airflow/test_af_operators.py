@@ -68,6 +68,10 @@ def test_parallelism_channel_and_execution_timeout_reach_the_spec(cylon_conn: st
     spec = op.build_spec()
     assert (spec.world_size, spec.channel, spec.timeout_s) == (5, "s3", 420.0)
     assert CylonSortOperator(task_id="t", source="a/", by="x", destination="o/").build_spec().world_size == 2
+    assert CylonSortOperator(task_id="h", source="a/", by="x", destination="o/",
+                             heartbeat_timeout=40).build_spec().heartbeat_timeout_s == 40
+    with pytest.raises(CylonSpecError, match="task 'n'.*heartbeat_timeout_s"):
+        CylonSortOperator(task_id="n", source="a/", by="x", destination="o/", heartbeat_timeout=-1).build_spec()
 
 
 def test_bad_arguments_name_the_task_and_field(cylon_conn: str) -> None:
