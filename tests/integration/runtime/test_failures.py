@@ -152,9 +152,9 @@ def test_duplicate_delivery_gives_identical_output(inputs, tmp_path, redis_url: 
 
 
 def test_memory_limit_is_applied_to_workers(inputs, tmp_path, redis_url: str) -> None:
-    # 200 MiB of address space cannot even hold pyarrow: the limit reaches the worker
+    # 64 MiB of address space cannot even hold pyarrow: the limit reaches the worker
     with pytest.raises(JobFailedError, match="exited with code") as info:
-        run_job(_spec(inputs, str(tmp_path / "o")), world_size=2, redis_url=redis_url, memory_mb=200)
+        run_job(_spec(inputs, str(tmp_path / "o")), world_size=2, redis_url=redis_url, memory_mb=64)
     assert "invocation" in str(info.value)
     assert not os.path.exists(tmp_path / "o" / "_SUCCESS")
 

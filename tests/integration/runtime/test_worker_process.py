@@ -17,7 +17,7 @@ from airflow_provider_cylon.runtime.spec import JobSpec
 pytestmark = pytest.mark.integration("redis")
 
 
-def test_worker_process_hides_pandas_and_opentelemetry_and_keeps_pyarrow_working() -> None:
+def test_worker_process_hides_numpy_pandas_and_opentelemetry_and_keeps_pyarrow_working() -> None:
     script = textwrap.dedent('''
         import sys
         from airflow_provider_cylon.runtime import worker_process
@@ -32,7 +32,7 @@ def test_worker_process_hides_pandas_and_opentelemetry_and_keeps_pyarrow_working
             print("blocked:", err)
         else:
             raise SystemExit("pandas imported")
-        loaded = [m for m in sys.modules if m.split(".")[0] in ("pandas", "opentelemetry")]
+        loaded = [m for m in sys.modules if m.split(".")[0] in ("numpy", "pandas", "opentelemetry")]
         assert not loaded, loaded
         print("OK")
     ''')
