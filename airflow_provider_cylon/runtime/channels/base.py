@@ -37,7 +37,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -333,6 +333,35 @@ class Channel(ABC):
     def _error(self, message: str, *, peer: int | Sequence[int] | None = None, step: int | None = None) -> ChannelError:
         """A :class:`ChannelError` carrying this rank's job id and rank (to ``raise``)."""
         return ChannelError(message, job_id=self.ctx.job_id, rank=self.ctx.rank, peer=peer, step=step)
+
+    def _wakes(self, watch: AbortWatch, wake: str, pending: set[int], what: str,
+               before_wait: Callable[[], None] | None = None) -> Iterator[bytes]:
+        """Payloads pushed to this rank's ``wake`` list while ``pending`` (ranks) is not empty.
+
+        BLPOPs the wake list and the rank's abort wake list together (never spins);
+        the abort key and the deadline are checked before every wait, and at once when
+        the abort list fires. The caller removes ranks from ``pending`` as it handles
+        their payloads.
+
+        :param watch: the step's abort/deadline watch.
+        :param wake: this rank's wake list for the step.
+        :param pending: ranks still expected (read after every payload).
+        :param what: what is awaited, for messages ("partitions", "step objects").
+        :param before_wait: called before each wait (e.g. to surface failed background reads).
+        """
+        ctx = self.ctx
+        abort_wake = abort_wake_key(ctx.job_id, ctx.rank)
+        while pending:
+            watch.check(pending, f"waiting for {what} from ranks {sorted(pending)}")
+            if before_wait is not None:
+                before_wait()
+            item = ctx.redis.blpop([wake, abort_wake], timeout=watch.wait_s())
+            if item is None:
+                continue
+            if item[0] in (abort_wake, abort_wake.encode()):
+                watch.check(pending, f"waiting for {what}", fresh=True)
+                continue
+            yield item[1]
 
     def bind(self, host: str = "127.0.0.1") -> str | None:
         """Prepare to be reached by peers; return this rank's endpoint for the all_gather.

@@ -26,7 +26,6 @@ from airflow_provider_cylon.runtime.channels.base import (
     AbortWatch,
     Channel,
     ChannelError,
-    abort_wake_key,
 )
 from airflow_provider_cylon.runtime.channels.ipc import IpcDecodeError, deserialize, serialize
 
@@ -81,16 +80,8 @@ class RedisChannel(Channel):
         out: list[pa.Table | None] = [None] * ctx.world_size
         pending = set(range(ctx.world_size)) - {ctx.rank}
         wake = self._wake_key(step, ctx.rank)
-        abort_wake = abort_wake_key(ctx.job_id, ctx.rank)
-        while pending:
-            watch.check(pending, f"waiting for partitions from ranks {sorted(pending)}")
-            item = ctx.redis.blpop([wake, abort_wake], timeout=watch.wait_s())
-            if item is None:
-                continue
-            if item[0] in (abort_wake, abort_wake.encode()):
-                watch.check(pending, "waiting for partitions", fresh=True)
-                continue
-            src, count, nbytes = self._parse_wake(step, item[1], pending)
+        for payload in self._wakes(watch, wake, pending, "partitions"):
+            src, count, nbytes = self._parse_wake(step, payload, pending)
             data = self._fetch(step, src, count, nbytes)
             try:
                 out[src] = deserialize(data)

@@ -35,7 +35,6 @@ from airflow_provider_cylon.runtime.channels.base import (
     Channel,
     ChannelContext,
     ChannelError,
-    abort_wake_key,
 )
 from airflow_provider_cylon.runtime.channels.ipc import IpcDecodeError, deserialize, serialize
 
@@ -164,18 +163,10 @@ class S3Channel(Channel):
             )
         reads: dict[Future[None], int] = {}
         wake = self._wake_key(step, ctx.rank)
-        abort_wake = abort_wake_key(ctx.job_id, ctx.rank)
         try:
-            while unannounced:
-                watch.check(unannounced, f"waiting for step objects from ranks {sorted(unannounced)}")
-                self._raise_failed(reads)
-                item = ctx.redis.blpop([wake, abort_wake], timeout=watch.wait_s())
-                if item is None:
-                    continue
-                if item[0] in (abort_wake, abort_wake.encode()):
-                    watch.check(unannounced, "waiting for step objects", fresh=True)
-                    continue
-                msg = self._parse_wake(step, item[1], unannounced)
+            for payload in self._wakes(watch, wake, unannounced, "step objects",
+                                       before_wait=lambda: self._raise_failed(reads)):
+                msg = self._parse_wake(step, payload, unannounced)
                 unannounced.discard(msg["src"])
                 reads[self._pool.submit(self._read, step, msg, out)] = msg["src"]
             while True:
