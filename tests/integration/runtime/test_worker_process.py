@@ -64,6 +64,16 @@ def test_workers_share_the_cores_and_report_threads_and_peak_memory(tmp_path: Pa
         assert 20 << 20 < status["peak_memory_bytes"] < 1 << 30
 
 
+def test_peak_memory_is_the_workers_own_not_its_parents(tmp_path: Path, redis_url: str) -> None:
+    # Linux carries a process's pre-exec RSS into ru_maxrss: a worker started by a big
+    # parent must still report its own high-water mark.
+    ballast = bytearray(600 << 20)  # 600 MiB resident in this (the submitting) process
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    manifest = run_job(_sort_job(tmp_path), world_size=1, redis_url=redis_url)
+    del ballast
+    assert manifest["workers"][0]["peak_memory_bytes"] < 400 << 20
+
+
 def test_an_explicit_thread_count_wins(tmp_path: Path, redis_url: str) -> None:
     executor = LocalExecutor(env={"CYLON_NUM_THREADS": "1"})
     manifest = run_job(_sort_job(tmp_path), world_size=1, redis_url=redis_url, executor=executor)
