@@ -59,6 +59,8 @@ class CylonBaseOperator(BaseOperator):
         ``[operators] default_deferrable``).
     :param poll_interval: seconds between reads of the job's keys while waiting.
     :param job_timeout: job time limit in seconds when ``execution_timeout`` is not set.
+    :param output_compression: codec of the written files (Parquet: ``zstd`` default,
+        ``snappy``, ``gzip``, ``brotli``, ``lz4``, ``none``; Arrow: ``none``, ``lz4``, ``zstd``).
     :param heartbeat_timeout: seconds without a worker heartbeat after which that worker
         counts as dead and the job fails naming it (``None``: the runtime's 15 s; 0: off).
     """
@@ -82,6 +84,7 @@ class CylonBaseOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 1.0,
         job_timeout: float | None = None,
+        output_compression: str | None = None,
         heartbeat_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
@@ -100,6 +103,7 @@ class CylonBaseOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
         self.heartbeat_timeout = heartbeat_timeout
+        self.output_compression = output_compression
         self._job_id: str | None = None
         self._handle: JobHandle | None = None
         self._executor: Executor | None = None
@@ -148,7 +152,8 @@ class CylonBaseOperator(BaseOperator):
             "version": 1,
             "op": definition["op"],
             "inputs": list(definition["inputs"]),
-            "output": {"destination": self.destination, "format": self.output_format},
+            "output": {"destination": self.destination, "format": self.output_format,
+                       **({"compression": self.output_compression} if self.output_compression else {})},
             "steps": list(definition["steps"]),
             "world_size": int(world_size or self.parallelism or config.parallelism or DEFAULT_PARALLELISM),
             "channel": self.channel or config.channel or "redis",

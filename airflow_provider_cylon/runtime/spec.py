@@ -32,6 +32,12 @@ COMPRESSIONS = ("none", "lz4", "zstd")
 JOIN_HOWS = ("inner", "left", "right", "outer", "semi", "anti")
 AGGREGATIONS = ("count", "min", "max", "sum", "mean", "var", "std", "nunique")
 FORMATS = ("parquet", "csv", "arrow")
+#: Codecs of written files per format; the first is the default.
+OUTPUT_COMPRESSIONS = {
+    "parquet": ("zstd", "snappy", "gzip", "brotli", "lz4", "none"),
+    "arrow": ("none", "lz4", "zstd"),
+    "csv": ("none",),
+}
 #: Number of inputs each step op takes: (min, max); max None = unbounded.
 STEP_ARITY: dict[str, tuple[int, int | None]] = {
     "join": (2, 2),
@@ -187,19 +193,46 @@ class OutputSpec:
     :param destination: prefix (``file://``, ``s3://`` or a local dir); part files and
         ``_SUCCESS`` go directly under it.
     :param format: ``parquet`` (default), ``csv`` or ``arrow``.
+    :param compression: codec of the written files: Parquet ``zstd`` (default), ``snappy``,
+        ``gzip``, ``brotli``, ``lz4`` or ``none``; Arrow IPC ``none`` (default), ``lz4`` or
+        ``zstd``; CSV ``none`` only.
+    :param compression_level: the codec's level (``None``: Arrow's default for the codec).
     """
 
     destination: str
     format: str = "parquet"
+    compression: str | None = None
+    compression_level: int | None = None
 
     def validate(self, where: str) -> None:
         _str(self.destination, f"{where}.destination")
         if any(ch in self.destination for ch in "*?["):
             raise _fail(f"{where}.destination", f"expected a prefix, not a glob, but found {self.destination!r}")
         _choice(self.format, f"{where}.format", FORMATS)
+        if self.compression is not None:
+            _choice(self.compression, f"{where}.compression", OUTPUT_COMPRESSIONS[self.format])
+        if self.compression_level is not None:
+            import pyarrow as pa  # the codec's own bounds (Arrow's), checked before any worker starts
+
+            _int(self.compression_level, f"{where}.compression_level")
+            if self.codec == "none" or not pa.Codec.supports_compression_level(self.codec):
+                raise _fail(f"{where}.compression_level", f"codec {self.codec!r} takes no level")
+            low = pa.Codec.minimum_compression_level(self.codec)
+            high = pa.Codec.maximum_compression_level(self.codec)
+            _int(self.compression_level, f"{where}.compression_level", low=low, high=high)
+
+    @property
+    def codec(self) -> str:
+        """The codec the files are written with (the format's default when not given)."""
+        return self.compression or OUTPUT_COMPRESSIONS[self.format][0]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"destination": self.destination, "format": self.format}
+        out: dict[str, Any] = {"destination": self.destination, "format": self.format}
+        if self.compression is not None:
+            out["compression"] = self.compression
+        if self.compression_level is not None:
+            out["compression_level"] = self.compression_level
+        return out
 
 
 @dataclass(frozen=True)
@@ -561,11 +594,12 @@ class JobSpec:
             output_raw = {"destination": output_raw}
         if not isinstance(output_raw, Mapping):
             raise _fail("output", f"expected a mapping with destination but found {output_raw!r}")
-        unknown = sorted(set(output_raw) - {"destination", "format"})
+        unknown = sorted(set(output_raw) - {"destination", "format", "compression", "compression_level"})
         if unknown:
             raise _fail(f"output.{unknown[0]}", "unknown output field; expected destination, format")
         output = OutputSpec(destination=_str(output_raw.get("destination"), "output.destination"),
-                            format=output_raw.get("format", "parquet"))
+                            format=output_raw.get("format", "parquet"), compression=output_raw.get("compression"),
+                            compression_level=output_raw.get("compression_level"))
 
         storage_raw = data.get("storage")
         if storage_raw is not None and not isinstance(storage_raw, Mapping):

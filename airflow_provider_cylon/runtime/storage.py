@@ -376,15 +376,18 @@ def staging_dir(destination: str, job_id: str, options: StorageOptions | None = 
     return filesystem, _join(base, STAGING_DIR, job_id)
 
 
-def _write_table(filesystem: pafs.FileSystem, path: str, table: pa.Table, fmt: str) -> int:
-    if fmt == "parquet":
+def _write_table(filesystem: pafs.FileSystem, path: str, table: pa.Table, output: OutputSpec) -> int:
+    codec, level = output.codec, output.compression_level
+    if output.format == "parquet":
         with filesystem.open_output_stream(path) as sink:
-            pq.write_table(table, sink, compression="zstd", use_dictionary=dictionary_columns(table))
-    elif fmt == "csv":
+            pq.write_table(table, sink, compression=codec, compression_level=level,
+                           use_dictionary=dictionary_columns(table))
+    elif output.format == "csv":
         with filesystem.open_output_stream(path) as sink:
             pacsv.write_csv(table, sink)
     else:
-        with filesystem.open_output_stream(path) as sink, paipc.new_file(sink, table.schema) as writer:
+        options = paipc.IpcWriteOptions(compression=None if codec == "none" else pa.Codec(codec, level))
+        with filesystem.open_output_stream(path) as sink, paipc.new_file(sink, table.schema, options=options) as writer:
             writer.write_table(table)
     return int(_info(filesystem, path).size or 0)
 
@@ -405,7 +408,7 @@ def stage_part(table: pa.Table, output: OutputSpec, job_id: str, rank: int,
     try:
         if isinstance(filesystem, pafs.LocalFileSystem):  # object stores need no directories
             filesystem.create_dir(stage, recursive=True)
-        size = _write_table(filesystem, _join(stage, name), table, output.format)
+        size = _write_table(filesystem, _join(stage, name), table, output)
     except (OSError, pa.ArrowException) as err:
         raise StorageError(f"job_id={job_id} rank={rank}: cannot write {output.destination}/{STAGING_DIR}/"
                            f"{job_id}/{name}: {err}", job_id=job_id, rank=rank) from err
@@ -447,6 +450,7 @@ def commit(output: OutputSpec, job_id: str, parts: Sequence[dict[str, Any]], sch
             "job_id": job_id,
             "destination": output.destination,
             "format": output.format,
+            "compression": output.codec,
             "files": files,
             "rows": sum(f["rows"] for f in files),
             "bytes": sum(f["bytes"] for f in files),

@@ -85,4 +85,5 @@ def test_threads_per_worker_divides_and_never_reaches_zero() -> None:
     assert cores >= 1
     assert threads_per_worker(cores * 4) == 1
     assert threads_per_worker(2) == max(1, cores // 2)
-    assert worker_defaults(2) == {"CYLON_NUM_THREADS": str(threads_per_worker(2)), "MIMALLOC_ALLOW_THP": "0"}
+    assert worker_defaults(2) == {"CYLON_NUM_THREADS": str(threads_per_worker(2)), "MIMALLOC_ALLOW_THP": "0",
+                                  "MIMALLOC_PURGE_DELAY": "-1"}

@@ -70,6 +70,8 @@ def test_parallelism_channel_and_execution_timeout_reach_the_spec(cylon_conn: st
     assert CylonSortOperator(task_id="t", source="a/", by="x", destination="o/").build_spec().world_size == 2
     assert CylonSortOperator(task_id="h", source="a/", by="x", destination="o/",
                              heartbeat_timeout=40).build_spec().heartbeat_timeout_s == 40
+    assert CylonSortOperator(task_id="c", source="a/", by="x", destination="o/",
+                             output_compression="snappy").build_spec().output.codec == "snappy"
     with pytest.raises(CylonSpecError, match="task 'n'.*heartbeat_timeout_s"):
         CylonSortOperator(task_id="n", source="a/", by="x", destination="o/", heartbeat_timeout=-1).build_spec()
 

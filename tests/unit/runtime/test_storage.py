@@ -87,3 +87,34 @@ def test_commit_replaces_previous_output_and_writes_manifest(tmp_path: Path) -> 
     assert manifest["job_id"] == "job-c" and manifest["world_size"] == 3
     assert manifest["schema"][0] == {"name": "k", "type": "int64", "nullable": True}
     assert [f["rank"] for f in manifest["files"]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("fmt,codec,level", [("parquet", None, None), ("parquet", "snappy", None),
+                                             ("parquet", "gzip", 9), ("parquet", "zstd", 7), ("parquet", "none", None),
+                                             ("arrow", None, None), ("arrow", "lz4", None), ("arrow", "zstd", 3)])
+def test_outputs_are_written_with_the_chosen_codec(tmp_path: Path, fmt: str, codec: str | None,
+                                                   level: int | None) -> None:
+    dest = tmp_path / "out"
+    out = OutputSpec(destination=str(dest), format=fmt, compression=codec, compression_level=level)
+    table = pa.table({"k": list(range(5000)), "s": [f"v{i % 17}" for i in range(5000)]})
+    manifest = storage.commit(out, "job-z", [storage.stage_part(table, out, "job-z", 0)], table.schema)
+    expected = codec or ("zstd" if fmt == "parquet" else "none")
+    assert manifest["compression"] == expected
+    assert storage.read_output(str(dest)).equals(table)
+    path = dest / manifest["files"][0]["path"]
+    if fmt == "parquet":
+        written = pq.ParquetFile(path).metadata.row_group(0).column(0).compression
+        assert written == ("UNCOMPRESSED" if expected == "none" else expected.upper())
+    else:  # IPC body compression: only a compressed file is smaller than the data
+        assert (path.stat().st_size < table.nbytes) == (expected != "none")
+
+
+def test_output_codec_errors_name_the_field() -> None:
+    from airflow_provider_cylon.runtime.errors import SpecError
+
+    with pytest.raises(SpecError, match="output.compression_level.*'snappy' takes no level"):
+        OutputSpec(destination="o", compression="snappy", compression_level=3).validate("output")
+    with pytest.raises(SpecError, match="output.compression"):
+        OutputSpec(destination="o", format="csv", compression="gzip").validate("output")
+    with pytest.raises(SpecError, match="output.compression_level.*<= 22"):
+        OutputSpec(destination="o", compression="zstd", compression_level=40).validate("output")
