@@ -40,6 +40,14 @@ def _json(value: Any) -> Any:
         return {"raw": text}
 
 
+def heartbeat_timeout_of_spec(spec: Any) -> float:
+    """``heartbeat_timeout_s`` of a stored JobSpec (the runtime's default when absent; 0: off)."""
+    from airflow_provider_cylon.runtime.spec import DEFAULT_HEARTBEAT_TIMEOUT_S
+
+    value = spec.get("heartbeat_timeout_s") if isinstance(spec, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else DEFAULT_HEARTBEAT_TIMEOUT_S
+
+
 def world_size_of_spec(spec: Any) -> int | None:
     """World size recorded in a stored JobSpec (JSON dict), if it says so."""
     if not isinstance(spec, dict):
@@ -61,6 +69,8 @@ class JobSnapshot:
     :param done: ranks that reported (``SCARD done``).
     :param world_size: workers expected, from the stored spec (None if unknown).
     :param barrier_count: arrivals at the named barrier, when one was asked for.
+    :param dead_rank: ``(rank, seconds)`` of a rank whose heartbeat is older than the
+        spec's ``heartbeat_timeout_s`` (runtime/heartbeat.py), or None.
     """
 
     job_id: str
@@ -70,14 +80,20 @@ class JobSnapshot:
     world_size: int | None
     barrier_count: int | None = None
     statuses: dict[int, Any] = field(default_factory=dict)
+    dead_rank: tuple[int, float] | None = None
 
     @property
     def failed_rank(self) -> int | None:
-        """Rank named by the abort record, if any."""
+        """Rank named by the abort record (or, before any abort, the dead rank), if any."""
         if not self.abort:
-            return None
+            return self.dead_rank[0] if self.dead_rank else None
         rank = self.abort.get("rank")
         return rank if isinstance(rank, int) else None
+
+    def _dead_rank_text(self) -> str:
+        rank, age = self.dead_rank or (None, 0.0)
+        return (f"rank {rank} stopped sending heartbeats ({age:.1f}s since its last): its worker died without "
+                "reporting (killed for memory, past its function timeout, or crashed)")
 
     def failure_details(self) -> dict[str, Any]:
         """``rank``, ``error`` and (when reported) ``traceback`` of the failing rank.
@@ -88,7 +104,8 @@ class JobSnapshot:
         """
         abort = self.abort or {}
         rank = self.failed_rank
-        text = str(abort.get("error") or abort.get("raw") or "job aborted")
+        text = str(abort.get("error") or abort.get("raw") or
+                   (self._dead_rank_text() if self.dead_rank and not self.abort else "job aborted"))
         error, _, rest = text.partition("\n")
         traceback: str | None = rest.strip() or None
         status = self.statuses.get(rank) if rank is not None else None
@@ -123,16 +140,28 @@ def _statuses(raw: dict[Any, Any] | None) -> dict[int, Any]:
     return out
 
 
+def _dead_rank(spec: Any, server_time: Any, stalest: Any) -> tuple[int, float] | None:
+    """The rank with the oldest heartbeat, if older than the spec's timeout."""
+    timeout = heartbeat_timeout_of_spec(spec)
+    if timeout <= 0 or not stalest or not server_time:
+        return None
+    member, score = stalest[0]
+    age = float(server_time[0]) + float(server_time[1]) / 1e6 - float(score)
+    return (int(_text(member) or "0"), age) if age > timeout else None
+
+
 def _snapshot(job_id: str, values: list[Any], with_barrier: bool, statuses: Any) -> JobSnapshot:
-    manifest, abort, done, spec = values[:4]
+    manifest, abort, done, spec, server_time, stalest = values[:6]
+    spec = _json(spec)
     return JobSnapshot(
         job_id=job_id,
         manifest=_json(manifest),
         abort=_json(abort),
         done=int(done or 0),
-        world_size=world_size_of_spec(_json(spec)),
-        barrier_count=int(values[4] or 0) if with_barrier else None,
+        world_size=world_size_of_spec(spec),
+        barrier_count=int(values[6] or 0) if with_barrier else None,
         statuses=_statuses(statuses),
+        dead_rank=_dead_rank(spec, server_time, stalest),
     )
 
 
@@ -141,6 +170,8 @@ def _queue(pipe: Any, job_id: str, barrier: str | None) -> None:
     pipe.get(job_key(job_id, "abort"))
     pipe.scard(job_key(job_id, "done"))
     pipe.get(job_key(job_id, "spec"))
+    pipe.time()  # heartbeats are scored with Redis server time: compare with the same clock
+    pipe.zrange(job_key(job_id, "heartbeats"), 0, 0, withscores=True)  # the stalest rank
     if barrier is not None:
         pipe.scard(job_key(job_id, f"barrier:{barrier}"))
 

@@ -56,6 +56,8 @@ class JobWatch:
                           world_size if world_size is not None else "?")
         if snap.abort is not None:
             return "error"
+        if snap.dead_rank is not None and snap.manifest is None:
+            return "error"  # a worker vanished (e.g. a Lambda killed for memory): do not wait for the timeout
         if self.barrier is not None:
             if (snap.barrier_count or 0) >= (self.expected or 0):
                 return "success"

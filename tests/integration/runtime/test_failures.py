@@ -42,7 +42,7 @@ def _job_id() -> str:
 
 
 def _signal_rank_mid_shuffle(executor: LocalExecutor, coordinator: JobCoordinator, handle, rank: int,
-                             sig: signal.Signals) -> tuple[object, float]:
+                             sig: signal.Signals, world: int = 3) -> tuple[object, float]:
     """Send ``sig`` to ``rank``'s process once its peers wait in the exchange; (outcome, seconds to it)."""
     deadline = time.monotonic() + 30
     victim = None
@@ -53,7 +53,7 @@ def _signal_rank_mid_shuffle(executor: LocalExecutor, coordinator: JobCoordinato
         time.sleep(0.05)
     assert victim is not None, f"rank {rank} never claimed"
     # wait until the peers are past the read barrier (i.e. inside the exchange)
-    while coordinator.client.scard(coordinator.keys.barrier("read")) < 3 and time.monotonic() < deadline:
+    while coordinator.client.scard(coordinator.keys.barrier("read")) < world and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
     os.kill(victim, sig)
@@ -193,8 +193,28 @@ def test_a_silently_dead_worker_is_named_by_its_missing_heartbeat(inputs, tmp_pa
         executor.close()  # SIGKILL reaches a stopped process too
     assert outcome.state == "failed"
     assert outcome.failed_rank == 1 and "stopped sending heartbeats" in outcome.error, outcome.error
-    assert 2.0 <= elapsed < 8, f"took {elapsed:.1f}s"
+    # found after 2-3 s; the executor then gives the stopped process (which cannot exit) its 5 s grace
+    assert 2.0 <= elapsed < 12, f"took {elapsed:.1f}s"
+    assert outcome.statuses[0]["phase"] == "compute"  # the peers were inside the exchange
     assert {r: s["state"] for r, s in outcome.statuses.items()} == {0: "error", 2: "error"}
+    coordinator.cleanup()
+
+
+def test_with_no_peer_left_the_submitter_names_the_silent_rank(inputs, tmp_path, redis_url: str) -> None:
+    # A single worker stops (as a Lambda that vanished): nobody else waits in a barrier,
+    # so the submitter's wait_final must see the stale heartbeat itself.
+    job_id = _job_id()
+    coordinator = JobCoordinator(connect(redis_url), job_id)
+    coordinator.put_spec(_spec(inputs, str(tmp_path / "o")).with_(world_size=1, heartbeat_timeout_s=1.5))
+    executor = LocalExecutor(env={STALL_ENV: "0:60"})
+    handle = executor.submit(job_id, 1, redis_url)
+    try:
+        outcome, elapsed = _signal_rank_mid_shuffle(executor, coordinator, handle, 0, signal.SIGSTOP, world=1)
+    finally:
+        executor.close()
+    assert outcome.state == "failed" and outcome.failed_rank == 0, outcome.error
+    # found after ~2 s; the executor then gives a process that cannot exit its 5 s grace
+    assert "stopped sending heartbeats" in outcome.error and elapsed < 10, (elapsed, outcome.error)
     coordinator.cleanup()
 
 
