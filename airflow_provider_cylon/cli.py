@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     from airflow_provider_cylon.runtime.local import run_job
     from airflow_provider_cylon.runtime.spec import JobSpec
 
-    text = sys.stdin.read() if args.spec == "-" else open(args.spec, encoding="utf-8").read()
+    text = sys.stdin.read() if args.spec == "-" else Path(args.spec).read_text(encoding="utf-8")
     try:
         spec = JobSpec.from_json(text)
         if args.channel:

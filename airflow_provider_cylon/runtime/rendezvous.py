@@ -363,7 +363,7 @@ def register(
                 sock.settimeout(remaining)
                 try:
                     chunk = sock.recv(4096)
-                except socket.timeout as err:
+                except TimeoutError as err:
                     raise PunchError(f"pair {pair!r}: no peer within {timeout_s:.1f} s") from err
                 if not chunk:
                     raise PunchError(f"pair {pair!r}: rendezvous server closed the connection")
