@@ -168,7 +168,8 @@ def _demo(args: argparse.Namespace) -> int:
         for w in result["workers"]:
             phases = " ".join(f"{k}={float(v):.3f}" for k, v in (w.get("phases") or {}).items())
             print(f"  rank {w.get('rank')}: rows in {w.get('rows_in')}, rows out {w.get('rows_out')}, "
-                  f"bytes sent {w.get('bytes_sent')}  [{phases}]")
+                  f"bytes sent {w.get('bytes_sent')}, peak {int(w.get('peak_memory_bytes') or 0) >> 20} MiB, "
+                  f"{w.get('threads')} thread(s)  [{phases}]")
     report = results.get("sort_by_revenue")
     if report:
         from airflow_provider_cylon.runtime.storage import read_output

@@ -316,7 +316,8 @@ class CylonBaseOperator(BaseOperator):
 
     @staticmethod
     def _worker_summary(status: Mapping[str, Any]) -> dict[str, Any]:
-        keys = ("rank", "state", "rows_in", "rows_out", "bytes_sent", "bytes_received", "phases", "host", "pid")
+        keys = ("rank", "state", "rows_in", "rows_out", "bytes_sent", "bytes_received", "phases", "threads",
+                "peak_memory_bytes", "host", "pid")
         return {k: status[k] for k in keys if k in status}
 
     def _log_summary(self, result: Mapping[str, Any]) -> None:
@@ -325,8 +326,9 @@ class CylonBaseOperator(BaseOperator):
                       result["destination"], result["wall_time_s"] or 0.0)
         for w in result["workers"]:
             phases = {k: round(float(v), 3) for k, v in (w.get("phases") or {}).items()}
-            self.log.info("job_id=%s rank %s: %s rows in, %s rows out, %s bytes sent, phases %s", result["job_id"],
-                          w.get("rank"), w.get("rows_in"), w.get("rows_out"), w.get("bytes_sent"), phases)
+            self.log.info("job_id=%s rank %s: %s rows in, %s rows out, %s bytes sent, peak memory %s MiB, phases %s",
+                          result["job_id"], w.get("rank"), w.get("rows_in"), w.get("rows_out"), w.get("bytes_sent"),
+                          int(w.get("peak_memory_bytes") or 0) >> 20, phases)
 
     def _log_failure(self, event: Mapping[str, Any]) -> None:
         self.log.error("job_id=%s failed on rank %s: %s", event.get("job_id"), event.get("rank"), event.get("error"))

@@ -81,16 +81,17 @@ def _channel_for(spec: JobSpec, coordinator: JobCoordinator, rank: int, deadline
         ttl_s=spec.key_ttl_s,
         timeout_s=max(1.0, deadline - time.monotonic()),
         poll_s=0.5,
-        abort_check=lambda: _peers_checked(coordinator).client.get(coordinator.keys.abort),
+        abort_check=lambda: _abort_record(coordinator),
         **kwargs,
     )
     return make_channel(spec.channel, ctx)
 
 
-def _peers_checked(coordinator: JobCoordinator) -> JobCoordinator:
-    """Run the heartbeat check (which may set the abort key) before a channel reads the abort key."""
+def _abort_record(coordinator: JobCoordinator) -> Any:
+    """What a channel polls while it waits: the abort key, after the heartbeat check (which
+    sets it, naming the rank, when a peer stopped beating)."""
     coordinator.check_peers()
-    return coordinator
+    return coordinator.client.get(coordinator.keys.abort)
 
 
 def _abort_appears(coordinator: JobCoordinator, seconds: float) -> bool:

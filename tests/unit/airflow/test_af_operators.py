@@ -126,6 +126,7 @@ def test_deferrable_execute_defers_to_the_barrier_trigger_then_completes(
     assert result["rows"] == 6  # the null key and the unknown customer never match
     assert result["destination"] == small_tables["out"]
     assert [w["rank"] for w in result["workers"]] == [0, 1]
+    assert all(w["peak_memory_bytes"] > 20 << 20 and w["threads"] >= 1 for w in result["workers"])  # Lambda sizing
     assert result["wall_time_s"] > 0 and "projected_cost" not in result  # local run: no AWS cost
     again = op.execute_complete(context, event, **deferred.value.kwargs)
     assert again == result  # events arrive at least once
