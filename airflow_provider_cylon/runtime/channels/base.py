@@ -37,7 +37,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 
 
-def _peers_text(peer: int | Sequence[int] | None) -> str:
+def _peers_text(peer: int | Collection[int] | None) -> str:
     if peer is None:
         return "-"
     if isinstance(peer, int):
@@ -80,7 +80,7 @@ class ChannelError(_errors.ChannelError):
         *,
         job_id: str | None = None,
         rank: int | None = None,
-        peer: int | Sequence[int] | None = None,
+        peer: int | Collection[int] | None = None,
         step: int | None = None,
     ) -> None:
         prefix = f"job_id={job_id} rank={rank} step={step} peer={_peers_text(peer)}: "
@@ -107,7 +107,7 @@ class ChannelAbortedError(ChannelError, _errors.JobAbortedError):
         *,
         job_id: str | None = None,
         rank: int | None = None,
-        peer: int | Sequence[int] | None = None,
+        peer: int | Collection[int] | None = None,
         step: int | None = None,
         failed_rank: int | None = None,
         error: str = "",
@@ -243,7 +243,7 @@ class AbortWatch:
         """How long the next blocking wait may last (>= a few ms, <= ``poll_s``)."""
         return max(0.01, min(self.ctx.poll_s, self.remaining()))
 
-    def check(self, peer: int | Sequence[int] | None, what: str = "waiting", *, fresh: bool = False) -> None:
+    def check(self, peer: int | Collection[int] | None, what: str = "waiting", *, fresh: bool = False) -> None:
         """Raise if the job was aborted, the deadline passed or a sibling thread failed.
 
         :param peer: the peer(s) still awaited, named in the error.
@@ -330,7 +330,7 @@ class Channel(ABC):
     def log_prefix(self) -> str:
         return f"job_id={self.ctx.job_id} rank={self.ctx.rank} channel={self.name}"
 
-    def _error(self, message: str, *, peer: int | Sequence[int] | None = None, step: int | None = None) -> ChannelError:
+    def _error(self, message: str, *, peer: int | Collection[int] | None = None, step: int | None = None) -> ChannelError:
         """A :class:`ChannelError` carrying this rank's job id and rank (to ``raise``)."""
         return ChannelError(message, job_id=self.ctx.job_id, rank=self.ctx.rank, peer=peer, step=step)
 
