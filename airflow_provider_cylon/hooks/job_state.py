@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_cylon.runtime.spec import DEFAULT_HEARTBEAT_TIMEOUT_S
+
 KEY_PREFIX = "cylon"
 #: Longest traceback carried in an event or XCom (the full one stays in Redis / worker logs).
 MAX_TRACEBACK_CHARS = 8000
@@ -42,8 +44,6 @@ def _json(value: Any) -> Any:
 
 def heartbeat_timeout_of_spec(spec: Any) -> float:
     """``heartbeat_timeout_s`` of a stored JobSpec (the runtime's default when absent; 0: off)."""
-    from airflow_provider_cylon.runtime.spec import DEFAULT_HEARTBEAT_TIMEOUT_S
-
     value = spec.get("heartbeat_timeout_s") if isinstance(spec, dict) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else DEFAULT_HEARTBEAT_TIMEOUT_S
 

@@ -27,7 +27,7 @@ import os
 import posixpath
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -127,12 +127,15 @@ class ReadUnit:
     :param format: ``parquet|csv|arrow``.
     :param size: bytes (compressed, as stored).
     :param row_group: Parquet row group index, or ``None`` for the whole file.
+    :param metadata: the file's Parquet footer when planning read it (the reader reuses it:
+        one footer request per file, not two).
     """
 
     path: str
     format: str
     size: int
     row_group: int | None = None
+    metadata: Any = field(default=None, compare=False, repr=False)
 
 
 def read_manifest(destination: str, options: StorageOptions | None = None) -> dict[str, Any] | None:
@@ -213,7 +216,7 @@ def plan_units(filesystem: pafs.FileSystem, entries: Sequence[FileEntry], world_
             groups = [meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)]
             total = sum(groups) or 1
             for g, size in enumerate(groups):
-                units.append(ReadUnit(e.path, e.format, max(1, e.size * size // total), g))
+                units.append(ReadUnit(e.path, e.format, max(1, e.size * size // total), g, meta))
             if not groups:
                 units.append(ReadUnit(e.path, e.format, e.size, None))
         else:
@@ -260,31 +263,11 @@ def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit]) -> pa.Table:
     """Read a run of :func:`_runs`: a whole file, or row groups of one Parquet file."""
     unit = run[0]
     try:
-        if unit.format == "parquet" and unit.row_group is not None:
+        if unit.format == "parquet":
             # pre_buffer: the run's column chunks are fetched in coalesced ranged reads
             # (few requests on S3) instead of one request per column chunk.
-            pf = pq.ParquetFile(_open_parquet(filesystem, unit.path), pre_buffer=True)
-            return pf.read_row_groups([u.row_group for u in run])
-    except (OSError, pa.ArrowException) as err:
-        raise StorageError(f"cannot read {unit.format} file {unit.path!r}: {err}") from err
-    return _read_unit(filesystem, unit)
-
-
-def _open_parquet(filesystem: pafs.FileSystem, path: str) -> pa.NativeFile:
-    """A Parquet source: local files memory-mapped (the decoder reads the page cache in
-    place instead of copying every column chunk into a fresh buffer first)."""
-    if isinstance(filesystem, pafs.LocalFileSystem):
-        return pa.memory_map(path)
-    return filesystem.open_input_file(path)
-
-
-def _read_unit(filesystem: pafs.FileSystem, unit: ReadUnit) -> pa.Table:
-    try:
-        if unit.format == "parquet":
-            pf = pq.ParquetFile(_open_parquet(filesystem, unit.path), pre_buffer=True)
-            if unit.row_group is None:
-                return pf.read()
-            return pf.read_row_group(unit.row_group)
+            pf = pq.ParquetFile(_open_parquet(filesystem, unit.path), metadata=unit.metadata, pre_buffer=True)
+            return pf.read() if unit.row_group is None else pf.read_row_groups([u.row_group for u in run])
         if unit.format == "csv":
             stream = filesystem.open_input_stream(unit.path, compression="detect")
             with stream:
@@ -299,6 +282,14 @@ def _read_unit(filesystem: pafs.FileSystem, unit: ReadUnit) -> pa.Table:
         raise StorageError(f"cannot read {unit.format} file {unit.path!r}: {err}") from err
 
 
+def _open_parquet(filesystem: pafs.FileSystem, path: str) -> pa.NativeFile:
+    """A Parquet source: local files memory-mapped (the decoder reads the page cache in
+    place instead of copying every column chunk into a fresh buffer first)."""
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        return pa.memory_map(path)
+    return filesystem.open_input_file(path)
+
+
 def read_schema(filesystem: pafs.FileSystem, entry: FileEntry) -> pa.Schema:
     """The schema of one input file (cheap for Parquet/IPC: metadata only).
 
@@ -309,7 +300,7 @@ def read_schema(filesystem: pafs.FileSystem, entry: FileEntry) -> pa.Schema:
         if entry.format == "parquet":
             return pq.ParquetFile(filesystem.open_input_file(entry.path)).schema_arrow
         if entry.format == "arrow":
-            return _read_unit(filesystem, ReadUnit(entry.path, "arrow", entry.size)).schema
+            return _read_run(filesystem, [ReadUnit(entry.path, "arrow", entry.size)]).schema
         stream = filesystem.open_input_stream(entry.path, compression="detect")
         with stream:
             reader = pacsv.open_csv(stream, convert_options=_CSV_CONVERT)
@@ -510,6 +501,6 @@ def read_output(destination: str, options: StorageOptions | None = None) -> pa.T
     if manifest is None:
         raise StorageError(f"no {MANIFEST_NAME} manifest under {destination!r}: nothing was published")
     filesystem, base = resolve(destination, options)
-    tables = [_read_unit(filesystem, ReadUnit(_join(base, f["path"]), manifest.get("format", "parquet"), 0))
+    tables = [_read_run(filesystem, [ReadUnit(_join(base, f["path"]), manifest.get("format", "parquet"), 0)])
               for f in sorted(manifest["files"], key=lambda f: f["rank"])]
     return pa.concat_tables(tables) if tables else pa.table({})

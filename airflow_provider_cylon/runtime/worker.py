@@ -106,14 +106,14 @@ def _abort_appears(coordinator: JobCoordinator, seconds: float) -> bool:
 
 
 def _limit_pyarrow_threads() -> None:
-    """Size pyarrow's CPU pool (Parquet decoding, casts) like the kernel's: ``CYLON_NUM_THREADS``.
+    """When ``CYLON_NUM_THREADS`` is set, size pyarrow's CPU pool (Parquet decoding, casts)
+    like the kernel's, which reads it (capped by the cores).
 
     A co-located worker (the local executor divides the cores among them) would otherwise
     decode with every core and oversubscribe the machine.
     """
-    value = os.environ.get("CYLON_NUM_THREADS", "").strip()
-    if value.isdigit() and int(value) > 0:
-        pa.set_cpu_count(int(value))
+    if os.environ.get("CYLON_NUM_THREADS"):
+        pa.set_cpu_count(_ext.num_threads())
 
 
 def _where(redis_url: str) -> str:
@@ -228,7 +228,6 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
                      broadcast_threshold_bytes=spec.broadcast_threshold_bytes, job_id=event.job_id)
         # pop: the pipeline owns the shares, so each can be freed once its last step used it.
         result = ops.run_pipeline(d, spec.steps, spec.step_inputs, shares.pop)
-        shares.clear()
         stats.rows_out = result.num_rows
         stats.bytes_shuffled = int(getattr(channel, "bytes_sent", 0) or stats.bytes_sent)
         lap("compute")
