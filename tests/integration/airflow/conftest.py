@@ -10,21 +10,14 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
 from typing import Any
 
 import pytest
-from cylon_dag_support import DAGS, RecordingTI
+from cylon_airflow_support import context, cylon_conn, isolate_airflow  # noqa: F401  (fixtures)
+from cylon_dag_support import DAGS
 
-_HOME = tempfile.mkdtemp(prefix="cylon-airflow-it-")
-os.environ.setdefault("AIRFLOW_HOME", _HOME)
-os.environ.setdefault("CYLON_STATE_DIR", os.path.join(_HOME, "cylon"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-# Defer at once, and fire at once: no scheduler runs here, so the race that
-# [cylon] defer_hold_s works around cannot happen, and deferral is what is tested.
-os.environ.setdefault("AIRFLOW__CYLON__INLINE_WAIT_S", "0")
-os.environ.setdefault("AIRFLOW__CYLON__DEFER_HOLD_S", "0")
+isolate_airflow("cylon-airflow-it-")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
 
 
@@ -35,20 +28,6 @@ def airflow_db() -> str:
                             timeout=300, env=os.environ.copy())
     assert result.returncode == 0, result.stderr[-3000:]
     return os.environ["AIRFLOW_HOME"]
-
-
-@pytest.fixture()
-def cylon_conn(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """``cylon_default`` pointing at the session's real Valkey (local executor); returns the URL."""
-    monkeypatch.setenv("AIRFLOW_CONN_CYLON_DEFAULT",
-                       json.dumps({"conn_type": "cylon", "extra": {"redis_url": redis_url, "executor": "local"}}))
-    return redis_url
-
-
-@pytest.fixture()
-def context() -> dict[str, object]:
-    """A minimal task context for calling execute() directly."""
-    return {"ti": RecordingTI(), "run_id": f"manual__{uuid.uuid4().hex[:8]}"}
 
 
 @pytest.fixture()

@@ -5,31 +5,13 @@ touches ~/airflow; connections come from ``AIRFLOW_CONN_*`` variables (no databa
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from cylon_unit_support import RecordingTI
+from cylon_airflow_support import context, cylon_conn, isolate_airflow  # noqa: F401  (fixtures)
 
-_HOME = tempfile.mkdtemp(prefix="cylon-airflow-unit-")
-os.environ.setdefault("AIRFLOW_HOME", _HOME)
-os.environ.setdefault("CYLON_STATE_DIR", os.path.join(_HOME, "cylon"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-# Defer at once, and fire at once: no scheduler runs here, so the race that
-# [cylon] defer_hold_s works around cannot happen, and deferral is what is tested.
-os.environ.setdefault("AIRFLOW__CYLON__INLINE_WAIT_S", "0")
-os.environ.setdefault("AIRFLOW__CYLON__DEFER_HOLD_S", "0")
-
-
-@pytest.fixture()
-def cylon_conn(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """``cylon_default`` pointing at the session's real Valkey (local executor); returns the URL."""
-    monkeypatch.setenv("AIRFLOW_CONN_CYLON_DEFAULT",
-                       json.dumps({"conn_type": "cylon", "extra": {"redis_url": redis_url, "executor": "local"}}))
-    return redis_url
+isolate_airflow("cylon-airflow-unit-")
 
 
 @pytest.fixture()
@@ -48,12 +30,6 @@ def redis_client(redis_url: str) -> Iterator[object]:
         yield client
     finally:
         client.close()
-
-
-@pytest.fixture()
-def context() -> dict[str, object]:
-    """A minimal task context for calling execute() directly."""
-    return {"ti": RecordingTI(), "run_id": f"manual__{uuid.uuid4().hex[:8]}"}
 
 
 @pytest.fixture()

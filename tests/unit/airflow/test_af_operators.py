@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
-from cylon_unit_support import RecordingTI
+from cylon_airflow_support import RecordingTI
 
 from airflow_provider_cylon.exceptions import CylonJobFailedError, CylonJobTimeoutError, CylonTriggerEventError
 from airflow_provider_cylon.hooks.job_state import job_key
