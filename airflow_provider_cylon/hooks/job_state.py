@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_cylon.runtime.heartbeat import dead_rank_message, dead_rank_of, queue_stalest
 from airflow_provider_cylon.runtime.spec import DEFAULT_HEARTBEAT_TIMEOUT_S
 
 KEY_PREFIX = "cylon"
@@ -90,11 +91,6 @@ class JobSnapshot:
         rank = self.abort.get("rank")
         return rank if isinstance(rank, int) else None
 
-    def _dead_rank_text(self) -> str:
-        rank, age = self.dead_rank or (None, 0.0)
-        return (f"rank {rank} stopped sending heartbeats ({age:.1f}s since its last): its worker died without "
-                "reporting (killed for memory, past its function timeout, or crashed)")
-
     def failure_details(self) -> dict[str, Any]:
         """``rank``, ``error`` and (when reported) ``traceback`` of the failing rank.
 
@@ -105,7 +101,7 @@ class JobSnapshot:
         abort = self.abort or {}
         rank = self.failed_rank
         text = str(abort.get("error") or abort.get("raw") or
-                   (self._dead_rank_text() if self.dead_rank and not self.abort else "job aborted"))
+                   (dead_rank_message(*self.dead_rank) if self.dead_rank and not self.abort else "job aborted"))
         error, _, rest = text.partition("\n")
         traceback: str | None = rest.strip() or None
         status = self.statuses.get(rank) if rank is not None else None
@@ -140,16 +136,6 @@ def _statuses(raw: dict[Any, Any] | None) -> dict[int, Any]:
     return out
 
 
-def _dead_rank(spec: Any, server_time: Any, stalest: Any) -> tuple[int, float] | None:
-    """The rank with the oldest heartbeat, if older than the spec's timeout."""
-    timeout = heartbeat_timeout_of_spec(spec)
-    if timeout <= 0 or not stalest or not server_time:
-        return None
-    member, score = stalest[0]
-    age = float(server_time[0]) + float(server_time[1]) / 1e6 - float(score)
-    return (int(_text(member) or "0"), age) if age > timeout else None
-
-
 def _snapshot(job_id: str, values: list[Any], with_barrier: bool, statuses: Any) -> JobSnapshot:
     manifest, abort, done, spec, server_time, stalest = values[:6]
     spec = _json(spec)
@@ -161,7 +147,7 @@ def _snapshot(job_id: str, values: list[Any], with_barrier: bool, statuses: Any)
         world_size=world_size_of_spec(spec),
         barrier_count=int(values[6] or 0) if with_barrier else None,
         statuses=_statuses(statuses),
-        dead_rank=_dead_rank(spec, server_time, stalest),
+        dead_rank=dead_rank_of(server_time, stalest, heartbeat_timeout_of_spec(spec)),
     )
 
 
@@ -170,8 +156,7 @@ def _queue(pipe: Any, job_id: str, barrier: str | None) -> None:
     pipe.get(job_key(job_id, "abort"))
     pipe.scard(job_key(job_id, "done"))
     pipe.get(job_key(job_id, "spec"))
-    pipe.time()  # heartbeats are scored with Redis server time: compare with the same clock
-    pipe.zrange(job_key(job_id, "heartbeats"), 0, 0, withscores=True)  # the stalest rank
+    queue_stalest(pipe, job_key(job_id, "heartbeats"))  # judged by the runtime's rule
     if barrier is not None:
         pipe.scard(job_key(job_id, f"barrier:{barrier}"))
 

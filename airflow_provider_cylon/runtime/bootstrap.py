@@ -44,7 +44,7 @@ from airflow_provider_cylon.runtime.errors import (
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, validate_job_id
-from airflow_provider_cylon.runtime.heartbeat import DeadRankDetector
+from airflow_provider_cylon.runtime.heartbeat import DeadRankDetector, dead_rank_message
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -312,9 +312,7 @@ class JobCoordinator:
         found = self._dead.dead_rank()
         if found is not None:
             rank, age = found
-            self.abort(f"rank {rank} stopped sending heartbeats ({age:.1f}s since its last, timeout "
-                       f"{self._dead.timeout_s:g}s): its worker died without reporting (killed for memory, past "
-                       "its function timeout, or crashed)", rank=rank)
+            self.abort(dead_rank_message(rank, age, self._dead.timeout_s), rank=rank)
 
     def _require_rank(self) -> tuple[int, int]:
         if self.rank is None or self.world_size is None:

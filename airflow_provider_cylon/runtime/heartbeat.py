@@ -10,9 +10,10 @@ server time (Lambda clocks never enter), every fifth of
 rank that vanished mid-job can go stale.
 
 Whoever waits on the job (a rank in a barrier or a channel step, the submitter
-in ``wait_final``) asks :class:`DeadRankDetector` at most once per interval; one
-script returns the entries older than the timeout, and the first waiter that
-sees one aborts the job naming that rank. A slow rank is not a dead one: the
+in ``wait_final``, the Airflow trigger and sensor) reads the server time and the
+stalest entry in one round trip (:func:`queue_stalest`) and judges it with
+:func:`dead_rank_of`; the first waiter that finds a dead rank aborts the job
+naming it. :class:`DeadRankDetector` does so at most once per beat interval. A slow rank is not a dead one: the
 thread beats while the worker computes (the kernel and pyarrow release the GIL)
 or sleeps.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import redis
 
@@ -38,16 +40,6 @@ redis.call('ZADD', KEYS[1], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
-
-# KEYS[1] heartbeats zset; ARGV[1] timeout (s). Returns {now, rank, score, rank, score, ...} of stale ranks.
-_STALE_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'WITHSCORES')
-table.insert(stale, 1, tostring(now))
-return stale
-"""
-
 
 def beat_interval(timeout_s: float) -> float:
     """Seconds between two beats for a timeout (at least 0.1)."""
@@ -102,6 +94,34 @@ class HeartbeatSender:
             log.warning("rank=%d could not remove its heartbeat: %s", self.rank, err)
 
 
+def queue_stalest(pipe: Any, key: str) -> None:
+    """Queue the two reads :func:`dead_rank_of` judges: server ``TIME`` and the stalest entry of ``key``."""
+    pipe.time()
+    pipe.zrange(key, 0, 0, withscores=True)
+
+
+def dead_rank_of(server_time: Any, stalest: Any, timeout_s: float) -> tuple[int, float] | None:
+    """``(rank, seconds since its last beat)`` when the stalest rank is older than ``timeout_s``.
+
+    :param server_time: the ``TIME`` reply (seconds, microseconds).
+    :param stalest: the ``ZRANGE key 0 0 WITHSCORES`` reply.
+    :param timeout_s: the spec's ``heartbeat_timeout_s`` (0: never dead).
+    """
+    if timeout_s <= 0 or not stalest or not server_time:
+        return None
+    member, score = stalest[0]
+    age = float(server_time[0]) + float(server_time[1]) / 1e6 - float(score)
+    rank = int(member.decode() if isinstance(member, bytes) else member)
+    return (rank, age) if age > timeout_s else None
+
+
+def dead_rank_message(rank: int, age_s: float, timeout_s: float | None = None) -> str:
+    """The error a job fails with when ``rank`` stopped beating ``age_s`` seconds ago."""
+    limit = f", timeout {timeout_s:g}s" if timeout_s is not None else ""
+    return (f"rank {rank} stopped sending heartbeats ({age_s:.1f}s since its last{limit}): its worker died "
+            "without reporting (killed for memory, past its function timeout, or crashed)")
+
+
 class DeadRankDetector:
     """Rate-limited check for ranks whose heartbeat is older than the timeout.
 
@@ -111,9 +131,8 @@ class DeadRankDetector:
     """
 
     def __init__(self, client: redis.Redis, key: str, timeout_s: float) -> None:
-        self.key, self.timeout_s = key, timeout_s
+        self.client, self.key, self.timeout_s = client, key, timeout_s
         self.interval_s = beat_interval(timeout_s) if timeout_s > 0 else float("inf")
-        self._stale = client.register_script(_STALE_LUA)
         self._lock = threading.Lock()
         self._next = 0.0
 
@@ -126,7 +145,7 @@ class DeadRankDetector:
             if now < self._next:
                 return None
             self._next = now + self.interval_s
-        reply = self._stale(keys=[self.key], args=[self.timeout_s])
-        server_now = float(reply[0])
-        stale = [(int(reply[i]), server_now - float(reply[i + 1])) for i in range(1, len(reply), 2)]
-        return max(stale, key=lambda s: s[1]) if stale else None
+        pipe = self.client.pipeline(transaction=False)
+        queue_stalest(pipe, self.key)
+        server_time, stalest = pipe.execute()
+        return dead_rank_of(server_time, stalest, self.timeout_s)
