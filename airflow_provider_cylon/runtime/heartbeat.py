@@ -9,13 +9,13 @@ server time (Lambda clocks never enter), every fifth of
 ``JobSpec.heartbeat_timeout_s``. It removes the entry when it ends, so only a
 rank that vanished mid-job can go stale.
 
-Whoever waits on the job (a rank in a barrier or a channel step, the submitter
-in ``wait_final``, the Airflow trigger and sensor) reads the server time and the
-stalest entry in one round trip (:func:`queue_stalest`) and judges it with
-:func:`dead_rank_of`; the first waiter that finds a dead rank aborts the job
-naming it. :class:`DeadRankDetector` does so at most once per beat interval. A slow rank is not a dead one: the
-thread beats while the worker computes (the kernel and pyarrow release the GIL)
-or sleeps.
+Whoever waits on the job reads the server time and the stalest entry in one
+round trip (:func:`queue_stalest`) and judges it with :func:`dead_rank_of`: a
+rank in a barrier or a channel step and the submitter in ``wait_final`` (through
+:class:`DeadRankDetector`, at most once per beat interval) abort the job naming
+the dead rank; the Airflow trigger and sensor fail the task naming it. A slow
+rank is not a dead one: the thread beats while the worker computes (the kernel
+and pyarrow release the GIL) or sleeps.
 """
 from __future__ import annotations
 
