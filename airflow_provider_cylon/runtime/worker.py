@@ -201,8 +201,9 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
 
     try:
         heartbeat.start()
-        # pyarrow imports pandas (when installed) on its first conversion of Python
-        # objects: about 0.4 s. Pay it here, while peers start, not inside a timed step.
+        # Where pandas is importable (a handler called in-process; worker processes hide it),
+        # pyarrow imports it on its first conversion of Python objects: about 0.4 s. Pay it
+        # here, while peers start, not inside a timed step.
         pa.array([0])
         channel = _channel_for(spec, coordinator, rank, deadline)
         endpoint = channel.bind(_advertised_host()) if world > 1 else None
