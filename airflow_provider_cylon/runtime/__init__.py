@@ -20,7 +20,8 @@ from airflow_provider_cylon.runtime.errors import (
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import InvocationEvent, build_events, make_job_id
-from airflow_provider_cylon.runtime.spec import SPEC_VERSION, InputSpec, JobSpec, OutputSpec, StepSpec
+from airflow_provider_cylon.runtime.ops import Step
+from airflow_provider_cylon.runtime.spec import SPEC_VERSION, InputSpec, JobSpec, OutputSpec
 
 __all__ = [
     "SPEC_VERSION",
@@ -37,7 +38,7 @@ __all__ = [
     "LambdaThrottledError",
     "OutputSpec",
     "SpecError",
-    "StepSpec",
+    "Step",
     "StorageError",
     "WorkerTimeoutError",
     "build_events",

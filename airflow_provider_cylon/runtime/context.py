@@ -21,6 +21,8 @@ class WorkerStats:
     :param rows_in: rows read from the inputs.
     :param rows_out: rows written.
     :param phases: seconds per phase (``read``, ``compute``, ``write``, ...).
+    :param steps: per pipeline step: op, rows out, bytes sent to other ranks, seconds.
+    :param columns_read: per job input: the columns read (after pruning).
 
     The status also carries ``peak_memory_bytes``: the worker process's peak resident
     memory so far (what to size a Lambda's memory by; in a process of its own, as every
@@ -34,12 +36,15 @@ class WorkerStats:
     rows_out: int = 0
     shuffles: int = 0
     phases: dict[str, float] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    columns_read: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"bytes_sent": self.bytes_sent, "bytes_received": self.bytes_received,
                 "bytes_shuffled": self.bytes_shuffled, "rows_in": self.rows_in,
                 "rows_out": self.rows_out, "shuffles": self.shuffles,
                 "phases": {k: round(v, 6) for k, v in self.phases.items()},
+                "steps": self.steps, "columns_read": self.columns_read,
                 "peak_memory_bytes": peak_memory_bytes()}
 
 

@@ -17,20 +17,19 @@ Credentials never live in a spec: storage options hold only non-secret settings
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from airflow_provider_cylon.runtime import fields as f
 from airflow_provider_cylon.runtime.errors import SpecError
+from airflow_provider_cylon.runtime.ops import STEP_OPS, Step, step_from_dict
+from airflow_provider_cylon.runtime.ops.expression_params import expression
 
 SPEC_VERSION = 1
-STEP_OPS = ("join", "union", "intersect", "difference", "unique", "sort", "groupby", "repartition", "head", "slice")
 OPS = (*STEP_OPS, "pipeline")
 CHANNELS = ("redis", "tcp", "s3", "tcp-punch")
 COMPRESSIONS = ("none", "lz4", "zstd")
-JOIN_HOWS = ("inner", "left", "right", "outer", "semi", "anti")
-AGGREGATIONS = ("count", "min", "max", "sum", "mean", "var", "std", "nunique")
 FORMATS = ("parquet", "csv", "arrow")
 #: Codecs of written files per format; the first is the default.
 OUTPUT_COMPRESSIONS = {
@@ -38,112 +37,20 @@ OUTPUT_COMPRESSIONS = {
     "arrow": ("none", "lz4", "zstd"),
     "csv": ("none",),
 }
-#: Number of inputs each step op takes: (min, max); max None = unbounded.
-STEP_ARITY: dict[str, tuple[int, int | None]] = {
-    "join": (2, 2),
-    "union": (2, None),
-    "intersect": (2, None),
-    "difference": (2, None),
-    "unique": (1, 1),
-    "sort": (1, 1),
-    "groupby": (1, 1),
-    "repartition": (1, 1),
-    "head": (1, 1),
-    "slice": (1, 1),
-}
 MAX_WORLD_SIZE = 4096
 #: Seconds without a heartbeat after which a rank counts as dead (runtime/heartbeat.py).
 DEFAULT_HEARTBEAT_TIMEOUT_S = 15.0
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 # Storage option names that would carry a secret; a spec travels through Redis,
 # XCom and logs, so these are refused outright.
 _SECRET_WORDS = ("secret", "password", "token", "access_key", "credential", "session")
 STORAGE_OPTION_KEYS = ("endpoint_override", "region", "scheme", "anonymous", "force_virtual_addressing")
+INPUT_FIELDS = ("path", "name", "format", "columns", "where")
 
-
-def _fail(path: str, message: str) -> SpecError:
-    return SpecError(path, message)
-
-
-def _str(value: Any, path: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str):
-        raise _fail(path, f"expected a string but found {type(value).__name__} {value!r}")
-    if not allow_empty and not value:
-        raise _fail(path, "expected a non-empty string but found ''")
-    return value
-
-
-def _choice(value: Any, path: str, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise _fail(path, f"expected one of {'|'.join(choices)} but found {value!r}")
-    return str(value)
-
-
-def _int(value: Any, path: str, *, low: int | None = None, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(path, f"expected an integer but found {type(value).__name__} {value!r}")
-    if low is not None and value < low:
-        raise _fail(path, f"expected >= {low} but found {value}")
-    if high is not None and value > high:
-        raise _fail(path, f"expected <= {high} but found {value}")
-    return value
-
-
-def _number(value: Any, path: str, *, positive: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(path, f"expected a number but found {type(value).__name__} {value!r}")
-    if positive and not value > 0:
-        raise _fail(path, f"expected a positive number but found {value}")
-    return float(value)
-
-
-def _names(value: Any, path: str, *, allow_none: bool = True) -> tuple[str, ...] | None:
-    """Normalise a column name or list of column names to a tuple."""
-    if value is None:
-        if allow_none:
-            return None
-        raise _fail(path, "expected a column name or a list of column names but found None")
-    if isinstance(value, str):
-        return (_str(value, path),)
-    if isinstance(value, (list, tuple)):
-        if not value:
-            raise _fail(path, "expected at least one column name but found an empty list")
-        out = tuple(_str(v, f"{path}[{i}]") for i, v in enumerate(value))
-        if len(set(out)) != len(out):
-            raise _fail(path, f"expected distinct column names but found {list(out)!r}")
-        return out
-    raise _fail(path, f"expected a column name or a list of column names but found {type(value).__name__} {value!r}")
-
-
-def _bools(value: Any, path: str, length: int) -> tuple[bool, ...]:
-    if isinstance(value, bool):
-        return (value,) * length
-    if isinstance(value, (list, tuple)):
-        if len(value) != length:
-            raise _fail(path, f"expected {length} flags (one per sort key) but found {len(value)}")
-        for i, v in enumerate(value):
-            if not isinstance(v, bool):
-                raise _fail(f"{path}[{i}]", f"expected a bool but found {type(v).__name__} {v!r}")
-        return tuple(value)
-    raise _fail(path, f"expected a bool or a list of bools but found {type(value).__name__} {value!r}")
-
-
-def _aggs(value: Any, path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    if not isinstance(value, Mapping) or not value:
-        raise _fail(path, f"expected a non-empty mapping column -> aggregation(s) but found {value!r}")
-    out = []
-    for col, funcs in value.items():
-        _str(col, f"{path}.<key>")
-        fpath = f"{path}.{col}"
-        if isinstance(funcs, str):
-            funcs = [funcs]
-        if not isinstance(funcs, (list, tuple)) or not funcs:
-            raise _fail(fpath, f"expected an aggregation or a non-empty list of them but found {funcs!r}")
-        names = tuple(_choice(f, f"{fpath}[{i}]", AGGREGATIONS) for i, f in enumerate(funcs))
-        if len(set(names)) != len(names):
-            raise _fail(fpath, f"expected distinct aggregations but found {list(names)!r}")
-        out.append((col, names))
-    return tuple(out)
+_fail = f.fail
+_str = f.string
+_choice = f.choice
+_int = f.integer
+_number = f.number
 
 
 def format_of(path: str) -> str:
@@ -166,16 +73,21 @@ class InputSpec:
     :param path: ``file://``, ``s3://`` or a plain local path (templated upstream).
     :param name: how steps refer to it (``in{i}`` by default).
     :param format: ``parquet|csv|arrow``; ``None`` means by extension.
+    :param columns: read only these columns, in this order (``None``: every column the
+        pipeline uses).
+    :param where: a predicate (compiled expression tree): Parquet row groups whose
+        statistics exclude it are skipped, and the rest is filtered right after decoding.
     """
 
     path: str
     name: str = ""
     format: str | None = None
+    columns: tuple[str, ...] | None = None
+    where: Any = None
 
     def validate(self, where: str) -> None:
         _str(self.path, f"{where}.path")
-        if not _NAME_RE.match(self.name):
-            raise _fail(f"{where}.name", f"expected a name matching {_NAME_RE.pattern} but found {self.name!r}")
+        f.name(self.name, f"{where}.name")
         if self.format is not None:
             _choice(self.format, f"{where}.format", FORMATS)
 
@@ -183,7 +95,32 @@ class InputSpec:
         out: dict[str, Any] = {"path": self.path, "name": self.name}
         if self.format is not None:
             out["format"] = self.format
+        if self.columns is not None:
+            out["columns"] = list(self.columns)
+        if self.where is not None:
+            out["where"] = self.where.to_json()
         return out
+
+    @classmethod
+    def from_dict(cls, item: str | Mapping[str, Any], where: str, index: int) -> InputSpec:
+        """A path, or ``{"path", "name", "format", "columns", "where"}``.
+
+        :param item: the input as the user (or the compiled spec) gave it.
+        :param where: field path for messages.
+        :param index: position (default name ``in{index}``).
+        """
+        if isinstance(item, str):
+            return cls(path=_str(item, where), name=f"in{index}")
+        if not isinstance(item, Mapping):
+            raise _fail(where, f"expected a path or a mapping but found {type(item).__name__}")
+        unknown = sorted(set(item) - set(INPUT_FIELDS))
+        if unknown:
+            raise _fail(f"{where}.{unknown[0]}", f"unknown input field{f.closest(unknown[0], INPUT_FIELDS)}; "
+                                                 f"expected one of {', '.join(INPUT_FIELDS)}")
+        predicate = item.get("where")
+        return cls(path=_str(item.get("path"), f"{where}.path"), name=item.get("name") or f"in{index}",
+                   format=item.get("format"), columns=f.names(item.get("columns"), f"{where}.columns"),
+                   where=None if predicate is None else expression(predicate, f"{where}.where"))
 
 
 @dataclass(frozen=True)
@@ -233,179 +170,6 @@ class OutputSpec:
         if self.compression_level is not None:
             out["compression_level"] = self.compression_level
         return out
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    """One operation of a job and its parameters (unused ones stay ``None``).
-
-    :param op: one of :data:`STEP_OPS`.
-    :param inputs: names of job inputs / earlier step results; empty = default.
-    :param name: name of this step's result (``step{i}`` by default).
-    :param on: join keys present on both sides (coalesced once, like SQL ``USING``).
-    :param left_on: join keys of the left input (with ``right_on``).
-    :param right_on: join keys of the right input.
-    :param how: ``inner|left|right|outer|semi|anti``.
-    :param suffixes: suffixes of clashing non-key columns.
-    :param distinct: union only: drop duplicate rows (SQL ``UNION`` vs ``UNION ALL``).
-    :param subset: unique only: columns that define a duplicate (all when ``None``).
-    :param by: sort / groupby keys.
-    :param ascending: sort direction per key.
-    :param aggs: groupby aggregations, column -> names.
-    :param n: head: number of rows; slice: length.
-    :param offset: slice: first global row.
-    :param partitions: repartition: number of output partitions (world size when ``None``).
-    """
-
-    op: str
-    inputs: tuple[str, ...] = ()
-    name: str = ""
-    on: tuple[str, ...] | None = None
-    left_on: tuple[str, ...] | None = None
-    right_on: tuple[str, ...] | None = None
-    how: str = "inner"
-    suffixes: tuple[str, str] = ("_x", "_y")
-    distinct: bool = True
-    subset: tuple[str, ...] | None = None
-    by: tuple[str, ...] | None = None
-    ascending: tuple[bool, ...] | None = None
-    aggs: tuple[tuple[str, tuple[str, ...]], ...] | None = None
-    n: int | None = None
-    offset: int = 0
-    partitions: int | None = None
-
-    @property
-    def aggs_dict(self) -> dict[str, list[str]]:
-        """Aggregations as the kernel takes them: ``{"col": ["sum", ...]}``."""
-        return {col: list(funcs) for col, funcs in (self.aggs or ())}
-
-    def validate(self, where: str) -> None:
-        op = _choice(self.op, f"{where}.op", STEP_OPS)
-        if not _NAME_RE.match(self.name):
-            raise _fail(f"{where}.name", f"expected a name matching {_NAME_RE.pattern} but found {self.name!r}")
-        low, high = STEP_ARITY[op]
-        if self.inputs and (len(self.inputs) < low or (high is not None and len(self.inputs) > high)):
-            want = f"{low}" if low == high else f"{low} or more"
-            raise _fail(f"{where}.inputs", f"{op} takes {want} inputs but found {len(self.inputs)}: {list(self.inputs)!r}")
-        if op == "join":
-            _choice(self.how, f"{where}.how", JOIN_HOWS)
-            if self.on is not None and (self.left_on is not None or self.right_on is not None):
-                raise _fail(f"{where}.on", "give either on or left_on/right_on, not both")
-            if self.on is None:
-                if self.left_on is None or self.right_on is None:
-                    raise _fail(f"{where}.on", "a join needs on, or both left_on and right_on")
-                if len(self.left_on) != len(self.right_on):
-                    raise _fail(
-                        f"{where}.right_on",
-                        f"expected {len(self.left_on)} keys like left_on {list(self.left_on)!r} "
-                        f"but found {list(self.right_on)!r}",
-                    )
-            if len(self.suffixes) != 2 or not all(isinstance(s, str) for s in self.suffixes):
-                raise _fail(f"{where}.suffixes", f"expected two strings but found {self.suffixes!r}")
-            if self.suffixes[0] == self.suffixes[1]:
-                raise _fail(f"{where}.suffixes", f"expected two different suffixes but found {list(self.suffixes)!r}")
-        if op in ("sort", "groupby") and not self.by:
-            raise _fail(f"{where}.by", f"{op} needs by (one or more columns) but found {self.by!r}")
-        if op == "sort" and self.ascending is not None and self.by and len(self.ascending) != len(self.by):
-            raise _fail(f"{where}.ascending", f"expected {len(self.by)} flags but found {len(self.ascending)}")
-        if op == "groupby" and not self.aggs:
-            raise _fail(f"{where}.aggs", "groupby needs aggs, e.g. {'amount': ['sum']}")
-        if op in ("head", "slice") and self.n is None:
-            raise _fail(f"{where}.n", f"{op} needs n (number of rows)")
-        if self.n is not None:
-            _int(self.n, f"{where}.n", low=0)
-        _int(self.offset, f"{where}.offset", low=0)
-        if self.partitions is not None:
-            _int(self.partitions, f"{where}.partitions", low=1, high=MAX_WORLD_SIZE)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Only the fields that matter for this op (defaults omitted)."""
-        out: dict[str, Any] = {"op": self.op, "name": self.name}
-        if self.inputs:
-            out["inputs"] = list(self.inputs)
-        if self.op == "join":
-            if self.on is not None:
-                out["on"] = list(self.on)
-            else:
-                out["left_on"] = list(self.left_on or ())
-                out["right_on"] = list(self.right_on or ())
-            out["how"] = self.how
-            out["suffixes"] = list(self.suffixes)
-        elif self.op == "union":
-            out["distinct"] = self.distinct
-        elif self.op == "unique":
-            out["subset"] = list(self.subset) if self.subset is not None else None
-        elif self.op == "sort":
-            out["by"] = list(self.by or ())
-            out["ascending"] = list(self.ascending or ())
-        elif self.op == "groupby":
-            out["by"] = list(self.by or ())
-            out["aggs"] = self.aggs_dict
-        elif self.op == "head":
-            out["n"] = self.n
-        elif self.op == "slice":
-            out["n"] = self.n
-            out["offset"] = self.offset
-        elif self.op == "repartition":
-            out["partitions"] = self.partitions
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "steps[0]", index: int = 0) -> StepSpec:
-        """Build and validate a step from JSON-like data.
-
-        :param data: the step mapping (``op`` plus its parameters).
-        :param where: field path used in error messages.
-        :param index: position in the pipeline (default name ``step{index}``).
-        """
-        if not isinstance(data, Mapping):
-            raise _fail(where, f"expected a mapping but found {type(data).__name__}")
-        known = {"op", "inputs", "name", "on", "left_on", "right_on", "how", "suffixes", "distinct", "subset",
-                 "by", "ascending", "aggs", "n", "offset", "partitions"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise _fail(f"{where}.{unknown[0]}", f"unknown parameter; expected one of {sorted(known)}")
-        op = _choice(data.get("op"), f"{where}.op", STEP_OPS)
-        inputs_raw = data.get("inputs") or ()
-        if isinstance(inputs_raw, str):
-            inputs_raw = [inputs_raw]
-        if not isinstance(inputs_raw, (list, tuple)):
-            raise _fail(f"{where}.inputs", f"expected a list of names but found {inputs_raw!r}")
-        inputs = tuple(_str(v, f"{where}.inputs[{i}]") for i, v in enumerate(inputs_raw))
-        by = _names(data.get("by"), f"{where}.by")
-        ascending_raw = data.get("ascending", True)
-        ascending = None
-        if op == "sort" and by:
-            if isinstance(ascending_raw, (list, tuple)) and not ascending_raw:
-                ascending_raw = True
-            ascending = _bools(ascending_raw, f"{where}.ascending", len(by))
-        suffixes_raw = data.get("suffixes", ("_x", "_y"))
-        if not isinstance(suffixes_raw, (list, tuple)) or len(suffixes_raw) != 2:
-            raise _fail(f"{where}.suffixes", f"expected two strings but found {suffixes_raw!r}")
-        distinct = data.get("distinct", True)
-        if not isinstance(distinct, bool):
-            raise _fail(f"{where}.distinct", f"expected a bool but found {distinct!r}")
-        step = cls(
-            op=op,
-            inputs=inputs,
-            name=_str(data.get("name") or f"step{index}", f"{where}.name"),
-            on=_names(data.get("on"), f"{where}.on"),
-            left_on=_names(data.get("left_on"), f"{where}.left_on"),
-            right_on=_names(data.get("right_on"), f"{where}.right_on"),
-            how=_str(data.get("how", "inner"), f"{where}.how"),
-            suffixes=(_str(suffixes_raw[0], f"{where}.suffixes[0]", allow_empty=True),
-                      _str(suffixes_raw[1], f"{where}.suffixes[1]", allow_empty=True)),
-            distinct=distinct,
-            subset=_names(data.get("subset"), f"{where}.subset"),
-            by=by,
-            ascending=ascending,
-            aggs=_aggs(data["aggs"], f"{where}.aggs") if data.get("aggs") is not None else None,
-            n=data.get("n"),
-            offset=data.get("offset", 0),
-            partitions=data.get("partitions"),
-        )
-        step.validate(where)
-        return step
 
 
 @dataclass(frozen=True)
@@ -480,7 +244,7 @@ class JobSpec:
     op: str
     inputs: tuple[InputSpec, ...]
     output: OutputSpec
-    steps: tuple[StepSpec, ...]
+    steps: tuple[Step, ...]
     world_size: int = 1
     channel: str = "redis"
     compression: str = "none"
@@ -568,24 +332,12 @@ class JobSpec:
             raise _fail(key, "unknown top-level field (op parameters go in steps when steps is given)")
         if not isinstance(steps_raw, (list, tuple)) or not steps_raw:
             raise _fail("steps", f"expected a non-empty list of steps but found {steps_raw!r}")
-        steps = tuple(StepSpec.from_dict(s, f"steps[{i}]", i) for i, s in enumerate(steps_raw))
+        steps = tuple(step_from_dict(s, f"steps[{i}]", i) for i, s in enumerate(steps_raw))
 
         inputs_raw = data.get("inputs")
         if not isinstance(inputs_raw, (list, tuple)) or not inputs_raw:
             raise _fail("inputs", f"expected a non-empty list of input paths but found {inputs_raw!r}")
-        inputs = []
-        for i, item in enumerate(inputs_raw):
-            where = f"inputs[{i}]"
-            if isinstance(item, str):
-                inputs.append(InputSpec(path=_str(item, where), name=f"in{i}"))
-            elif isinstance(item, Mapping):
-                unknown = sorted(set(item) - {"path", "name", "format"})
-                if unknown:
-                    raise _fail(f"{where}.{unknown[0]}", "unknown input field; expected path, name, format")
-                inputs.append(InputSpec(path=_str(item.get("path"), f"{where}.path"),
-                                        name=item.get("name") or f"in{i}", format=item.get("format")))
-            else:
-                raise _fail(where, f"expected a path or a mapping but found {type(item).__name__}")
+        inputs = [InputSpec.from_dict(item, f"inputs[{i}]", i) for i, item in enumerate(inputs_raw)]
 
         output_raw = data.get("output")
         if output_raw is None and "destination" in data:
@@ -703,24 +455,21 @@ class JobSpec:
             if inp.name in known:
                 raise _fail(f"inputs[{i}].name", f"duplicate name {inp.name!r}")
             known.append(inp.name)
-        previous: str | None = None
         for i, step in enumerate(self.steps):
             where = f"steps[{i}]"
             step.validate(where)
             sources = self.step_inputs(i)
-            low, high = STEP_ARITY[step.op]
-            if len(sources) < low or (high is not None and len(sources) > high):
-                want = f"{low}" if low == high else f"{low} or more"
-                raise _fail(f"{where}.inputs", f"{step.op} takes {want} inputs but resolves to {list(sources)!r}; "
-                                               "name them explicitly in inputs")
+            try:
+                step.check_arity(len(sources), f"{where}.inputs")
+            except SpecError as err:
+                raise _fail(f"{where}.inputs", f"{err.args[0].split(': ', 1)[1]} {list(sources)!r}; "
+                                               "name them explicitly in inputs") from err
             for j, src in enumerate(sources):
                 if src not in known:
                     raise _fail(f"{where}.inputs[{j}]", f"unknown input {src!r}; known: {known!r}")
             if step.name in known:
                 raise _fail(f"{where}.name", f"duplicate name {step.name!r}")
             known.append(step.name)
-            previous = step.name
-        del previous
 
     def step_inputs(self, index: int) -> tuple[str, ...]:
         """Names a step reads: explicit ones, else every job input (first step) or the previous result.

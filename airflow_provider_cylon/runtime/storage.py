@@ -36,6 +36,7 @@ import pyarrow_hotfix  # noqa: F401  (blocks the pyarrow extension-type deserial
 from pyarrow import csv as pacsv
 from pyarrow import fs as pafs
 from pyarrow import ipc as paipc
+from pyarrow import dataset as pads
 from pyarrow import parquet as pq
 
 from airflow_provider_cylon.runtime.errors import StorageError
@@ -259,27 +260,72 @@ def _runs(units: Sequence[ReadUnit]) -> list[list[ReadUnit]]:
     return runs
 
 
-def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit]) -> pa.Table:
-    """Read a run of :func:`_runs`: a whole file, or row groups of one Parquet file."""
+@dataclass(frozen=True)
+class ReadRequest:
+    """What a rank reads of an input's files: which columns, and which rows.
+
+    :param columns: columns to decode (``None``: all); the predicate's own are among them.
+    :param predicate: rows kept are those where it is TRUE (a runtime expression), or ``None``.
+    :param keep: the columns of the result, in order, after filtering (``None``: ``columns``).
+    """
+
+    columns: tuple[str, ...] | None = None
+    predicate: Any = None
+    keep: tuple[str, ...] | None = None
+
+
+def _parquet_groups(filesystem: pafs.FileSystem, path: str, groups: list[int], schema: pa.Schema,
+                    predicate: Any) -> list[int]:
+    """The row groups whose statistics do not exclude the predicate (pyarrow.dataset decides)."""
+    pushdown = predicate.pushdown_filter(schema) if predicate is not None else None
+    if pushdown is None or not groups:
+        return groups
+    fragment = pads.ParquetFileFormat().make_fragment(path, filesystem=filesystem, row_groups=groups)
+    return [g.id for g in fragment.subset(filter=pushdown, schema=schema).row_groups]
+
+
+def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit], request: ReadRequest | None = None) -> pa.Table:
+    """Read a run of :func:`_runs` (a whole file, or row groups of one Parquet file): the request's
+    columns, its predicate applied right after decoding, before anything else sees the rows."""
     unit = run[0]
+    request = request or ReadRequest()
+    columns = list(request.columns) if request.columns is not None else None
     try:
         if unit.format == "parquet":
             # pre_buffer: the run's column chunks are fetched in coalesced ranged reads
             # (few requests on S3) instead of one request per column chunk.
             pf = pq.ParquetFile(_open_parquet(filesystem, unit.path), metadata=unit.metadata, pre_buffer=True)
-            return pf.read() if unit.row_group is None else pf.read_row_groups([u.row_group for u in run])
-        if unit.format == "csv":
+            groups = (list(range(pf.metadata.num_row_groups)) if unit.row_group is None
+                      else [u.row_group for u in run])
+            if request.predicate is not None:
+                groups = _parquet_groups(filesystem, unit.path, groups, pf.schema_arrow, request.predicate)
+            if unit.row_group is None and request.predicate is None:
+                table = pf.read(columns=columns)
+            else:
+                table = pf.read_row_groups(groups, columns=columns)
+        elif unit.format == "csv":
             stream = filesystem.open_input_stream(unit.path, compression="detect")
             with stream:
-                return pacsv.read_csv(stream, convert_options=_CSV_CONVERT)
-        source = filesystem.open_input_file(unit.path)
-        try:
-            return paipc.open_file(source).read_all()
-        except pa.ArrowInvalid:
-            source.seek(0)
-            return paipc.open_stream(source).read_all()
+                convert = _CSV_CONVERT if columns is None else pacsv.ConvertOptions(
+                    strings_can_be_null=True, include_columns=columns)
+                table = pacsv.read_csv(stream, convert_options=convert)
+        else:
+            source = filesystem.open_input_file(unit.path)
+            try:
+                table = paipc.open_file(source).read_all()
+            except pa.ArrowInvalid:
+                source.seek(0)
+                table = paipc.open_stream(source).read_all()
+            if columns is not None:
+                table = table.select(columns)
     except (OSError, pa.ArrowException) as err:
-        raise StorageError(f"cannot read {unit.format} file {unit.path!r}: {err}") from err
+        where = f" row group {unit.row_group}" if unit.row_group is not None else ""
+        raise StorageError(f"cannot read {unit.format} file {unit.path!r}{where}: {err}") from err
+    if request.predicate is not None:
+        table = request.predicate.filter(table)
+    if request.keep is not None and list(request.keep) != table.column_names:
+        table = table.select(list(request.keep))
+    return table
 
 
 def _open_parquet(filesystem: pafs.FileSystem, path: str) -> pa.NativeFile:
@@ -322,21 +368,38 @@ def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
         raise StorageError(f"{where}: schema {table.schema} cannot be cast to the first file's {schema}: {err}") from err
 
 
-def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: StorageOptions | None = None) -> pa.Table:
-    """This rank's share of an input; an empty table with the input's schema if it gets nothing.
+def input_schema(inp: InputSpec, options: StorageOptions | None = None) -> pa.Schema:
+    """The schema of an input's first file (footer or header only), without metadata.
+
+    :param inp: the input.
+    :param options: storage options.
+    """
+    filesystem, entries = list_input(inp, options)
+    return read_schema(filesystem, entries[0]).remove_metadata()
+
+
+def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: StorageOptions | None = None,
+                    request: ReadRequest | None = None) -> pa.Table:
+    """This rank's share of an input; an empty table with the result's schema if it gets nothing.
 
     :param inp: the input.
     :param rank: this rank.
     :param world_size: number of ranks.
     :param options: storage options.
+    :param request: columns to read and rows to keep (default: every column and row).
     """
+    request = request or ReadRequest()
     filesystem, entries = list_input(inp, options)
     schema = read_schema(filesystem, entries[0])
+    read_schema_ = schema if request.columns is None else pa.schema([schema.field(c) for c in request.columns])
     units = assign_units(plan_units(filesystem, entries, world_size), world_size)[rank]
-    tables = [_conform(_read_run(filesystem, run), schema, f"input {inp.name!r} file {run[0].path!r}")
+    tables = [_conform(_read_run(filesystem, run, request),
+                       read_schema_ if request.keep is None else pa.schema([read_schema_.field(c) for c in request.keep]),
+                       f"input {inp.name!r} file {run[0].path!r}")
               for run in _runs(units)]
     if not tables:
-        return schema.empty_table()
+        empty = read_schema_.empty_table()
+        return empty.select(list(request.keep)) if request.keep is not None else empty
     return pa.concat_tables(tables).replace_schema_metadata(None) if len(tables) > 1 else tables[0].replace_schema_metadata(None)
 
 

@@ -40,6 +40,7 @@ from airflow_provider_cylon.runtime.errors import (
 )
 from airflow_provider_cylon.runtime.event import InvocationEvent
 from airflow_provider_cylon.runtime.heartbeat import HeartbeatSender
+from airflow_provider_cylon.runtime.plan import plan_job
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -214,11 +215,14 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
 
         phase = "read"
         needed = {name for i in range(len(spec.steps)) for name in spec.step_inputs(i)}
+        job_plan = plan_job(spec, {inp.name: storage.input_schema(inp, spec.storage) for inp in spec.inputs})
         shares: dict[str, pa.Table] = {}
         for inp in spec.inputs:
             if inp.name in needed:
-                shares[inp.name] = storage.read_rank_share(inp, rank, world, spec.storage)
+                request = job_plan.reads[inp.name]
+                shares[inp.name] = storage.read_rank_share(inp, rank, world, spec.storage, request)
                 stats.rows_in += shares[inp.name].num_rows
+                stats.columns_read[inp.name] = list(request.columns or ())
         lap("read")
         coordinator.barrier("read")
         lap("wait_read")

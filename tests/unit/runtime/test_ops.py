@@ -11,7 +11,8 @@ if not hasattr(kernel, "join"):  # pragma: no cover - the native module is not b
     pytest.skip("kernel not built", allow_module_level=True)
 
 from airflow_provider_cylon.runtime import ops  # noqa: E402
-from airflow_provider_cylon.runtime.spec import StepSpec  # noqa: E402
+from airflow_provider_cylon.runtime.ops import Step  # noqa: E402
+from rt_steps import make_step  # noqa: E402
 
 from rt_inproc_channel import InProcessWorld  # noqa: E402
 from rt_multiset import assert_same_rows  # noqa: E402
@@ -39,7 +40,7 @@ def _split(table: pa.Table, world: int, uneven: bool = True) -> list[pa.Table]:
     return [table.slice(cuts[i], cuts[i + 1] - cuts[i]) for i in range(world)]
 
 
-def _run(world: int, inputs: list[pa.Table], step: StepSpec, threshold: int = 8 << 20) -> list[pa.Table]:
+def _run(world: int, inputs: list[pa.Table], step: Step, threshold: int = 8 << 20) -> list[pa.Table]:
     shares = [_split(t, world) for t in inputs]
 
     def body(rank: int, channel) -> pa.Table:
@@ -54,7 +55,7 @@ def _run(world: int, inputs: list[pa.Table], step: StepSpec, threshold: int = 8 
 @pytest.mark.parametrize("threshold", [0, 1 << 30], ids=["shuffle", "broadcast"])
 def test_join(world: int, how: str, threshold: int) -> None:
     left, right = _table(120, 1), _table(90, 2, name="w")
-    step = StepSpec(op="join", name="j", on=("k",), how=how)
+    step = make_step("join", name="j", on=("k",), how=how)
     got = pa.concat_tables(_run(world, [left, right], step, threshold))
     assert_same_rows(got, kernel.join(left, right, on=["k"], how=how), f"join {how} w={world}")
 
@@ -64,7 +65,7 @@ def test_join_left_on_right_on_with_clashing_names_and_key_types(world: int) -> 
     left = _table(80, 3)
     right = _table(60, 4).rename_columns(["id", "s", "v"])
     right = right.set_column(0, "id", right.column("id").cast(pa.int32()))
-    step = StepSpec(op="join", name="j", left_on=("k",), right_on=("id",), how="outer", suffixes=("_l", "_r"))
+    step = make_step("join", name="j", left_on=("k",), right_on=("id",), how="outer", suffixes=("_l", "_r"))
     got = pa.concat_tables(_run(world, [left, right], step, threshold=0))
     want = kernel.join(left, right.set_column(0, "id", right.column("id").cast(pa.int64())), left_on=["k"],
                        right_on=["id"], how="outer", suffixes=("_l", "_r"))
@@ -75,7 +76,7 @@ def test_join_left_on_right_on_with_clashing_names_and_key_types(world: int) -> 
 @pytest.mark.parametrize("op", ["union", "union_all", "intersect", "difference"])
 def test_set_ops(world: int, op: str) -> None:
     a, b = _table(100, 5, keys=6), _table(100, 6, keys=6)
-    step = StepSpec(op="union" if op == "union_all" else op, name="s", distinct=op != "union_all")
+    step = make_step("union", name="s", distinct=op != "union_all") if op.startswith("union") else make_step(op, name="s")
     got = pa.concat_tables(_run(world, [a, b], step))
     if op == "union_all":
         want = pa.concat_tables([a, b])
@@ -88,9 +89,9 @@ def test_set_ops(world: int, op: str) -> None:
 @pytest.mark.parametrize("world", WORLDS)
 def test_unique(world: int) -> None:
     t = _table(150, 7, keys=5)
-    got = pa.concat_tables(_run(world, [t], StepSpec(op="unique", name="u")))
+    got = pa.concat_tables(_run(world, [t], make_step("unique", name="u")))
     assert_same_rows(got, kernel.unique(t))
-    got = pa.concat_tables(_run(world, [t], StepSpec(op="unique", name="u", subset=("k", "s"))))
+    got = pa.concat_tables(_run(world, [t], make_step("unique", name="u", subset=("k", "s"))))
     assert sorted(map(str, got.select(["k", "s"]).to_pylist())) == sorted(
         map(str, kernel.unique(t, subset=["k", "s"]).select(["k", "s"]).to_pylist()))
 
@@ -99,7 +100,7 @@ def test_unique(world: int) -> None:
 def test_groupby(world: int) -> None:
     t = _table(200, 8, keys=12)
     aggs = (("v", ("sum", "count", "min", "max", "mean", "var", "std", "nunique")),)
-    step = StepSpec(op="groupby", name="g", by=("k", "s"), aggs=aggs)
+    step = make_step("groupby", name="g", by=("k", "s"), aggs=aggs)
     got = pa.concat_tables(_run(world, [t], step))
     assert_same_rows(got, kernel.groupby(t, ["k", "s"], step.aggs_dict), f"groupby w={world}")
 
@@ -114,14 +115,14 @@ def _check_sorted(parts: list[pa.Table], full: pa.Table, by: list[str], ascendin
 @pytest.mark.parametrize("world", WORLDS)
 def test_sort_mixed_directions_with_nulls(world: int) -> None:
     t = _table(300, 9, keys=40)
-    step = StepSpec(op="sort", name="o", by=("k", "s"), ascending=(False, True))
+    step = make_step("sort", name="o", by=("k", "s"), ascending=(False, True))
     _check_sorted(_run(world, [t], step), t, ["k", "s"], [False, True])
 
 
 @pytest.mark.parametrize("world", [2, 3, 4])
 def test_sort_all_equal_keys_is_balanced_and_stable(world: int) -> None:
     t = pa.table({"k": pa.array([7] * 400, pa.int64()), "i": pa.array(range(400), pa.int64())})
-    parts = _run(world, [t], StepSpec(op="sort", name="o", by=("k",), ascending=(True,)))
+    parts = _run(world, [t], make_step("sort", name="o", by=("k",), ascending=(True,)))
     assert pa.concat_tables(parts).column("i").to_pylist() == list(range(400))  # stable across ranks
     sizes = [p.num_rows for p in parts]
     assert max(sizes) <= 2 * 400 / world, sizes
@@ -134,23 +135,23 @@ def test_sort_with_empty_ranks_and_empty_input(world: int) -> None:
 
     def body(rank: int, channel) -> pa.Table:
         d = ops.Dist(channel=channel, rank=rank, world_size=world)
-        return ops.sort(d, shares[rank], StepSpec(op="sort", name="o", by=("v",), ascending=(True,)))
+        return make_step("sort", name="o", by=("v",), ascending=(True,)).run(d, [shares[rank]])
 
     _check_sorted(InProcessWorld(world).run(body), t, ["v"], [True])
     empty = t.slice(0, 0)
     parts = InProcessWorld(world).run(
-        lambda r, c: ops.sort(ops.Dist(c, r, world), empty, StepSpec(op="sort", name="o", by=("v",), ascending=(True,))))
+        lambda r, c: make_step("sort", name="o", by=("v",), ascending=(True,)).run(ops.Dist(c, r, world), [empty]))
     assert all(p.num_rows == 0 and p.schema.names == t.schema.names for p in parts)
 
 
 @pytest.mark.parametrize("world", WORLDS)
 def test_head_slice_repartition_keep_global_order(world: int) -> None:
     t = pa.table({"i": pa.array(range(103), pa.int64())})
-    head = pa.concat_tables(_run(world, [t], StepSpec(op="head", name="h", n=10)))
+    head = pa.concat_tables(_run(world, [t], make_step("head", name="h", n=10)))
     assert head.column("i").to_pylist() == list(range(10))
-    sl = pa.concat_tables(_run(world, [t], StepSpec(op="slice", name="s", n=20, offset=50)))
+    sl = pa.concat_tables(_run(world, [t], make_step("slice", name="s", n=20, offset=50)))
     assert sl.column("i").to_pylist() == list(range(50, 70))
-    parts = _run(world, [t], StepSpec(op="repartition", name="r"))
+    parts = _run(world, [t], make_step("repartition", name="r"))
     assert pa.concat_tables(parts).column("i").to_pylist() == list(range(103))
     assert max(p.num_rows for p in parts) - min(p.num_rows for p in parts) <= 1
 
@@ -158,9 +159,9 @@ def test_head_slice_repartition_keep_global_order(world: int) -> None:
 @pytest.mark.parametrize("world", [1, 3])
 def test_pipeline_join_groupby_sort(world: int) -> None:
     left, right = _table(150, 11), _table(80, 12, name="w")
-    steps = [StepSpec(op="join", name="j", on=("k",)),
-             StepSpec(op="groupby", name="g", by=("k",), aggs=(("w", ("sum",)),)),
-             StepSpec(op="sort", name="o", by=("w_sum",), ascending=(False,))]
+    steps = [make_step("join", name="j", on=("k",)),
+             make_step("groupby", name="g", by=("k",), aggs=(("w", ("sum",)),)),
+             make_step("sort", name="o", by=("w_sum",), ascending=(False,))]
     names = [("l", "r"), ("j",), ("g",)]
     shares = {"l": _split(left, world), "r": _split(right, world)}
 

@@ -12,7 +12,8 @@ from rt_inproc_channel import InProcessWorld  # noqa: E402
 from rt_multiset import assert_same_rows  # noqa: E402
 
 from airflow_provider_cylon.runtime import ops  # noqa: E402
-from airflow_provider_cylon.runtime.spec import StepSpec  # noqa: E402
+from airflow_provider_cylon.runtime.ops import Step  # noqa: E402
+from rt_steps import make_step  # noqa: E402
 
 keys = st.one_of(st.none(), st.integers(-3, 3))
 rows = st.lists(st.tuples(keys, st.one_of(st.none(), st.sampled_from(["a", "b", "c"])), st.integers(-5, 5)),
@@ -38,19 +39,19 @@ def test_distributed_equals_kernel(left, right, world, cuts, op, broadcast) -> N
     a, b = _table(left), _table(right)
     sa, sb = _shares(a, cuts, world), _shares(b, cuts, world)
     if op.startswith("join_"):
-        step = StepSpec(op="join", name="x", on=("k",), how=op[5:])
+        step = make_step("join", name="x", on=("k",), how=op[5:])
         want = kernel.join(a, b, on=["k"], how=op[5:])
     elif op in ("difference", "intersect"):
-        step = StepSpec(op=op, name="x")
+        step = make_step(op, name="x")
         want = getattr(kernel, op)(a, b)
     elif op == "unique":
-        step = StepSpec(op="unique", name="x")
+        step = make_step("unique", name="x")
         want = kernel.unique(a)
     elif op == "groupby":
-        step = StepSpec(op="groupby", name="x", by=("k", "s"), aggs=(("v", ("sum", "mean", "nunique", "var")),))
+        step = make_step("groupby", name="x", by=("k", "s"), aggs=(("v", ("sum", "mean", "nunique", "var")),))
         want = kernel.groupby(a, ["k", "s"], step.aggs_dict)
     else:
-        step = StepSpec(op="sort", name="x", by=("k", "s"), ascending=(True, False))
+        step = make_step("sort", name="x", by=("k", "s"), ascending=(True, False))
         want = kernel.sort(a, ["k", "s"], ascending=[True, False])
 
     def body(rank: int, channel) -> pa.Table:

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from airflow_provider_cylon.runtime.spec import JobSpec, StepSpec, format_of
+from airflow_provider_cylon.runtime.ops import SortStep
+from airflow_provider_cylon.runtime.spec import JobSpec, format_of
 from airflow_provider_cylon.runtime.errors import SpecError
 
 
@@ -45,7 +46,7 @@ def test_for_op_and_top_level_params() -> None:
     b = JobSpec.from_dict({"op": "sort", "inputs": ["x.parquet"], "destination": "/tmp/o", "by": "k",
                            "ascending": False, "world_size": 3})
     assert a == b
-    assert a.steps[0] == StepSpec(op="sort", name="step0", by=("k",), ascending=(False,))
+    assert a.steps[0] == SortStep(name="step0", by=("k",), ascending=(False,))
 
 
 @pytest.mark.parametrize(
