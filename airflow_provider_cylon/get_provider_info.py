@@ -17,6 +17,7 @@ OPERATOR_MODULES = [
     "airflow_provider_cylon.operators.sort",
     "airflow_provider_cylon.operators.groupby",
     "airflow_provider_cylon.operators.pipeline",
+    "airflow_provider_cylon.operators.select",
     "airflow_provider_cylon.operators.sample_data",
 ]
 

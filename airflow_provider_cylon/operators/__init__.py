@@ -8,6 +8,7 @@ from airflow_provider_cylon.operators.intersect import CylonIntersectOperator
 from airflow_provider_cylon.operators.join import CylonJoinOperator
 from airflow_provider_cylon.operators.pipeline import CylonPipelineOperator
 from airflow_provider_cylon.operators.sample_data import CylonSampleDataOperator
+from airflow_provider_cylon.operators.select import CylonSelectOperator
 from airflow_provider_cylon.operators.sort import CylonSortOperator
 from airflow_provider_cylon.operators.union import CylonUnionOperator
 from airflow_provider_cylon.operators.unique import CylonUniqueOperator
@@ -20,6 +21,7 @@ __all__ = [
     "CylonJoinOperator",
     "CylonPipelineOperator",
     "CylonSampleDataOperator",
+    "CylonSelectOperator",
     "CylonSortOperator",
     "CylonUnionOperator",
     "CylonUniqueOperator",

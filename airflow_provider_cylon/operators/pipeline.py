@@ -25,7 +25,8 @@ class CylonPipelineOperator(CylonBaseOperator):
             destination="data/revenue/{{ ds }}/",
         )
 
-    :param inputs: job inputs: ``{name: path}`` or a list of paths (named ``in0``, ``in1``, ...) (templated).
+    :param inputs: job inputs: ``{name: path | {"path", "columns", "where"}}`` or a list of them
+        (named ``in0``, ``in1``, ...) (templated).
     :param steps: the operations, each ``{"op": ..., <its parameters>}`` (templated).
     :param kwargs: see :class:`CylonBaseOperator`.
     """
@@ -33,7 +34,7 @@ class CylonPipelineOperator(CylonBaseOperator):
     template_fields: Sequence[str] = ("inputs", "steps", "destination")
     op = "pipeline"
 
-    def __init__(self, *, inputs: Mapping[str, str] | Sequence[str], steps: Sequence[Mapping[str, Any]],
+    def __init__(self, *, inputs: Mapping[str, Any] | Sequence[Any], steps: Sequence[Mapping[str, Any]],
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not steps:
@@ -43,7 +44,8 @@ class CylonPipelineOperator(CylonBaseOperator):
 
     def job_definition(self) -> dict[str, Any]:
         if isinstance(self.inputs, Mapping):
-            inputs: list[Any] = [{"name": name, "path": path} for name, path in self.inputs.items()]
+            inputs: list[Any] = [{**value, "name": name} if isinstance(value, Mapping) else {"name": name, "path": value}
+                                 for name, value in self.inputs.items()]
         else:
             inputs = list(self.inputs)
         return {"op": "pipeline", "inputs": inputs, "steps": [dict(step) for step in self.steps]}

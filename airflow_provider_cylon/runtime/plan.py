@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
 from airflow_provider_cylon.runtime import fields as f
 from airflow_provider_cylon.runtime.errors import SpecError
+from airflow_provider_cylon.runtime.ops import FilterStep
 from airflow_provider_cylon.runtime.spec import InputSpec, JobSpec
 from airflow_provider_cylon.runtime.storage import ReadRequest
 
@@ -84,10 +86,25 @@ def plan_job(spec: JobSpec, file_schemas: Mapping[str, pa.Schema]) -> JobPlan:
 
     reads: dict[str, ReadRequest] = {}
     for inp in spec.inputs:
+        predicate = inp.where if inp.where is not None else _pushable_filter(spec, inp.name)
         visible = schemas[inp.name].names
         keep = [c for c in visible if c in needed.get(inp.name, set())]
-        extra = sorted(set(inp.where.columns()) - set(keep)) if inp.where is not None else []
+        extra = sorted(set(predicate.columns()) - set(keep)) if predicate is not None else []
         columns = tuple(keep + [c for c in file_schemas[inp.name].names if c in extra])
-        reads[inp.name] = ReadRequest(columns=columns, predicate=inp.where,
-                                      keep=tuple(keep) if extra else None)
+        reads[inp.name] = ReadRequest(columns=columns, predicate=predicate, keep=tuple(keep) if extra else None)
     return JobPlan(schemas=schemas, reads=reads)
+
+
+def _pushable_filter(spec: JobSpec, input_name: str) -> Any:
+    """The predicate of a filter step that alone reads this input, to apply while reading.
+
+    Row groups its statistics exclude are then never decoded. The step still runs
+    (filtering rows that already pass is cheap), so the result is the same.
+    """
+    readers = [i for i in range(len(spec.steps)) if input_name in spec.step_inputs(i)]
+    if len(readers) != 1:
+        return None
+    step = spec.steps[readers[0]]
+    if isinstance(step, FilterStep) and spec.step_inputs(readers[0]) == (input_name,):
+        return step.where
+    return None

@@ -181,6 +181,19 @@ class GroupByStep(Step):
                 out.setdefault(o.calls[0].column or "", []).append(o.calls[0].agg)
         return out
 
+    def output_schema(self, schemas: Sequence[pa.Schema]) -> pa.Schema:
+        require_columns(schemas[0], self.by, self.what)
+        for o in self.aggs:  # argument types first: their errors name the expression and column
+            for c in o.calls:
+                if c.arg is not None:
+                    c.arg.output_type(schemas[0])
+        schema = super().output_schema(schemas)
+        if self.having is not None:
+            kind = self.having.output_type(schema)
+            if not (pa.types.is_boolean(kind) or pa.types.is_null(kind)):
+                raise OperationError(f"{self.what}: having {self.having.sql!r} is {kind}, not a boolean")
+        return schema
+
     def required_columns(self, needed: frozenset[str], schemas: Sequence[pa.Schema]) -> list[Columns]:
         cols: set[str] = set(self.by)
         for o in self.aggs:

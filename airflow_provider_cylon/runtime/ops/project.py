@@ -59,6 +59,12 @@ class ProjectStep(Step):
             return {"columns": {name: e.to_json() for name, e in self.exprs}}
         return {"columns": list(self.names or ())}
 
+    def output_schema(self, schemas: Sequence[pa.Schema]) -> pa.Schema:
+        if self.exprs is None:
+            require_columns(schemas[0], self.names or (), self.what)
+            return pa.schema([schemas[0].field(n) for n in self.names or ()])
+        return pa.schema([pa.field(name, e.output_type(schemas[0])) for name, e in self.exprs])
+
     def required_columns(self, needed: frozenset[str], schemas: Sequence[pa.Schema]) -> list[Columns]:
         if self.exprs is None:
             return [frozenset(self.names or ())]

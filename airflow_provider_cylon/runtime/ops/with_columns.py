@@ -31,6 +31,14 @@ class WithColumnsStep(Step):
     def params_dict(self) -> dict[str, Any]:
         return {"columns": {name: e.to_json() for name, e in self.columns}}
 
+    def output_schema(self, schemas: Sequence[pa.Schema]) -> pa.Schema:
+        schema = schemas[0]
+        for name, e in self.columns:  # each over the input, as run evaluates them
+            field = pa.field(name, e.output_type(schemas[0]))
+            index = schema.get_field_index(name)
+            schema = schema.set(index, field) if index >= 0 else schema.append(field)
+        return schema
+
     def required_columns(self, needed: frozenset[str], schemas: Sequence[pa.Schema]) -> list[Columns]:
         # Every expression runs (each is over the input), so each one's columns are read.
         cols = set(needed - {name for name, _ in self.columns})

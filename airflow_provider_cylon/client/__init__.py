@@ -1,0 +1,1 @@
+"""The submit side of a job: no Airflow import."""
