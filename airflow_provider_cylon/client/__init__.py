@@ -1,0 +1,1 @@
+"""The submitting side: everything that runs where a job is submitted, never inside a worker."""
