@@ -1,0 +1,433 @@
+"""Evaluation of a tree on a whole Arrow table with pyarrow.compute.
+
+Every node yields an Arrow scalar (constants stay scalars until the end) or a
+(chunked) array of the table's length, of exactly the type
+:class:`~airflow_provider_cylon.runtime.expr.types.Typer` derives. The SQL
+semantics that Arrow's kernels do not give by themselves are built here:
+
+* NaN equals NaN and sorts above every number in comparisons (as in DuckDB);
+* rounding is half away from zero (``half_towards_infinity`` in Arrow's terms);
+  CAST of a DOUBLE to an integer rounds half to even, as DuckDB does;
+* ``//`` and ``%`` on integers truncate towards zero; by zero they are an error;
+* LIKE has no escape character (Arrow's backslash escape is neutralised);
+* string_view / binary_view operands are cast to string / binary first, since
+  pyarrow has few kernels for views.
+"""
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Callable
+from typing import Any, Union
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from airflow_provider_cylon.runtime.expr.errors import ExpressionError
+from airflow_provider_cylon.runtime.expr.literals import interval_parts, literal_scalar, python_value, shift
+from airflow_provider_cylon.runtime.expr.tree import EXTRACT_FIELDS, Call, Case, Cast, Col, Lit, Node, render
+from airflow_provider_cylon.runtime.expr.types import (
+    INT_DECIMAL_WIDTH,
+    INTERVAL,
+    Typer,
+    is_string,
+    is_temporal,
+    plain,
+)
+
+Value = Union[pa.Scalar, pa.Array, pa.ChunkedArray]
+HALF_AWAY = "half_towards_infinity"  # Arrow's name for round half away from zero
+
+_KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    # fn: (checked kernel for integers and decimals, plain kernel for floats)
+    "add": (pc.add_checked, pc.add),
+    "sub": (pc.subtract_checked, pc.subtract),
+    "mul": (pc.multiply_checked, pc.multiply),
+}
+_COMPARE = {"eq": pc.equal, "ne": pc.not_equal, "lt": pc.less, "le": pc.less_equal,
+            "gt": pc.greater, "ge": pc.greater_equal}
+_EXTRACT = {"year": pc.year, "quarter": pc.quarter, "month": pc.month, "day": pc.day,
+            "hour": pc.hour, "minute": pc.minute, "second": pc.second}
+
+
+def is_scalar(v: Value) -> bool:
+    """True for an Arrow scalar (a constant)."""
+    return isinstance(v, pa.Scalar)
+
+
+class Evaluator:
+    """Evaluates the nodes of one tree on one table.
+
+    :param table: the input batch; its schema is the one types are derived against.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.n = table.num_rows
+        self.typer = Typer(table.schema)
+
+    # -------------------------------------------------------------- entry points
+    def result(self, node: Node) -> pa.ChunkedArray:
+        """The value of ``node`` as a chunked array of the table's length and the derived type."""
+        out_type = self.typer.type_of(node)
+        value = self.value(node)
+        if is_scalar(value):
+            value = self.broadcast(value)
+        if isinstance(value, pa.Array):
+            value = pa.chunked_array([value], type=value.type)
+        if value.type != out_type:
+            value = value.cast(out_type)
+        return value
+
+    def value(self, node: Node) -> Value:
+        """The value of ``node`` (a scalar for constants)."""
+        try:
+            if isinstance(node, Col):
+                return self.table.column(node.name)
+            if isinstance(node, Lit):
+                return literal_scalar(node)
+            if isinstance(node, Cast):
+                return self._cast(node)
+            if isinstance(node, Case):
+                return self._case(node)
+            return self._call(node)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ArithmeticError) as err:
+            raise ExpressionError(f"evaluation failed: {err}", fragment=render(node)) from err
+
+    # -------------------------------------------------------------- helpers
+    def broadcast(self, v: Value) -> Value:
+        """A scalar repeated to the table's length (arrays pass through)."""
+        if not is_scalar(v):
+            return v
+        base = pa.nulls(self.n, v.type)
+        return base if not v.is_valid else pc.fill_null(base, v)
+
+    def operand(self, node: Node, target: pa.DataType) -> Value:
+        """The value of ``node`` converted (implicitly, exactly) to ``target``."""
+        return convert(self.value(node), self.typer.type_of(node), target)
+
+    # -------------------------------------------------------------- calls
+    def _call(self, node: Call) -> Value:
+        fn, args = node.fn, node.args
+        t = self.typer.type_of(node)
+        if fn in ("add", "sub", "mul", "div", "intdiv", "mod"):
+            return self._arithmetic(node, t)
+        if fn in _COMPARE:
+            ct = self.typer.common_type(args, fn, node)
+            return compare(fn, self.operand(args[0], ct), self.operand(args[1], ct), ct)
+        if fn == "and":
+            return _fold(pc.and_kleene, [self.operand(a, pa.bool_()) for a in args])
+        if fn == "or":
+            return _fold(pc.or_kleene, [self.operand(a, pa.bool_()) for a in args])
+        if fn == "not":
+            return pc.invert(self.operand(args[0], pa.bool_()))
+        if fn in ("is_null", "is_not_null"):
+            v = self.value(args[0])
+            return pc.is_null(v) if fn == "is_null" else pc.is_valid(v)
+        if fn in ("like", "not_like", "ilike", "not_ilike"):
+            return self._like(node)
+        if fn in ("in", "not_in"):
+            res = self._in(node)
+            return pc.invert(res) if fn == "not_in" else res
+        if fn in ("between", "not_between"):
+            ct = self.typer.common_type(args, "BETWEEN", node)
+            x, lo, hi = (self.operand(a, ct) for a in args)
+            res = pc.and_kleene(compare("ge", x, lo, ct), compare("le", x, hi, ct))
+            return pc.invert(res) if fn == "not_between" else res
+        if fn == "coalesce":
+            parts = [self.operand(a, t) for a in args]
+            return parts[0] if len(parts) == 1 else pc.coalesce(*parts)
+        if fn == "nullif":
+            a, b = self.operand(args[0], t), self.operand(args[1], t)
+            same = pc.fill_null(compare("eq", a, b, t), False)
+            return pc.if_else(same, pa.scalar(None, t), a)
+        if fn in ("concat", "concat_nonnull"):
+            parts = [self._as_text(a, t) for a in args]
+            # concat() skips NULLs; Arrow's "skip" mode drops rows where all are NULL, "replace" does not
+            handling = "emit_null" if fn == "concat" else "replace"
+            return pc.binary_join_element_wise(*parts, pa.scalar("", t), null_handling=handling,
+                                               null_replacement="")
+        if fn in EXTRACT_FIELDS:
+            return self._extract(node)
+        if fn == "substring":
+            return self._substring(node, t)
+        if fn in ("upper", "lower"):
+            s = self.operand(args[0], t)
+            return (pc.utf8_upper if fn == "upper" else pc.utf8_lower)(s)
+        if fn == "length":
+            src = plain(self.typer.type_of(args[0]))
+            s = self.operand(args[0], pa.string() if pa.types.is_null(src) else src)
+            return pc.cast(pc.utf8_length(s), pa.int64())
+        if fn == "abs":
+            return pc.abs_checked(self.operand(args[0], t))
+        if fn == "neg":
+            return pc.negate_checked(self.operand(args[0], t))
+        if fn == "round":
+            return self._round(node, t)
+        raise ExpressionError(f"unsupported function {fn!r}", fragment=render(node))  # pragma: no cover
+
+    def _arithmetic(self, node: Call, t: pa.DataType) -> Value:
+        fn = node.fn
+        left, right = node.args
+        lt, rt = self.typer.type_of(left), self.typer.type_of(right)
+        if is_temporal(lt) or is_temporal(rt) or INTERVAL in (lt, rt):
+            return self._date_arithmetic(node, t, lt, rt)
+        if pa.types.is_floating(t):
+            a, b = self.operand(left, t), self.operand(right, t)
+            if fn in ("div", "intdiv"):
+                return pc.divide(a, b)  # x / 0 is +-inf and 0 / 0 is NaN, as in DuckDB
+            return _KERNELS[fn][1](a, b)
+        if pa.types.is_integer(t):
+            a, b = self.operand(left, t), self.operand(right, t)
+            if fn == "intdiv":
+                return pc.divide_checked(a, b)  # truncates towards zero; by zero: error (DuckDB too)
+            if fn == "mod":
+                return pc.subtract_checked(a, pc.multiply_checked(pc.divide_checked(a, b), b))
+            return _KERNELS[fn][0](a, b)
+        # decimals: operands as decimals, computed wide enough for Arrow, then cut to DuckDB's type
+        ltd = _decimal_operand_type(lt, t)
+        rtd = _decimal_operand_type(rt, t)
+        a, b = self.operand(left, ltd), self.operand(right, rtd)
+        if fn == "mod":
+            return decimal_mod(a, b, t)
+        need = (max(ltd.precision - ltd.scale, rtd.precision - rtd.scale) + max(ltd.scale, rtd.scale) + 1
+                if fn in ("add", "sub") else ltd.precision + rtd.precision + 1)
+        if need > 38:
+            a = pc.cast(a, pa.decimal256(ltd.precision, ltd.scale))
+            b = pc.cast(b, pa.decimal256(rtd.precision, rtd.scale))
+        return pc.cast(_KERNELS[fn][0](a, b), t)
+
+    def _date_arithmetic(self, node: Call, t: pa.DataType, lt: pa.DataType, rt: pa.DataType) -> Value:
+        fn = node.fn
+        left, right = node.args
+        if t == pa.date32():  # date +/- integer days
+            date_node, days_node = (left, right) if pa.types.is_date(lt) else (right, left)
+            days = pc.cast(self.operand(date_node, pa.date32()), pa.int32())
+            k = self.operand(days_node, pa.int64())
+            moved = (pc.add_checked if fn == "add" else pc.subtract_checked)(pc.cast(days, pa.int64()), k)
+            return pc.cast(pc.cast(moved, pa.int32()), pa.date32())
+        if t == pa.int64():  # date - date: days between
+            a = pc.cast(pc.cast(self.operand(left, pa.date32()), pa.int32()), pa.int64())
+            b = pc.cast(pc.cast(self.operand(right, pa.date32()), pa.int32()), pa.int64())
+            return pc.subtract_checked(a, b)
+        date_node, interval_node = (left, right) if rt == INTERVAL else (right, left)
+        assert isinstance(interval_node, Lit)
+        months, days = interval_parts(interval_node)
+        sign = -1 if fn == "sub" else 1
+        if isinstance(date_node, Lit):  # a constant: calendar arithmetic in Python
+            base = python_value(date_node)
+            if base is None:
+                return pa.scalar(None, t)
+            return pa.scalar(shift(base, months=sign * months, days=sign * days), t)
+        stamps = self.operand(date_node, t)
+        delta = pa.scalar(datetime.timedelta(days=days), pa.duration(t.unit))
+        return (pc.add_checked if fn == "add" else pc.subtract_checked)(stamps, delta)
+
+    def _like(self, node: Call) -> Value:
+        fn = node.fn
+        pattern = node.args[1]
+        assert isinstance(pattern, Lit)
+        src = self.typer.type_of(node.args[0])
+        if pa.types.is_null(src):
+            return pa.scalar(None, pa.bool_())
+        s = self.broadcast(self.operand(node.args[0], plain(src)))
+        # SQL LIKE without ESCAPE has no escape character; Arrow's has a backslash
+        text = str(pattern.value).replace("\\", "\\\\")
+        res = pc.match_like(s, text, ignore_case=fn in ("ilike", "not_ilike"))
+        return pc.invert(res) if fn.startswith("not_") else res
+
+    def _in(self, node: Call) -> Value:
+        x_node, *items = node.args
+        ct = self.typer.common_type(node.args, "IN", node)
+        if pa.types.is_null(ct):
+            return pa.scalar(None, pa.bool_())
+        x = self.operand(x_node, ct)
+        if not all(isinstance(i, Lit) for i in items):
+            return _fold(pc.or_kleene, [compare("eq", x, self.operand(i, ct), ct) for i in items])
+        scalars = [self.operand(i, ct) for i in items]
+        has_null = any(not s.is_valid for s in scalars)
+        value_set = pa.array([s.as_py() for s in scalars if s.is_valid], type=ct)
+        x = self.broadcast(x)
+        found = pc.is_in(x, value_set=value_set)
+        res = pc.if_else(found, True, pa.scalar(None if has_null else False, pa.bool_()))
+        return pc.if_else(pc.is_null(x), pa.scalar(None, pa.bool_()), res)
+
+    def _as_text(self, node: Node, target: pa.DataType) -> Value:
+        src = self.typer.type_of(node)
+        v = self.value(node)
+        if pa.types.is_null(src):
+            return pa.scalar(None, target)
+        return pc.cast(convert(v, src, plain(src)), target)
+
+    def _extract(self, node: Call) -> Value:
+        arg = node.args[0]
+        src = self.typer.type_of(arg)
+        if pa.types.is_null(src):
+            return pa.scalar(None, pa.int64())
+        v = self.value(arg)
+        if pa.types.is_timestamp(src) and src.tz:
+            v = pc.cast(v, pa.timestamp(src.unit))  # fields of the UTC wall clock (DuckDB with TimeZone=UTC)
+        return pc.cast(_EXTRACT[node.fn](self.broadcast(v)), pa.int64())
+
+    def _substring(self, node: Call, t: pa.DataType) -> Value:
+        s = self.broadcast(self.operand(node.args[0], t))
+        start = self.typer.digits_of(node, 1, "start")
+        length = self.typer.digits_of(node, 2, "length")
+        assert start is not None
+        if length is not None and length < 0:  # DuckDB: the |length| characters before start
+            begin, stop = max(start - 1 + length, 0), start - 1
+            return pc.utf8_slice_codeunits(s, begin, max(stop, 0))
+        if start > 0:
+            begin, stop = start - 1, None if length is None else start - 1 + length
+        elif start == 0:
+            begin, stop = 0, None if length is None else max(length - 1, 0)
+        else:  # counted from the end; a stop at or past the end means "to the end"
+            begin = start
+            end = None if length is None else start + length
+            stop = None if end is None or end >= 0 else end
+            if end is not None and end >= 0 and length == 0:
+                stop = begin
+        if stop is None:
+            return pc.utf8_slice_codeunits(s, begin)
+        return pc.utf8_slice_codeunits(s, begin, stop)
+
+    def _round(self, node: Call, t: pa.DataType) -> Value:
+        src = self.typer.type_of(node.args[0])
+        digits = self.typer.digits_of(node, 1, "digits") or 0
+        if pa.types.is_null(src):
+            return pa.scalar(None, t)
+        v = self.value(node.args[0])
+        if pa.types.is_integer(src):
+            return v if digits >= 0 else pc.round(v, digits, round_mode=HALF_AWAY)
+        if pa.types.is_decimal(src):
+            if digits >= src.scale:
+                return v
+            return pc.cast(pc.round(v, max(digits, -src.precision), round_mode=HALF_AWAY), t)
+        return round_float(v, digits, t)
+
+    # -------------------------------------------------------------- CAST and CASE
+    def _cast(self, node: Cast) -> Value:
+        src = self.typer.type_of(node.arg)
+        dst = self.typer.type_of(node)
+        return sql_cast(self.value(node.arg), src, dst)
+
+    def _case(self, node: Case) -> Value:
+        t = self.typer.type_of(node)
+        result: Value = pa.scalar(None, t) if node.else_ is None else self.operand(node.else_, t)
+        for cond, then in reversed(node.whens):
+            c = self.operand(cond, pa.bool_())
+            c = pc.fill_null(c, False) if not is_scalar(c) else pa.scalar(bool(c.as_py()), pa.bool_())
+            result = pc.if_else(c, self.operand(then, t), result)
+        return result
+
+
+# ----------------------------------------------------------------------------- shared kernels
+
+
+def _fold(kernel: Callable[..., Any], values: list[Value]) -> Value:
+    out = values[0]
+    for v in values[1:]:
+        out = kernel(out, v)
+    return out
+
+
+def _decimal_operand_type(t: pa.DataType, result: pa.DataType) -> pa.DataType:
+    if pa.types.is_decimal(t):
+        return t
+    if pa.types.is_null(t):
+        return result
+    return pa.decimal128(INT_DECIMAL_WIDTH[t], 0)
+
+
+def convert(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
+    """Implicit, exact conversion of a value from ``src`` to ``dst`` (views to plain, int to decimal, ...)."""
+    if src == dst:
+        return v
+    if pa.types.is_string_view(src) or pa.types.is_binary_view(src):
+        v = pc.cast(v, plain(src))
+        src = plain(src)
+        if src == dst:
+            return v
+    if pa.types.is_date(src) and pa.types.is_timestamp(dst) and dst.tz:
+        v = pc.cast(v, pa.timestamp(dst.unit))  # midnight UTC
+    return pc.cast(v, dst)
+
+
+def compare(fn: str, a: Value, b: Value, t: pa.DataType) -> Value:
+    """A comparison in type ``t``; on floats NaN equals NaN and is greater than any number (DuckDB)."""
+    if pa.types.is_null(t):
+        return pa.scalar(None, pa.bool_())
+    if not pa.types.is_floating(t):
+        return _COMPARE[fn](a, b)
+    if fn in ("gt", "ge"):
+        return compare("lt" if fn == "gt" else "le", b, a, t)
+    eq = pc.or_kleene(pc.equal(a, b), pc.and_kleene(pc.is_nan(a), pc.is_nan(b)))
+    if fn == "eq":
+        return eq
+    if fn == "ne":
+        return pc.invert(eq)
+    lt = pc.or_kleene(pc.less(a, b), pc.and_kleene(pc.invert(pc.is_nan(a)), pc.is_nan(b)))
+    return lt if fn == "lt" else pc.or_kleene(lt, eq)
+
+
+def decimal_mod(a: Value, b: Value, t: pa.DataType) -> Value:
+    """``a % b`` on decimals: the sign of ``a``, exact (a - trunc(a / b) * b in decimal256)."""
+    wide = pa.decimal256(min(t.precision + 2, 76), t.scale)
+    a, b = pc.cast(a, wide), pc.cast(b, wide)
+    q = pc.round(pc.divide_checked(a, b), 0, round_mode="towards_zero")
+    return pc.cast(pc.subtract_checked(a, pc.multiply_checked(q, b)), t)
+
+
+def round_float(v: Value, digits: int, t: pa.DataType) -> Value:
+    """DuckDB's round(DOUBLE, digits): round(x * 10^d) / 10^d, half away from zero."""
+    if digits == 0:
+        return pc.round(v, 0, round_mode=HALF_AWAY)
+    if digits > 0:
+        m = pa.scalar(10.0 ** digits, t)
+        r = pc.divide(pc.round(pc.multiply(v, m), 0, round_mode=HALF_AWAY), m)
+        return pc.if_else(pc.is_finite(r), r, v)  # DuckDB keeps x when the scaled value overflows
+    m = pa.scalar(10.0 ** -digits, t)
+    r = pc.multiply(pc.round(pc.divide(v, m), 0, round_mode=HALF_AWAY), m)
+    return pc.if_else(pc.is_finite(r), r, pa.scalar(0.0, t))
+
+
+def sql_cast(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
+    """``CAST(v AS dst)`` with DuckDB's rounding rules."""
+    if src == dst:
+        return v
+    if pa.types.is_null(src):
+        return pc.cast(v, dst)
+    v = convert(v, src, plain(src))
+    src = plain(src)
+    if src == dst:
+        return v
+    if is_string(src) and not is_string(dst):
+        if pa.types.is_integer(dst) or pa.types.is_decimal(dst) or pa.types.is_floating(dst):
+            v = pc.utf8_trim_whitespace(v)
+        if pa.types.is_decimal(dst):
+            wide = pa.decimal256(76, max(dst.scale, min(38, 76 - dst.precision)))
+            return sql_cast(pc.cast(v, wide), wide, dst)
+        return pc.cast(v, dst)
+    if pa.types.is_floating(src) and pa.types.is_integer(dst):
+        return pc.cast(pc.round(v, 0, round_mode="half_to_even"), dst)
+    if pa.types.is_decimal(src) and pa.types.is_integer(dst):
+        return pc.cast(pc.round(v, 0, round_mode=HALF_AWAY), dst)
+    if pa.types.is_decimal(src) and pa.types.is_decimal(dst) and dst.scale < src.scale:
+        return pc.cast(pc.round(v, dst.scale, round_mode=HALF_AWAY), dst)
+    if pa.types.is_floating(src) and pa.types.is_decimal(dst):
+        scaled = pc.round(pc.multiply(pc.cast(v, pa.float64()), 10.0 ** dst.scale), 0, round_mode=HALF_AWAY)
+        whole = pc.cast(pc.cast(scaled, pa.decimal128(38, 0)), pa.decimal256(38, 0))
+        unit = pa.scalar(decimal.Decimal(1).scaleb(-dst.scale), pa.decimal256(dst.scale + 1, dst.scale))
+        return pc.cast(pc.multiply_checked(whole, unit), dst)
+    if pa.types.is_timestamp(src) and src.tz and (pa.types.is_date(dst) or (pa.types.is_timestamp(dst)
+                                                                           and not dst.tz)):
+        v = pc.cast(v, pa.timestamp(src.unit))  # the UTC wall clock
+        return pc.cast(v, dst, safe=False)
+    if pa.types.is_timestamp(src) and pa.types.is_timestamp(dst):
+        return pc.cast(v, dst, safe=False)  # DuckDB truncates finer units
+    return convert(v, src, dst)
+
+
+def evaluate(node: Node, table: pa.Table) -> pa.ChunkedArray:
+    """Evaluate a tree on a table (see :class:`Evaluator`)."""
+    return Evaluator(table).result(node)

@@ -1,0 +1,130 @@
+"""``Expr``: one validated expression with its SQL text, as the JobSpec carries it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from airflow_provider_cylon.runtime.expr.errors import ExpressionError
+from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
+from airflow_provider_cylon.runtime.expr.pushdown import pushdown_filter
+from airflow_provider_cylon.runtime.expr.tree import Node, columns, node_from_json, node_to_json, render
+from airflow_provider_cylon.runtime.expr.types import Typer, plain
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A validated expression tree and the SQL text it came from.
+
+    Build one with :meth:`from_json` (the JSON that
+    ``airflow_provider_cylon.client.sql.parse_expression`` produces).
+
+    :param tree: the root node.
+    :param sql: the SQL text (the original, or a rendering of the tree).
+    :param where: the JobSpec field path holding it, named in error messages.
+    """
+
+    tree: Node
+    sql: str
+    where: str = field(default="", compare=False)
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str = "") -> Expr:
+        """Validate the structure of a JSON expression: ``{"sql": ..., "tree": ...}`` or a bare node.
+
+        :param obj: the JSON value.
+        :param where: the JobSpec field path, e.g. ``steps[1].where``.
+        :raises ExpressionError: naming the path inside the tree and what was expected.
+        """
+        sql: str | None = None
+        tree_json = obj
+        if isinstance(obj, dict) and "tree" in obj:
+            extra = set(obj) - {"sql", "tree"}
+            if extra:
+                raise ExpressionError(f"unexpected keys {sorted(extra)} next to 'sql' and 'tree'", where=where)
+            sql = obj.get("sql")
+            if sql is not None and not isinstance(sql, str):
+                raise ExpressionError(f"'sql' must be the expression's text, found {sql!r}", where=where)
+            tree_json = obj["tree"]
+        try:
+            tree = node_from_json(tree_json)
+        except ExpressionError as err:
+            raise err.located(expression=sql or "", where=where) from None
+        return cls(tree, sql if sql is not None else render(tree), where)
+
+    @classmethod
+    def of(cls, tree: Node, sql: str | None = None, where: str = "") -> Expr:
+        """Wrap an already built tree."""
+        return cls(tree, sql if sql is not None else render(tree), where)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (round-trips through :meth:`from_json` exactly)."""
+        return {"sql": self.sql, "tree": node_to_json(self.tree)}
+
+    def columns(self) -> frozenset[str]:
+        """The names of the columns the expression reads (for column pruning)."""
+        return columns(self.tree)
+
+    def _located(self, err: ExpressionError) -> ExpressionError:
+        return err.located(expression=self.sql, where=self.where)
+
+    def output_type(self, schema: pa.Schema) -> pa.DataType:
+        """The Arrow type of the result on inputs of ``schema``; this is the validation.
+
+        :raises ExpressionError: unknown column (with the closest name), type mismatch,
+            unsupported form; the message names the expression, the fragment and the column.
+        """
+        try:
+            return Typer(schema).type_of(self.tree)
+        except ExpressionError as err:
+            raise self._located(err) from None
+
+    def check_predicate(self, schema: pa.Schema) -> None:
+        """Raise unless the expression is a boolean predicate on ``schema``."""
+        t = self.output_type(schema)
+        if not (pa.types.is_boolean(t) or pa.types.is_null(t)):
+            raise ExpressionError(f"a predicate must be boolean, but this expression is of type {t}",
+                                  expression=self.sql, where=self.where)
+
+    def evaluate(self, table: pa.Table) -> pa.ChunkedArray:
+        """The value for every row of ``table`` (literals broadcast), of type :meth:`output_type`."""
+        try:
+            return Evaluator(table).result(self.tree)
+        except ExpressionError as err:
+            raise self._located(err) from None
+
+    def filter(self, table: pa.Table) -> pa.Table:
+        """The rows of ``table`` where the predicate is TRUE (FALSE and NULL are dropped)."""
+        self.check_predicate(table.schema)
+        mask = self.evaluate(table)
+        return filter_table(table, mask)
+
+    def pushdown_filter(self, schema: pa.Schema) -> pc.Expression | None:
+        """A pyarrow.dataset filter implied by this predicate (weaker or equal), or None.
+
+        See :mod:`airflow_provider_cylon.runtime.expr.pushdown` for what translates.
+        """
+        self.check_predicate(schema)
+        return pushdown_filter(self.tree, schema)
+
+    def __str__(self) -> str:
+        return self.sql
+
+
+def filter_table(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """``table.filter(mask)`` that also works for view columns (pyarrow has no filter kernel for them)."""
+    views = [i for i, f in enumerate(table.schema) if plain(f.type) != f.type]
+    if not views:
+        return table.filter(mask)
+    wide = {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}
+    cast = table
+    for i in views:
+        f = table.schema.field(i)
+        cast = cast.set_column(i, f.with_type(wide[plain(f.type)]), table.column(i).cast(wide[plain(f.type)]))
+    out = cast.filter(mask)
+    for i in views:
+        f = table.schema.field(i)
+        out = out.set_column(i, f, out.column(i).cast(f.type))
+    return out
