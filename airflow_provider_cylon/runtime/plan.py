@@ -72,7 +72,8 @@ def plan_job(spec: JobSpec, file_schemas: Mapping[str, pa.Schema]) -> JobPlan:
         except SpecError:
             raise
         except Exception as err:  # the step's own error names its columns; add where it is
-            raise f.fail(f"steps[{i}]", f"{step.what}: {err}") from err
+            text = str(err)
+            raise f.fail(f"steps[{i}]", text if step.what in text else f"{step.what}: {text}") from err
 
     needed: dict[str, set[str]] = {spec.result_name: set(schemas[spec.result_name].names)}
     for i in reversed(range(len(spec.steps))):
