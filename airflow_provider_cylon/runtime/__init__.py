@@ -20,8 +20,18 @@ from airflow_provider_cylon.runtime.errors import (
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import InvocationEvent, build_events, make_job_id
-from airflow_provider_cylon.runtime.ops import Step
-from airflow_provider_cylon.runtime.spec import SPEC_VERSION, InputSpec, JobSpec, OutputSpec
+
+#: Names served on first use (PEP 562): the spec imports the steps, and they the kernel and
+#: pyarrow, which ``runtime.worker_process`` must be able to import after hiding numpy.
+_LAZY = {"SPEC_VERSION": "spec", "InputSpec": "spec", "JobSpec": "spec", "OutputSpec": "spec", "Step": "ops"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"airflow_provider_cylon.runtime.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "SPEC_VERSION",

@@ -36,7 +36,6 @@ import pyarrow_hotfix  # noqa: F401  (blocks the pyarrow extension-type deserial
 from pyarrow import csv as pacsv
 from pyarrow import fs as pafs
 from pyarrow import ipc as paipc
-from pyarrow import dataset as pads
 from pyarrow import parquet as pq
 
 from airflow_provider_cylon.runtime.errors import StorageError
@@ -280,6 +279,10 @@ def _parquet_groups(filesystem: pafs.FileSystem, path: str, groups: list[int], s
     pushdown = predicate.pushdown_filter(schema) if predicate is not None else None
     if pushdown is None or not groups:
         return groups
+    # Imported here: pyarrow.dataset probes numpy at import, which a worker without a
+    # predicate should not pay for (and the Lambda image does not have).
+    from pyarrow import dataset as pads
+
     fragment = pads.ParquetFileFormat().make_fragment(path, filesystem=filesystem, row_groups=groups)
     return [g.id for g in fragment.subset(filter=pushdown, schema=schema).row_groups]
 
