@@ -1,4 +1,4 @@
-"""The Redis keys of one Cylon job (docs/contracts.md) and a snapshot read of them.
+"""A snapshot read of one Cylon job's Redis keys (named in runtime/protocol.py).
 
 Shared by the sensor (sync client) and the trigger (``redis.asyncio``) so both
 read the job the same way. Barriers are keys and sets, never pub/sub: a waiter
@@ -11,20 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_cylon.runtime.heartbeat import dead_rank_message, dead_rank_of, queue_stalest
+from airflow_provider_cylon.runtime.protocol import job_key
 from airflow_provider_cylon.runtime.spec import DEFAULT_HEARTBEAT_TIMEOUT_S
 
-KEY_PREFIX = "cylon"
 #: Longest traceback carried in an event or XCom (the full one stays in Redis / worker logs).
 MAX_TRACEBACK_CHARS = 8000
-
-
-def job_key(job_id: str, kind: str) -> str:
-    """Redis key ``cylon:{job_id}:{kind}``.
-
-    :param job_id: the job.
-    :param kind: ``spec``, ``manifest``, ``abort``, ``done``, ``status``, ``barrier:{name}``, ...
-    """
-    return f"{KEY_PREFIX}:{job_id}:{kind}"
 
 
 def _text(value: Any) -> str | None:

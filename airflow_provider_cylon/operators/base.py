@@ -22,6 +22,7 @@ from airflow_provider_cylon.exceptions import CylonConnectionError, CylonProvide
 from airflow_provider_cylon.hooks.cylon import CylonHook
 from airflow_provider_cylon.hooks.job_state import read_job_state
 from airflow_provider_cylon.links.cloudwatch import CylonLambdaLogsLink
+from airflow_provider_cylon.runtime.protocol import JobKeys
 from airflow_provider_cylon.triggers.barrier import CylonBarrierTrigger
 from airflow_provider_cylon.triggers.events import raise_for_event
 from airflow_provider_cylon.triggers.watch import JobWatch
@@ -231,7 +232,7 @@ class CylonBaseOperator(BaseOperator):
             left = end - time.time()
             if left <= 0:
                 return None
-            client.blpop([f"cylon:{job_id}:wake:final"], timeout=max(0.01, min(self.poll_interval, left, 10.0)))
+            client.blpop([JobKeys(job_id).wake_final], timeout=max(0.01, min(self.poll_interval, left, 10.0)))
 
     def _wait_here(self, job_id: str, world_size: int, deadline: float, started_at: float) -> dict[str, Any]:
         """Non-deferrable mode: wait in this worker slot through the executor.

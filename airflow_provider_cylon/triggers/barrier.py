@@ -2,22 +2,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_cylon.hooks.job_state import a_read_job_state, job_key
+from airflow_provider_cylon.hooks.job_state import a_read_job_state
+from airflow_provider_cylon.runtime.protocol import ABORT_LUA, abort_args, job_key
 from airflow_provider_cylon.triggers.watch import JobWatch
 
 #: Consecutive Redis errors tolerated before the trigger gives up with an error event.
 MAX_REDIS_ERRORS = 5
 #: Longest single BLPOP (below the Redis client's 30 s socket timeout).
 MAX_BLOCK_S = 10.0
-#: TTL of the abort key written by on_kill.
-ABORT_TTL_S = 24 * 3600
 
 
 class CylonBarrierTrigger(BaseTrigger):
@@ -143,16 +141,9 @@ class CylonBarrierTrigger(BaseTrigger):
         """The user killed the deferred task: set the abort key so every worker stops."""
         client = await self._hook().a_get_conn()
         try:
-            record = json.dumps({"rank": None, "error": "task killed by user (trigger on_kill)", "time": time.time()})
-            await client.set(job_key(self.job_id, "abort"), record, ex=ABORT_TTL_S, nx=True)
-            # Wake every rank blocked on its abort list (and any waiter on wake:final) now.
-            snap = await a_read_job_state(client, self.job_id)
-            pipe = client.pipeline(transaction=False)
-            for rank in range(self.world_size or snap.world_size or 0):
-                pipe.rpush(job_key(self.job_id, f"wake:abort:{rank}"), "1")
-                pipe.expire(job_key(self.job_id, f"wake:abort:{rank}"), ABORT_TTL_S)
-            pipe.rpush(job_key(self.job_id, "wake:final"), "1")
-            pipe.expire(job_key(self.job_id, "wake:final"), ABORT_TTL_S)
-            await pipe.execute()
+            world_size = self.world_size or (await a_read_job_state(client, self.job_id)).world_size or 0
+            keys, args = abort_args(self.job_id, "task killed by user (trigger on_kill)", rank=None,
+                                    world_size=world_size)
+            await client.register_script(ABORT_LUA)(keys=keys, args=args)
         finally:
             await client.aclose()

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cylon.hooks.job_state import JobSnapshot, job_key, read_job_state
+from airflow_provider_cylon.hooks.job_state import JobSnapshot, read_job_state
+from airflow_provider_cylon.runtime.protocol import job_key
 
 
 def test_failure_details_prefer_the_ranks_own_status() -> None:

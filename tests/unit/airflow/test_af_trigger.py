@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cylon.hooks.job_state import job_key
+from airflow_provider_cylon.runtime.protocol import job_key
 from airflow_provider_cylon.triggers.barrier import CylonBarrierTrigger
 
 CLASSPATH = "airflow_provider_cylon.triggers.barrier.CylonBarrierTrigger"
