@@ -25,7 +25,6 @@ import redis
 from airflow_provider_cylon.runtime.errors import (
     CoordinationError,
     JobAbortedError,
-    JobFailedError,
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, validate_job_id
@@ -90,37 +89,6 @@ class RankClaim:
     @property
     def surplus(self) -> bool:
         return self.rank >= self.world_size
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    """How a job ended, as seen in Redis by a waiter.
-
-    :param state: ``success``, ``failed`` or ``timeout``.
-    :param manifest: the ``_SUCCESS`` manifest on success.
-    :param failed_rank: the first failing rank on failure, when known.
-    :param error: the failing rank's error text.
-    :param statuses: per-rank status reports (rank -> dict).
-    """
-
-    state: str
-    manifest: dict[str, Any] | None
-    failed_rank: int | None
-    error: str
-    statuses: dict[int, dict[str, Any]]
-
-    def raise_for_failure(self, job_id: str) -> dict[str, Any]:
-        """Return the manifest, or raise :class:`JobFailedError` / :class:`WorkerTimeoutError`.
-
-        :param job_id: the job id (for the message).
-        """
-        if self.state == "success" and self.manifest is not None:
-            return self.manifest
-        if self.state == "timeout":
-            raise WorkerTimeoutError(f"job_id={job_id} did not finish in time: {self.error}", job_id=job_id)
-        where = f" on rank {self.failed_rank}" if self.failed_rank is not None else ""
-        raise JobFailedError(f"job_id={job_id} failed{where}: {self.error}", job_id=job_id,
-                             failed_rank=self.failed_rank, error=self.error)
 
 
 class JobCoordinator:
@@ -360,56 +328,7 @@ class JobCoordinator:
         raw = self.client.get(self.keys.manifest)
         return None if raw is None else json.loads(raw)
 
-    # -- submitter side -------------------------------------------------------------------------
-    def outcome(self) -> JobOutcome | None:
-        """The job's end state if it has one (manifest or abort), else ``None``."""
-        manifest = self.get_manifest()
-        if manifest is not None:
-            return JobOutcome("success", manifest, None, "", self.get_statuses())
-        record = self.get_abort()
-        if record is not None:
-            return JobOutcome("failed", None, record.get("rank"), str(record.get("error", "")), self.get_statuses())
-        return None
-
-    def wait_final(self, timeout_s: float, *, on_progress: Callable[[int], None] | None = None,
-                   should_stop: Callable[[], str | tuple[int | None, str] | None] | None = None) -> JobOutcome:
-        """Wait for the manifest or the abort key (submitter / executor side).
-
-        :param timeout_s: how long to wait.
-        :param on_progress: called with ``SCARD done`` whenever it changes.
-        :param should_stop: polled each wake; a returned message (or ``(rank, message)``)
-            aborts the job with it (e.g. an executor noticing a dead process).
-        """
-        end = time.monotonic() + timeout_s
-        last_done = -1
-        if self._dead is None:
-            spec = self.get_spec()
-            if spec is not None:
-                self.watch_heartbeats(spec.heartbeat_timeout_s)
-        while True:
-            self.check_peers()
-            result = self.outcome()
-            if result is not None:
-                return result
-            if on_progress is not None:
-                done = self.done_count()
-                if done != last_done:
-                    last_done = done
-                    on_progress(done)
-            if should_stop is not None:
-                stop = should_stop()
-                if stop:
-                    failed_rank, message = stop if isinstance(stop, tuple) else (None, stop)
-                    self.abort(message, rank=failed_rank)
-                    continue
-            left = end - time.monotonic()
-            if left <= 0:
-                return JobOutcome("timeout", None, None, f"no manifest or abort after {timeout_s:.0f}s "
-                                  f"({self.done_count()} ranks reported)", self.get_statuses())
-            # A single waiter consumes the token; other waiters on the same job see the
-            # change within poll_s (tokens are hints, the state is always re-read).
-            self.client.blpop([self.keys.wake_final], timeout=max(0.01, min(self.poll_s, left)))
-
+    # -- submitter side (client/snapshot.py reads and waits) --------------------------------
     def job_keys(self) -> list[str]:
         """Every key currently under ``cylon:{job_id}:``."""
         return [k.decode() if isinstance(k, bytes) else k

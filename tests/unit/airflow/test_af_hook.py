@@ -13,7 +13,7 @@ import pytest
 from airflow_provider_cylon.exceptions import CylonConnectionError
 from airflow_provider_cylon.hooks import CylonHook
 from airflow_provider_cylon.hooks.connection_config import CylonConnectionConfig
-from airflow_provider_cylon.hooks.embedded_valkey import (
+from airflow_provider_cylon.client.embedded_valkey import (
     embedded_redis_url,
     running_embedded_url,
     stop_embedded_valkey,
@@ -49,7 +49,7 @@ def test_env_connection_json_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.lambda_region == "eu-west-1"
     assert config.parallelism == 8 and config.channel == "s3"
     assert config.redis_url_redacted == "rediss://:***@cache.example:6380/0"
-    assert config.storage_options() == {"endpoint_url": "http://minio:9000", "region": "eu-west-1"}
+    assert config.storage_options() == {"endpoint_override": "minio:9000", "scheme": "http", "region": "eu-west-1"}
     assert config.boto3_session_kwargs()["aws_access_key_id"] == "AKIDEXAMPLE"
     assert "hunter22" not in repr(config) and "s3cr3t-key" not in repr(config)
 
@@ -109,7 +109,7 @@ def test_embedded_valkey_is_shared_across_processes_and_stopped(tmp_path: Path) 
         assert embedded_redis_url(state) == url  # reused, not restarted
         code = textwrap.dedent(f"""
             from pathlib import Path
-            from airflow_provider_cylon.hooks.embedded_valkey import running_embedded_url
+            from airflow_provider_cylon.client.embedded_valkey import running_embedded_url
             import redis
             url = running_embedded_url(Path({str(state)!r}))
             redis.Redis.from_url(url).set("from-child", "1")

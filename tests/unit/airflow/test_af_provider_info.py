@@ -81,7 +81,7 @@ def test_airflow_cli_lists_the_hook_and_its_form_fields() -> None:
 
 def test_package_and_lambda_executor_import_without_airflow() -> None:
     """The Lambda image installs the package without Airflow: these imports must not pull it in."""
-    code = ("import sys; import airflow_provider_cylon, airflow_provider_cylon.executors.aws_lambda; "
+    code = ("import sys; import airflow_provider_cylon, airflow_provider_cylon.client.executors.aws_lambda; "
             "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
