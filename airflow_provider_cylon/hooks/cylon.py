@@ -31,7 +31,9 @@ class CylonHook(BaseHook):
     """Interact with the Cylon runtime: Redis coordination and the worker executor.
 
     With no ``cylon_default`` connection at all, the hook uses the local executor,
-    an embedded Valkey and local files, so example DAGs run out of the box.
+    an embedded Valkey and local files, so example DAGs run out of the box. The
+    connection form is declared once, in ``get_provider_info`` (``conn-fields``,
+    ``ui-field-behaviour``), which Airflow 3 builds the form from.
 
     :param cylon_conn_id: id of a connection of type ``cylon``.
     """
@@ -44,48 +46,6 @@ class CylonHook(BaseHook):
     def __init__(self, cylon_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cylon_conn_id = cylon_conn_id
-
-    # ---- connection form (also declared in get_provider_info) --------------------------
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form (wtforms imported lazily)."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, PasswordField, StringField
-        from wtforms.validators import NumberRange, Optional
-
-        return {
-            "executor": StringField(lazy_gettext("Executor (local | lambda)"), widget=BS3TextFieldWidget()),
-            "function_name": StringField(lazy_gettext("Lambda function name or ARN"), widget=BS3TextFieldWidget()),
-            "region_name": StringField(lazy_gettext("Lambda region"), widget=BS3TextFieldWidget()),
-            "aws_profile": StringField(lazy_gettext("AWS profile"), widget=BS3TextFieldWidget()),
-            "aws_session_token": PasswordField(lazy_gettext("AWS session token"), widget=BS3PasswordFieldWidget()),
-            "redis_url": PasswordField(lazy_gettext("Redis URL"), widget=BS3PasswordFieldWidget()),
-            "s3_endpoint_url": StringField(lazy_gettext("S3 endpoint URL"), widget=BS3TextFieldWidget()),
-            "storage_region": StringField(lazy_gettext("Storage region"), widget=BS3TextFieldWidget()),
-            "parallelism": IntegerField(
-                lazy_gettext("Default parallelism"), validators=[Optional(), NumberRange(min=1)],
-                widget=BS3TextFieldWidget(),
-            ),
-            "channel": StringField(lazy_gettext("Channel (redis | tcp | s3 | tcp-punch)"), widget=BS3TextFieldWidget()),
-        }
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel and hide standard connection fields."""
-        return {
-            "hidden_fields": ["host", "port", "schema"],
-            "relabeling": {"login": "AWS access key id", "password": "AWS secret access key"},
-            "placeholders": {
-                "login": "empty: profile or boto3 default chain",
-                "password": "empty: profile or boto3 default chain",
-                "executor": "local",
-                "redis_url": "rediss://:password@my-redis:6379/0 (empty: embedded Valkey, local only)",
-                "function_name": "cylon-worker or arn:aws:lambda:us-east-1:123456789012:function:cylon-worker",
-                "channel": "redis",
-            },
-        }
 
     # ---- configuration ---------------------------------------------------------------
 
