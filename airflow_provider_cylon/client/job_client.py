@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_cylon.client.executors.base import Executor
 from airflow_provider_cylon.client.snapshot import JobSnapshot, a_read_job_state, read_job_state
 from airflow_provider_cylon.runtime.errors import ExecutorError
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     import redis
     import redis.asyncio
 
-    from airflow_provider_cylon.client.executors.base import Executor, JobHandle
+    from airflow_provider_cylon.client.executors.base import JobHandle
     from airflow_provider_cylon.client.watch import JobWatch
     from airflow_provider_cylon.runtime.spec import JobSpec
 
@@ -54,9 +55,9 @@ class JobClient:
         """The executor (created by the factory on first use)."""
         if self._executor is None:
             raise ExecutorError("this JobClient was built without an executor: it can watch jobs, not start them")
-        if callable(self._executor) and not hasattr(self._executor, "submit"):
+        if not isinstance(self._executor, Executor):
             self._executor = self._executor()
-        return self._executor  # type: ignore[return-value]
+        return self._executor
 
     @property
     def redis(self) -> redis.Redis:
@@ -81,7 +82,7 @@ class JobClient:
         if self._sync is not None:
             self._sync.close()
             self._sync = None
-        if executor and self._executor is not None and hasattr(self._executor, "close"):
+        if executor and isinstance(self._executor, Executor):
             self._executor.close()
 
     # ---- submit --------------------------------------------------------------------------
@@ -212,7 +213,7 @@ class JobClient:
             size = self.snapshot(job_id).world_size or 0
         keys, args = abort_args(job_id, reason, rank=None, world_size=size)
         first = bool(self.redis.register_script(ABORT_LUA)(keys=keys, args=args))
-        if handle is not None and self._executor is not None:
+        if handle is not None and isinstance(self._executor, Executor):
             self.executor.cancel(handle, reason)  # stops what this process started (local workers)
         log.warning("job_id=%s cancelled: %s", job_id, reason)
         return first

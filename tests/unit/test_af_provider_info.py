@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from cylon_airflow_support import isolate_airflow
 
 from airflow_provider_cylon.get_provider_info import get_provider_info
+
+isolate_airflow("cylon-airflow-unit-")  # before Airflow is imported: the CLI below must not touch ~/airflow
 
 FORM_FIELDS = {"executor", "function_name", "region_name", "aws_profile", "aws_session_token", "redis_url",
                "s3_endpoint_url", "storage_region", "parallelism", "channel"}
