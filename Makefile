@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv build demo test test-kernel bench airflow clean
+.PHONY: venv build demo test lint-imports test-kernel bench airflow clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ build: $(STAMP)
 demo: build
 	$(PY) -m airflow_provider_cylon.cli demo
 
-test: build
+# The layer contract (.importlinter): glue -> client -> runtime -> kernel, no Airflow below the glue.
+lint-imports: build
+	$(VENV)/bin/lint-imports
+
+test: build lint-imports
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-kernel: build

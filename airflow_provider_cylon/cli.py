@@ -74,7 +74,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from airflow_provider_cylon.runtime.errors import CylonRuntimeError
-    from airflow_provider_cylon.runtime.local import run_job
+    from airflow_provider_cylon.client.run import run_job
     from airflow_provider_cylon.runtime.spec import JobSpec
 
     text = sys.stdin.read() if args.spec == "-" else Path(args.spec).read_text(encoding="utf-8")
@@ -153,7 +153,7 @@ def _demo(args: argparse.Namespace) -> int:
     for task in dag.tasks:
         if hasattr(task, "deferrable"):
             task.deferrable = args.deferrable
-    from airflow_provider_cylon.hooks.embedded_valkey import stop_embedded_valkey
+    from airflow_provider_cylon.client.embedded_valkey import stop_embedded_valkey
 
     try:
         run = dag.test(logical_date=datetime.fromisoformat(args.date).replace(tzinfo=timezone.utc))

@@ -1,7 +1,8 @@
 """Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
 
-Declares the ``cylon`` connection form declaratively (``conn-fields``,
-``ui-field-behaviour``) so Airflow builds the UI form without importing the hook.
+Declares the ``cylon`` connection form once, declaratively (``conn-fields``,
+``ui-field-behaviour``), so Airflow builds the UI form without importing the hook
+(``CylonHook`` declares no wtforms widgets of its own).
 """
 from __future__ import annotations
 
@@ -51,8 +52,10 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "placeholders": {
         "login": "empty: profile or boto3 default chain",
         "password": "empty: profile or boto3 default chain",
-        "redis_url": "rediss://:password@my-redis:6379/0",
-        "function_name": "arn:aws:lambda:us-east-1:123456789012:function:cylon-worker",
+        "executor": "local",
+        "redis_url": "rediss://:password@my-redis:6379/0 (empty: embedded Valkey, local only)",
+        "function_name": "cylon-worker or arn:aws:lambda:us-east-1:123456789012:function:cylon-worker",
+        "channel": "redis",
     },
 }
 

@@ -7,7 +7,7 @@ answers 202, and answers 429 ``TooManyRequestsException`` to a given fraction
 of calls, as Lambda does under throttling. It runs in its own process, so its
 threads do not compete with the client for the GIL.
 
-The client is the real :class:`~airflow_provider_cylon.executors.aws_lambda.LambdaExecutor`
+The client is the real :class:`~airflow_provider_cylon.client.executors.aws_lambda.LambdaExecutor`
 (boto3 client, bounded thread pool, tenacity retry with jittered backoff on 429).
 We measure the wall time from the first call until Lambda accepted every
 invocation, the retries, and per-call latency. Target: <= 2 s for 1,000 invocations.
@@ -197,7 +197,7 @@ def run_fanout(url: str, invocations: int, threads: int, *, max_attempts: int = 
     """
     import boto3
 
-    from airflow_provider_cylon.executors.aws_lambda import LambdaExecutor
+    from airflow_provider_cylon.client.executors.aws_lambda import LambdaExecutor
     from airflow_provider_cylon.runtime.event import build_events
 
     session = boto3.session.Session(aws_access_key_id="bench", aws_secret_access_key="bench",
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     # One warning per retried 429 is the executor's normal log; keep the benchmark output readable.
     import logging
 
-    logging.getLogger("airflow_provider_cylon.executors.aws_lambda").setLevel(logging.ERROR)
+    logging.getLogger("airflow_provider_cylon.client.executors.aws_lambda").setLevel(logging.ERROR)
     lo, hi = (float(x) for x in args.latency_ms.split(","))
     if args.serve:
         serve(args.port, (lo, hi), args.throttle, args.seed, args.lifetime)

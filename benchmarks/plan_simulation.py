@@ -1,6 +1,6 @@
 """Simulated join plans at 64 and 1,000 workers: requests, bytes, time and cost per channel.
 
-The numbers come from :mod:`airflow_provider_cylon.runtime.cost_model` (the same
+The numbers come from :mod:`airflow_provider_cylon.client.cost_model` (the same
 projection the operators report); no AWS account is used. The seed's poster
 reports about $0.012 for a 64-worker join; the table shows where our model puts
 such a join and how the channels compare as the world grows.
@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from airflow_provider_cylon.runtime.cost_model import (
+from airflow_provider_cylon.client.cost_model import (
     CHANNELS,
     GiB,
     Plan,

@@ -36,8 +36,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airflow_provider_cylon.runtime.embedded_redis import embedded_redis
-from airflow_provider_cylon.runtime.local import run_job
+from airflow_provider_cylon.client.embedded_valkey import embedded_valkey
+from airflow_provider_cylon.client.run import run_job
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 
@@ -109,7 +109,7 @@ def parquet_join(rows: int, channel: str, redis_url: str | None, root: Path, rep
     duck: list[float] = []
     jobs: dict[int, list[tuple[float, dict[str, float]]]] = {1: [], 2: []}
     duck_rows = None
-    with embedded_redis() if redis_url is None else _given(redis_url) as url:
+    with embedded_valkey() if redis_url is None else _given(redis_url) as url:
         for _ in range(repeat):
             con = duckdb.connect()
             start = time.perf_counter()
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="cylon-scaling-"))
     try:
-        with embedded_redis() if args.redis_url is None else _given(args.redis_url) as url:
+        with embedded_valkey() if args.redis_url is None else _given(args.redis_url) as url:
             for mode in ("weak", "strong"):
                 for world in worlds:
                     rows = args.rows if mode == "weak" else max(1, args.total // world)
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _given:
-    """Context manager yielding a given URL (mirror of embedded_redis)."""
+    """Context manager yielding a given URL (mirror of embedded_valkey)."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tpch_polars  # noqa: E402
 
 from airflow_provider_cylon.client.compile import compile_spec  # noqa: E402
-from airflow_provider_cylon.client.embedded_valkey import embedded_redis_url  # noqa: E402
+from airflow_provider_cylon.client.embedded_valkey import embedded_valkey  # noqa: E402
 from airflow_provider_cylon.client.run import run_job  # noqa: E402
 from airflow_provider_cylon.examples import tpch  # noqa: E402
 from airflow_provider_cylon.runtime import storage  # noqa: E402
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     queries = args.queries.split(",") if args.queries else list(tpch.SQL)
     worlds = [int(w) for w in args.worlds.split(",")]
     results = []
-    with tempfile.TemporaryDirectory(prefix="cylon-tpch-") as tmp, embedded_redis_url() as url:
+    with tempfile.TemporaryDirectory(prefix="cylon-tpch-") as tmp, embedded_valkey() as url:
         for q in queries:
             times: dict[str, list[float]] = {"duckdb": [], "polars": [], **{f"w{w}": [] for w in worlds}}
             detail: dict[str, Any] = {}

@@ -38,7 +38,7 @@ if ! "$PYTHON" -c "import airflow_provider_cylon.get_provider_info" 2>/dev/null;
 fi
 
 stop_embedded_valkey() {
-  "$PYTHON" -c "from airflow_provider_cylon.hooks.embedded_valkey import stop_embedded_valkey; stop_embedded_valkey()" \
+  "$PYTHON" -c "from airflow_provider_cylon.client.embedded_valkey import stop_embedded_valkey; stop_embedded_valkey()" \
     >/dev/null 2>&1 || true
 }
 trap stop_embedded_valkey EXIT

@@ -1,15 +1,22 @@
 """What the Airflow glue's unit and integration tests share (a uniquely named module: their conftests import it).
 
+The unit-test directories of the glue (hooks, operators, sensors, triggers, links)
+and of the client share one conftest body: ``from cylon_airflow_support import *``
+then ``isolate_airflow("cylon-airflow-unit-")``.
+
 :func:`isolate_airflow` must run before Airflow is imported: AIRFLOW_HOME and
 CYLON_STATE_DIR point into a temp dir, so no test touches ~/airflow; connections
 come from ``AIRFLOW_CONN_*`` variables.
 """
 from __future__ import annotations
 
+__all__ = ["RecordingTI", "context", "cylon_conn", "isolate_airflow", "job_id", "redis_client", "small_tables"]
+
 import json
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -51,3 +58,40 @@ def cylon_conn(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def context() -> dict[str, object]:
     """A minimal task context for calling execute() directly."""
     return {"ti": RecordingTI(), "run_id": f"manual__{uuid.uuid4().hex[:8]}"}
+
+
+
+@pytest.fixture()
+def job_id() -> str:
+    """A fresh job id per test (keys of different tests never meet)."""
+    return f"unit-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture()
+def redis_client(redis_url: str) -> Iterator[object]:
+    """Sync client of the session's Valkey (decoded strings)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture()
+def small_tables(tmp_path: object) -> dict[str, str]:
+    """Two small Parquet inputs (orders, customers) in a temp dir; returns their directories."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base = Path(str(tmp_path))
+    (base / "orders").mkdir()
+    (base / "customers").mkdir()
+    pq.write_table(pa.table({"order_id": list(range(8)), "customer_id": [1, 2, 3, 1, 2, None, 9, 3],
+                             "amount": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]}), base / "orders/o.parquet")
+    pq.write_table(pa.table({"customer_id": [1, 2, 3], "country": ["US", "DE", None]}),
+                   base / "customers/c.parquet")
+    return {"orders": str(base / "orders"), "customers": str(base / "customers"), "out": str(base / "out")}

@@ -112,10 +112,16 @@ class CylonConnectionConfig:
         return None
 
     def storage_options(self) -> dict[str, str]:
-        """Secret-free storage options passed to workers (credentials come from their environment)."""
+        """Secret-free storage options in JobSpec form (endpoint without scheme, scheme, region).
+
+        Workers take credentials from their environment, never from the spec.
+        """
         options: dict[str, str] = {}
         if self.s3_endpoint_url:
-            options["endpoint_url"] = self.s3_endpoint_url
+            endpoint = self.s3_endpoint_url
+            parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+            options["endpoint_override"] = parts.netloc
+            options["scheme"] = parts.scheme
         if self.storage_region:
             options["region"] = self.storage_region
         return options

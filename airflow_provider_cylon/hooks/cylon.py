@@ -2,21 +2,28 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
-from airflow_provider_cylon.exceptions import CylonConnectionError
+from airflow_provider_cylon.client.embedded_valkey import embedded_redis_url, running_embedded_url
+from airflow_provider_cylon.client.job_client import JobClient
+from airflow_provider_cylon.exceptions import CylonConnectionError, CylonProviderError
 from airflow_provider_cylon.hooks.connection_config import CHANNELS, EXECUTORS, CylonConnectionConfig
-from airflow_provider_cylon.hooks.embedded_valkey import embedded_redis_url, running_embedded_url
+from airflow_provider_cylon.runtime.errors import CoordinationError, CylonRuntimeError
+from airflow_provider_cylon.runtime.event import split_redis_password
 
 if TYPE_CHECKING:
     import redis
     import redis.asyncio
 
-    from airflow_provider_cylon.executors.base import Executor, JobHandle
+    from airflow_provider_cylon.client.executors.base import Executor, JobHandle
+    from airflow_provider_cylon.client.snapshot import JobSnapshot
+    from airflow_provider_cylon.client.watch import JobWatch
     from airflow_provider_cylon.runtime.spec import JobSpec
 
 
@@ -24,7 +31,9 @@ class CylonHook(BaseHook):
     """Interact with the Cylon runtime: Redis coordination and the worker executor.
 
     With no ``cylon_default`` connection at all, the hook uses the local executor,
-    an embedded Valkey and local files, so example DAGs run out of the box.
+    an embedded Valkey and local files, so example DAGs run out of the box. The
+    connection form is declared once, in ``get_provider_info`` (``conn-fields``,
+    ``ui-field-behaviour``), which Airflow 3 builds the form from.
 
     :param cylon_conn_id: id of a connection of type ``cylon``.
     """
@@ -37,48 +46,6 @@ class CylonHook(BaseHook):
     def __init__(self, cylon_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cylon_conn_id = cylon_conn_id
-
-    # ---- connection form (also declared in get_provider_info) --------------------------
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form (wtforms imported lazily)."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, PasswordField, StringField
-        from wtforms.validators import NumberRange, Optional
-
-        return {
-            "executor": StringField(lazy_gettext("Executor (local | lambda)"), widget=BS3TextFieldWidget()),
-            "function_name": StringField(lazy_gettext("Lambda function name or ARN"), widget=BS3TextFieldWidget()),
-            "region_name": StringField(lazy_gettext("Lambda region"), widget=BS3TextFieldWidget()),
-            "aws_profile": StringField(lazy_gettext("AWS profile"), widget=BS3TextFieldWidget()),
-            "aws_session_token": PasswordField(lazy_gettext("AWS session token"), widget=BS3PasswordFieldWidget()),
-            "redis_url": PasswordField(lazy_gettext("Redis URL"), widget=BS3PasswordFieldWidget()),
-            "s3_endpoint_url": StringField(lazy_gettext("S3 endpoint URL"), widget=BS3TextFieldWidget()),
-            "storage_region": StringField(lazy_gettext("Storage region"), widget=BS3TextFieldWidget()),
-            "parallelism": IntegerField(
-                lazy_gettext("Default parallelism"), validators=[Optional(), NumberRange(min=1)],
-                widget=BS3TextFieldWidget(),
-            ),
-            "channel": StringField(lazy_gettext("Channel (redis | tcp | s3 | tcp-punch)"), widget=BS3TextFieldWidget()),
-        }
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel and hide standard connection fields."""
-        return {
-            "hidden_fields": ["host", "port", "schema"],
-            "relabeling": {"login": "AWS access key id", "password": "AWS secret access key"},
-            "placeholders": {
-                "login": "empty: profile or boto3 default chain",
-                "password": "empty: profile or boto3 default chain",
-                "executor": "local",
-                "redis_url": "rediss://:password@my-redis:6379/0 (empty: embedded Valkey, local only)",
-                "function_name": "cylon-worker or arn:aws:lambda:us-east-1:123456789012:function:cylon-worker",
-                "channel": "redis",
-            },
-        }
 
     # ---- configuration ---------------------------------------------------------------
 
@@ -111,7 +78,10 @@ class CylonHook(BaseHook):
 
     def get_redis_url(self) -> str:
         """Redis URL of the connection, or of the embedded Valkey (started if needed)."""
-        return self.config.redis_url or embedded_redis_url()
+        try:
+            return self.config.redis_url or embedded_redis_url()
+        except CoordinationError as err:
+            raise CylonConnectionError(str(err)) from err
 
     def find_redis_url(self) -> str | None:
         """Like :meth:`get_redis_url` but never starts the embedded Valkey (None when it is not running)."""
@@ -131,79 +101,148 @@ class CylonHook(BaseHook):
         return url
 
     def get_conn(self) -> redis.Redis:
-        """Synchronous redis-py client (cached)."""
-        return self._redis_client
-
-    @cached_property
-    def _redis_client(self) -> redis.Redis:
-        import redis
-
-        return redis.Redis.from_url(self.get_redis_url(), decode_responses=True, socket_timeout=30)
+        """Synchronous redis-py client (cached; the job client's)."""
+        return self.job_client.redis
 
     async def a_get_conn(self) -> redis.asyncio.Redis:
         """A new ``redis.asyncio`` client; the caller closes it (``await client.aclose()``)."""
-        import redis.asyncio
+        return (await self.a_get_job_client()).a_redis()
 
-        return redis.asyncio.Redis.from_url(await self.a_get_redis_url(), decode_responses=True,
-                                            socket_timeout=30)
+    # ---- jobs (client.JobClient) -------------------------------------------------------
 
-    # ---- executor --------------------------------------------------------------------
-
-    def get_executor(self) -> Any:
+    def get_executor(self) -> Executor:
         """The executor that starts workers: local processes or AWS Lambda invocations."""
         config = self.config
         if config.executor == "lambda":
-            from airflow_provider_cylon.executors.aws_lambda import LambdaExecutor
+            from airflow_provider_cylon.client.executors.aws_lambda import LambdaExecutor
 
             return LambdaExecutor.from_config(config)
-        from airflow_provider_cylon.executors.local import LocalExecutor
-        from airflow_provider_cylon.runtime.event import split_redis_password
+        from airflow_provider_cylon.client.executors.local import LocalExecutor
 
         # Local workers get the password through their environment, never through the event.
         _, password = split_redis_password(self.get_redis_url())
         return LocalExecutor(redis_password=password)
 
-    def submit_job(self, spec: JobSpec, job_id: str, *, invocation_prefix: str = "w") -> tuple[Executor, JobHandle]:
-        """Store a job's spec in Redis and start its workers; returns at once.
+    @cached_property
+    def job_client(self) -> JobClient:
+        """The connection's :class:`JobClient` (its executor is created on the first submit)."""
+        return JobClient(self.get_redis_url(), self.get_executor)
 
-        The Redis password (if any) never enters the spec or the events: local workers
-        get it through their environment, Lambda workers from the function's.
+    async def a_get_job_client(self) -> JobClient:
+        """A :class:`JobClient` for async reads and cancels (no executor: a triggerer starts no workers)."""
+        return JobClient(await self.a_get_redis_url())
+
+    def submit_job(self, spec: JobSpec, job_id: str) -> JobHandle:
+        """Store a job's spec in Redis and start its workers (``JobClient.submit``); returns at once.
 
         :param spec: the validated JobSpec.
-        :param job_id: the job id (``runtime.event.make_job_id`` builds one).
-        :param invocation_prefix: prefix of the invocation ids (stable per job: idempotent re-submits).
-        :returns: the executor (to wait on or cancel the job) and the job handle.
+        :param job_id: the job id.
         :raises CylonProviderError: when the workers cannot be started (the job is aborted first).
         """
-        from airflow_provider_cylon.exceptions import CylonProviderError
-        from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
-        from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password
-
-        full_url = self.get_redis_url()
-        redis_url, _ = split_redis_password(full_url)
-        coordinator = JobCoordinator(connect(full_url), job_id, ttl_s=spec.key_ttl_s)
-        coordinator.put_spec(spec)
-        executor = self.get_executor()
+        self.log.info("job_id=%s submitting %s: %d workers, channel %s, executor %s, redis %s, destination %s",
+                      job_id, spec.op, spec.world_size, spec.channel, self.config.executor,
+                      self.config.redis_url_redacted, spec.output.destination)
         try:
-            handle = executor.submit(job_id, spec.world_size, redis_url, redis_password_env=DEFAULT_PASSWORD_ENV,
-                                     invocation_prefix=invocation_prefix, timeout_s=spec.timeout_s)
+            return self.job_client.submit(spec, job_id)
+        except CylonRuntimeError as err:
+            raise CylonProviderError(str(err)) from err
+
+    def wait_job(self, handle: JobHandle, watch: JobWatch) -> dict[str, Any]:
+        """Wait in this process for a job it submitted (the executor watches its workers); the final event.
+
+        :param handle: from :meth:`submit_job`.
+        :param watch: the job's watch (its deadline bounds the wait; it logs progress).
+        """
+        timeout = max(1.0, (watch.deadline or time.time() + 3600) - time.time())
+        return watch.final_event(self.job_client.wait(handle, timeout, on_progress=watch.observe))
+
+    def wait_event(self, watch: JobWatch, until: float, poll_interval: float) -> dict[str, Any] | None:
+        """Watch a job's keys until ``until``; its final event, or None while it still runs."""
+        return self.job_client.wait_event(watch, until, poll_interval)
+
+    def get_job_state(self, job_id: str, barrier: str | None = None, with_statuses: bool = False) -> JobSnapshot:
+        """One read of a job's keys (``JobClient.snapshot``)."""
+        return self.job_client.snapshot(job_id, barrier, with_statuses)
+
+    def cancel(self, job_id: str, reason: str, *, world_size: int | None = None,
+               handle: JobHandle | None = None) -> None:
+        """Abort a job (its abort key stops every worker) and stop local workers this process started.
+
+        Never raises: it runs from ``on_kill``; a failure is logged (every key has a TTL).
+
+        :param job_id: the job.
+        :param reason: recorded in the abort key.
+        :param world_size: workers to wake (read from the stored spec when None).
+        :param handle: the submit's handle, when this process started the workers.
+        """
+        try:
+            if self.find_redis_url() is None:  # never start an empty embedded server just to abort
+                raise CylonConnectionError("the embedded Valkey holding the job's keys is not running")
+            self.job_client.cancel(job_id, reason, world_size=world_size, handle=handle)
         except Exception as err:
-            coordinator.abort(f"submit failed: {type(err).__name__}: {err}", world_size=spec.world_size)
-            raise CylonProviderError(f"job_id={job_id}: starting {spec.world_size} workers with the "
-                                     f"{self.config.executor} executor failed: {err}") from err
-        finally:
-            coordinator.client.close()
-        return executor, handle
+            self.log.error("job_id=%s could not cancel the job: %s", job_id, err)
+
+    async def a_cancel(self, job_id: str, reason: str, *, world_size: int | None = None) -> None:
+        """Async twin of :meth:`cancel` (the abort key; never raises)."""
+        try:
+            await (await self.a_get_job_client()).a_cancel(job_id, reason, world_size=world_size)
+        except Exception as err:
+            self.log.error("job_id=%s could not cancel the job: %s", job_id, err)
+
+    def cleanup(self, job_id: str) -> None:
+        """Delete a finished job's keys (idempotent, best effort: every key has a TTL anyway)."""
+        try:
+            if self.find_redis_url() is not None:  # never start an empty embedded server just to clean it
+                self.job_client.cleanup(job_id)
+        except Exception as err:
+            self.log.warning("job_id=%s could not delete its Redis keys: %s", job_id, err)
+
+    def plan_job(self, build_spec: Callable[[int | None], JobSpec], *, choose_world_size: bool
+                 ) -> tuple[JobSpec, dict[str, Any]]:
+        """The spec to submit, and what to record at submit (executor, world size, Lambda sizing).
+
+        :param build_spec: builds the spec for a world size (None: the task's or connection's).
+        :param choose_world_size: on Lambda, let the cost model choose the world size.
+        """
+        spec, info = build_spec(None), {}
+        if self.config.executor == "lambda":
+            info = self.lambda_plan(spec, choose_world_size=choose_world_size)
+            if info.get("world_size") and info["world_size"] != spec.world_size:
+                spec = build_spec(info["world_size"])
+        return spec, {"executor": self.config.executor, "world_size": spec.world_size, "channel": spec.channel,
+                      "op": spec.op, "started_at": time.time(), **info}
+
+    def lambda_plan(self, spec: JobSpec, *, choose_world_size: bool) -> dict[str, Any]:
+        """Before a Lambda submit: check the function exists and size the inputs (for the cost model).
+
+        :param spec: the job.
+        :param choose_world_size: let the cost model choose the world size (the user fixed none).
+        :returns: function name, region, memory, input bytes and files (and ``world_size`` when chosen).
+        :raises CylonConnectionError: the function does not exist.
+        """
+        from airflow_provider_cylon.client import sizing
+        from airflow_provider_cylon.client.executors.aws_lambda import LambdaExecutor
+
+        config = self.config
+        try:
+            function = LambdaExecutor.from_config(config).check_function()
+        except CylonRuntimeError as err:
+            raise CylonConnectionError(f"connection {self.cylon_conn_id!r}: {err}") from err
+        configuration = function.get("Configuration", {})
+        region = config.lambda_region or str(configuration.get("FunctionArn", "::::").split(":")[3] or "us-east-1")
+        input_bytes, input_files = sizing.size_inputs(spec)
+        info: dict[str, Any] = {"function_name": config.function_name, "region": region,
+                                "memory_mb": int(configuration.get("MemorySize") or sizing.DEFAULT_MEMORY_MB),
+                                "input_bytes": input_bytes, "input_files": input_files}
+        if choose_world_size and config.parallelism is None:
+            info["world_size"] = sizing.choose_world_size(spec, input_bytes, input_files)
+        return info
 
     def get_boto3_session(self) -> Any:
         """boto3 session from the connection's keys, profile, or the default chain."""
         import boto3
 
         return boto3.session.Session(**self.config.boto3_session_kwargs())
-
-    def storage_options(self) -> dict[str, str]:
-        """Secret-free storage options for the JobSpec."""
-        return self.config.storage_options()
 
     # ---- test connection -------------------------------------------------------------
 
@@ -214,9 +253,7 @@ class CylonHook(BaseHook):
             self.get_conn().ping()
             message = f"Redis {config.redis_url_redacted} answered PING"
             if config.executor == "lambda":
-                from airflow_provider_cylon.executors.aws_lambda import LambdaExecutor
-
-                LambdaExecutor.from_config(config).check_function()
+                self.get_executor().check_function()
                 message += f"; Lambda function {config.function_name!r} exists"
             return True, message
         except Exception as err:  # reported to the UI, not raised

@@ -1,8 +1,8 @@
 """The distributed worker runtime: runs inside a Lambda or a local process.
 
-It never imports Airflow (the Lambda image ships without it). Entry points:
-``runtime.handler.lambda_handler`` (one worker), ``runtime.local.run_job``
-(a whole job on local processes).
+It never imports Airflow or the submit side (``client``): the Lambda image ships
+without Airflow. Entry point: ``runtime.handler.lambda_handler`` (one worker);
+``client.run_job`` runs a whole job on local processes.
 """
 from __future__ import annotations
 

@@ -1,22 +1,7 @@
 """Redis coordination of one job: spec, ranks, all_gather, barriers, status, abort, manifest.
 
-Key schema (docs/contracts.md), every key under ``cylon:{job_id}:`` with a TTL:
-
-=====================  =========================  ============================================
-key                    type                       meaning
-=====================  =========================  ============================================
-``spec``               string (JSON)              the JobSpec, written by the submitter
-``rank``               counter                    INCR - 1 gives a rank
-``claim:{inv}``        string                     rank claimed by that invocation (set once)
-``endpoints``          hash rank -> JSON          all_gather of worker endpoints
-``gather:{name}``      hash rank -> JSON          any other all_gather (same protocol)
-``barrier:{name}``     set of ranks               barrier arrivals
-``status``             hash rank -> JSON          ok/error, traceback, rows, bytes, timings
-``done``               set of ranks               ranks that reported
-``abort``              string (JSON rank, error)  stop everything now
-``manifest``           string (JSON)              the published ``_SUCCESS`` manifest
-``wake:{...}``         list                       BLPOP wake-ups instead of busy polling
-=====================  =========================  ============================================
+The key names, the abort record and the Lua scripts are the protocol module's
+(runtime/protocol.py), shared with the submit side.
 
 Waits never spin: a waiter blocks on its own wake list *and* its abort wake list
 (``BLPOP`` on both), in slices of at most ``poll_s`` seconds, and re-checks the
@@ -40,53 +25,24 @@ import redis
 from airflow_provider_cylon.runtime.errors import (
     CoordinationError,
     JobAbortedError,
-    JobFailedError,
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, validate_job_id
 from airflow_provider_cylon.runtime.heartbeat import DeadRankDetector, dead_rank_message
+from airflow_provider_cylon.runtime.protocol import (
+    ABORT_LUA,
+    ARRIVE_LUA,
+    CLAIM_LUA,
+    DEFAULT_TTL_S,
+    JobKeys,
+    abort_args,
+    parse_abort_record,
+)
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TTL_S = 24 * 3600
 DEFAULT_POLL_S = 1.0
-
-# Claim a rank once per invocation id: a redelivery gets the same rank back
-# (fresh=0); the check-and-increment must be atomic, or two concurrent deliveries
-# of one invocation would burn two ranks.
-_CLAIM_LUA = """
-local c = redis.call('GET', KEYS[1])
-if c then return {tonumber(c), 0} end
-local r = redis.call('INCR', KEYS[2]) - 1
-redis.call('SET', KEYS[1], r, 'EX', ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
-return {r, 1}
-"""
-
-# Arrive at a gather (hash) or barrier (set); the arrival that completes it wakes
-# every rank exactly once. KEYS[1] = hash/set, KEYS[2..] = wake lists.
-# ARGV = kind ('hash'|'set'), member, value, world_size, ttl.
-_ARRIVE_LUA = """
-local n
-if ARGV[1] == 'hash' then
-  local added = redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  n = redis.call('HLEN', KEYS[1])
-  if added == 0 then return n end
-else
-  local added = redis.call('SADD', KEYS[1], ARGV[2])
-  n = redis.call('SCARD', KEYS[1])
-  if added == 0 then return n end
-end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-if n == tonumber(ARGV[4]) then
-  for i = 2, #KEYS do
-    redis.call('RPUSH', KEYS[i], '1')
-    redis.call('EXPIRE', KEYS[i], ARGV[5])
-  end
-end
-return n
-"""
 
 
 def connect(
@@ -118,69 +74,6 @@ def connect(
 
 
 @dataclass(frozen=True)
-class JobKeys:
-    """Names of one job's Redis keys.
-
-    :param job_id: the job id.
-    """
-
-    job_id: str
-
-    @property
-    def prefix(self) -> str:
-        return f"cylon:{self.job_id}:"
-
-    @property
-    def spec(self) -> str:
-        return f"{self.prefix}spec"
-
-    @property
-    def rank(self) -> str:
-        return f"{self.prefix}rank"
-
-    def claim(self, invocation_id: str) -> str:
-        return f"{self.prefix}claim:{invocation_id}"
-
-    def gather(self, name: str) -> str:
-        return f"{self.prefix}endpoints" if name == "endpoints" else f"{self.prefix}gather:{name}"
-
-    def barrier(self, name: str) -> str:
-        return f"{self.prefix}barrier:{name}"
-
-    @property
-    def status(self) -> str:
-        return f"{self.prefix}status"
-
-    @property
-    def done(self) -> str:
-        return f"{self.prefix}done"
-
-    @property
-    def abort(self) -> str:
-        return f"{self.prefix}abort"
-
-    @property
-    def manifest(self) -> str:
-        return f"{self.prefix}manifest"
-
-    @property
-    def heartbeats(self) -> str:
-        """Sorted set rank -> server time of its last beat (runtime/heartbeat.py)."""
-        return f"{self.prefix}heartbeats"
-
-    def wake(self, what: str) -> str:
-        return f"{self.prefix}wake:{what}"
-
-    def wake_abort(self, rank: int) -> str:
-        return self.wake(f"abort:{rank}")
-
-    @property
-    def wake_final(self) -> str:
-        """List a submitter/trigger may BLPOP: pushed on every report, the manifest and abort."""
-        return self.wake("final")
-
-
-@dataclass(frozen=True)
 class RankClaim:
     """Result of :meth:`JobCoordinator.claim_rank`.
 
@@ -196,37 +89,6 @@ class RankClaim:
     @property
     def surplus(self) -> bool:
         return self.rank >= self.world_size
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    """How a job ended, as seen in Redis by a waiter.
-
-    :param state: ``success``, ``failed`` or ``timeout``.
-    :param manifest: the ``_SUCCESS`` manifest on success.
-    :param failed_rank: the first failing rank on failure, when known.
-    :param error: the failing rank's error text.
-    :param statuses: per-rank status reports (rank -> dict).
-    """
-
-    state: str
-    manifest: dict[str, Any] | None
-    failed_rank: int | None
-    error: str
-    statuses: dict[int, dict[str, Any]]
-
-    def raise_for_failure(self, job_id: str) -> dict[str, Any]:
-        """Return the manifest, or raise :class:`JobFailedError` / :class:`WorkerTimeoutError`.
-
-        :param job_id: the job id (for the message).
-        """
-        if self.state == "success" and self.manifest is not None:
-            return self.manifest
-        if self.state == "timeout":
-            raise WorkerTimeoutError(f"job_id={job_id} did not finish in time: {self.error}", job_id=job_id)
-        where = f" on rank {self.failed_rank}" if self.failed_rank is not None else ""
-        raise JobFailedError(f"job_id={job_id} failed{where}: {self.error}", job_id=job_id,
-                             failed_rank=self.failed_rank, error=self.error)
 
 
 class JobCoordinator:
@@ -248,8 +110,9 @@ class JobCoordinator:
         self.rank: int | None = None
         self.world_size: int | None = None
         self.deadline: float | None = None  # time.monotonic() value
-        self._claim = client.register_script(_CLAIM_LUA)
-        self._arrive = client.register_script(_ARRIVE_LUA)
+        self._claim = client.register_script(CLAIM_LUA)
+        self._arrive = client.register_script(ARRIVE_LUA)
+        self._abort = client.register_script(ABORT_LUA)
         self._dead: DeadRankDetector | None = None
 
     def _tag(self) -> str:
@@ -323,14 +186,7 @@ class JobCoordinator:
     # -- abort -------------------------------------------------------------------------------
     def get_abort(self) -> dict[str, Any] | None:
         """The abort record (``{"rank", "error"}``) or ``None``."""
-        raw = self.client.get(self.keys.abort)
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = {"rank": None, "error": raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)}
-        return data if isinstance(data, dict) else {"rank": None, "error": str(data)}
+        return parse_abort_record(self.client.get(self.keys.abort))
 
     def check_abort(self) -> None:
         """Raise :class:`JobAbortedError` if anyone aborted the job."""
@@ -350,19 +206,12 @@ class JobCoordinator:
         :param world_size: how many rank wake lists to push (defaults to the known world size).
         :returns: ``True`` if this call set the key.
         """
-        record = json.dumps({"rank": rank, "error": error, "time": time.time()})
-        first = bool(self.client.set(self.keys.abort, record, nx=True, ex=self.ttl_s))
         size = world_size if world_size is not None else self.world_size
         if size is None:
             spec = self.get_spec()
             size = spec.world_size if spec is not None else 0
-        pipe = self.client.pipeline(transaction=False)
-        for r in range(size):
-            pipe.rpush(self.keys.wake_abort(r), "1")
-            pipe.expire(self.keys.wake_abort(r), self.ttl_s)
-        pipe.rpush(self.keys.wake_final, "1")
-        pipe.expire(self.keys.wake_final, self.ttl_s)
-        pipe.execute()
+        keys, args = abort_args(self.job_id, error, rank=rank, world_size=size, ttl_s=self.ttl_s)
+        first = bool(self._abort(keys=keys, args=args))
         if first:
             log.error("job_id=%s rank=%s aborted the job: %s", self.job_id, rank, error.splitlines()[-1:] or error)
         return first
@@ -479,56 +328,7 @@ class JobCoordinator:
         raw = self.client.get(self.keys.manifest)
         return None if raw is None else json.loads(raw)
 
-    # -- submitter side -------------------------------------------------------------------------
-    def outcome(self) -> JobOutcome | None:
-        """The job's end state if it has one (manifest or abort), else ``None``."""
-        manifest = self.get_manifest()
-        if manifest is not None:
-            return JobOutcome("success", manifest, None, "", self.get_statuses())
-        record = self.get_abort()
-        if record is not None:
-            return JobOutcome("failed", None, record.get("rank"), str(record.get("error", "")), self.get_statuses())
-        return None
-
-    def wait_final(self, timeout_s: float, *, on_progress: Callable[[int], None] | None = None,
-                   should_stop: Callable[[], str | tuple[int | None, str] | None] | None = None) -> JobOutcome:
-        """Wait for the manifest or the abort key (submitter / executor side).
-
-        :param timeout_s: how long to wait.
-        :param on_progress: called with ``SCARD done`` whenever it changes.
-        :param should_stop: polled each wake; a returned message (or ``(rank, message)``)
-            aborts the job with it (e.g. an executor noticing a dead process).
-        """
-        end = time.monotonic() + timeout_s
-        last_done = -1
-        if self._dead is None:
-            spec = self.get_spec()
-            if spec is not None:
-                self.watch_heartbeats(spec.heartbeat_timeout_s)
-        while True:
-            self.check_peers()
-            result = self.outcome()
-            if result is not None:
-                return result
-            if on_progress is not None:
-                done = self.done_count()
-                if done != last_done:
-                    last_done = done
-                    on_progress(done)
-            if should_stop is not None:
-                stop = should_stop()
-                if stop:
-                    failed_rank, message = stop if isinstance(stop, tuple) else (None, stop)
-                    self.abort(message, rank=failed_rank)
-                    continue
-            left = end - time.monotonic()
-            if left <= 0:
-                return JobOutcome("timeout", None, None, f"no manifest or abort after {timeout_s:.0f}s "
-                                  f"({self.done_count()} ranks reported)", self.get_statuses())
-            # A single waiter consumes the token; other waiters on the same job see the
-            # change within poll_s (tokens are hints, the state is always re-read).
-            self.client.blpop([self.keys.wake_final], timeout=max(0.01, min(self.poll_s, left)))
-
+    # -- submitter side (client/snapshot.py reads and waits) --------------------------------
     def job_keys(self) -> list[str]:
         """Every key currently under ``cylon:{job_id}:``."""
         return [k.decode() if isinstance(k, bytes) else k

@@ -24,6 +24,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_cylon.runtime.protocol import BEAT_LUA
+
 if TYPE_CHECKING:  # redis is imported where used: the Airflow glue imports this module's pure
     import redis  # helpers at DAG-parse time, and importing redis-py costs ~70 ms
 
@@ -32,15 +34,6 @@ log = logging.getLogger(__name__)
 #: Beats per timeout: a rank is declared dead after missing this many in a row.
 BEATS_PER_TIMEOUT = 5
 
-# KEYS[1] heartbeats zset, KEYS[2] the job's spec; ARGV[1] rank, ARGV[2] key TTL (s).
-# Score: server time. No spec: the job was cleaned up; a late beat must not re-create keys.
-_BEAT_LUA = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[1], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
 
 def beat_interval(timeout_s: float) -> float:
     """Seconds between two beats for a timeout (at least 0.1)."""
@@ -63,7 +56,7 @@ class HeartbeatSender:
         self.client, self.key, self.spec_key, self.rank, self.ttl_s = client, key, spec_key, rank, ttl_s
         self.enabled = timeout_s > 0
         self.interval_s = beat_interval(timeout_s) if self.enabled else 0.0
-        self._beat = client.register_script(_BEAT_LUA)
+        self._beat = client.register_script(BEAT_LUA)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, conf
 
-from airflow_provider_cylon.exceptions import CylonJobFailedError
+from airflow_provider_cylon.client.watch import JobWatch
 from airflow_provider_cylon.hooks.cylon import CylonHook
-from airflow_provider_cylon.hooks.job_state import read_job_state
 from airflow_provider_cylon.triggers.barrier import CylonBarrierTrigger
 from airflow_provider_cylon.triggers.events import raise_for_event
 
@@ -67,21 +66,22 @@ class CylonBarrierSensor(BaseSensorOperator):
     def hook(self) -> CylonHook:
         return CylonHook(cylon_conn_id=self.cylon_conn_id)
 
+    def _watch(self, deadline: float | None = None) -> JobWatch:
+        # No status grace: the sensor waits for the manifest (or barrier), not for every worker's report.
+        return JobWatch(self.job_id, world_size=self.world_size, barrier=self.barrier, expected=self.expected,
+                        deadline=deadline, log=self.log, status_grace_s=0.0)
+
     def poke(self, context: Context) -> bool:
-        """One read of the job's keys; raises at once if the job was aborted."""
-        snap = read_job_state(self.hook.get_conn(), self.job_id, self.barrier)
-        if snap.abort is not None:
-            full = read_job_state(self.hook.get_conn(), self.job_id, self.barrier, with_statuses=True)
-            details = full.failure_details()
-            raise CylonJobFailedError(self.job_id, details["rank"], details["error"], details.get("traceback"))
-        world_size = self.world_size or snap.world_size
-        self.log.info("job_id=%s progress: %d/%s workers done", self.job_id, snap.done,
-                      world_size if world_size is not None else "?")
+        """One read of the job's keys; raises at once if the job failed (aborted, or a rank stopped beating)."""
+        watch = self._watch()
+        snap = self.hook.get_job_state(self.job_id, self.barrier)
+        verdict = watch.observe(snap)
+        if verdict == "error":
+            raise_for_event(watch.event("error", self.hook.get_job_state(self.job_id, self.barrier, True)))
         if self.barrier is not None:
             self.log.info("job_id=%s barrier %r: %d/%d arrived", self.job_id, self.barrier,
                           snap.barrier_count or 0, self.expected or 0)
-            return (snap.barrier_count or 0) >= (self.expected or 0)
-        return snap.manifest is not None
+        return verdict == "success"
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -89,22 +89,10 @@ class CylonBarrierSensor(BaseSensorOperator):
         if self.poke(context):
             return None
         timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
-        # See [cylon] defer_hold_s: the event waits until Airflow has settled the deferral.
-        hold = conf.getfloat("cylon", "defer_hold_s", fallback=10.0)
-        self.defer(
-            trigger=CylonBarrierTrigger(
-                job_id=self.job_id,
-                cylon_conn_id=self.cylon_conn_id,
-                world_size=self.world_size,
-                barrier=self.barrier,
-                expected=self.expected,
-                poll_interval=float(self.poke_interval if not isinstance(self.poke_interval, timedelta)
-                                    else self.poke_interval.total_seconds()),
-                deadline=time.time() + timeout,
-                hold_until=time.time() + hold if hold > 0 else None,
-            ),
-            method_name=DEFER_METHOD_NAME,
-        )
+        poll = self.poke_interval.total_seconds() if isinstance(self.poke_interval, timedelta) else self.poke_interval
+        self.defer(trigger=CylonBarrierTrigger.for_watch(self._watch(time.time() + timeout), self.cylon_conn_id,
+                                                         float(poll)),
+                   method_name=DEFER_METHOD_NAME)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
         """Resume after the trigger: succeed, or raise with the failing rank's error / a timeout."""

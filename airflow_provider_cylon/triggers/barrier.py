@@ -2,22 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_cylon.hooks.job_state import a_read_job_state, job_key
-from airflow_provider_cylon.triggers.watch import JobWatch
-
-#: Consecutive Redis errors tolerated before the trigger gives up with an error event.
-MAX_REDIS_ERRORS = 5
-#: Longest single BLPOP (below the Redis client's 30 s socket timeout).
-MAX_BLOCK_S = 10.0
-#: TTL of the abort key written by on_kill.
-ABORT_TTL_S = 24 * 3600
+from airflow_provider_cylon.client.watch import JobWatch
 
 
 class CylonBarrierTrigger(BaseTrigger):
@@ -95,64 +86,38 @@ class CylonBarrierTrigger(BaseTrigger):
 
         return CylonHook(cylon_conn_id=self.cylon_conn_id)
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll the job's keys until success, failure or the deadline; yield one event."""
-        import redis.exceptions
+    @classmethod
+    def for_watch(cls, watch: JobWatch, cylon_conn_id: str, poll_interval: float) -> CylonBarrierTrigger:
+        """The trigger that carries on a watch in the triggerer (``[cylon] defer_hold_s`` applied).
 
+        :param watch: the job's watch (job, world size, barrier, deadline, start).
+        :param cylon_conn_id: the ``cylon`` connection.
+        :param poll_interval: seconds between reads of the keys.
+        """
+        from airflow.sdk import conf
+
+        # See [cylon] defer_hold_s: the event waits until Airflow has settled the deferral.
+        hold = conf.getfloat("cylon", "defer_hold_s", fallback=10.0)
+        return cls(job_id=watch.job_id, cylon_conn_id=cylon_conn_id, world_size=watch.world_size,
+                   barrier=watch.barrier, expected=watch.expected, poll_interval=poll_interval,
+                   deadline=watch.deadline, started_at=watch.started_at,
+                   hold_until=time.time() + hold if hold > 0 else None)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Wait on the job's keys until success, failure or the deadline; yield one event."""
         watch = JobWatch(self.job_id, world_size=self.world_size, barrier=self.barrier, expected=self.expected,
                          deadline=self.deadline, started_at=self.started_at, log=self.log)
         try:
-            client = await self._hook().a_get_conn()
+            jobs = await self._hook().a_get_job_client()
         except Exception as err:  # connection lookup or config error: report, do not hang
             yield TriggerEvent(watch.event("error", rank=None, error=f"cannot reach Redis: {err}"))
             return
-        try:
-            errors = 0
-            while True:
-                try:
-                    snap = await a_read_job_state(client, self.job_id, self.barrier)
-                    verdict = watch.observe(snap)
-                    if verdict is not None:
-                        hold = (self.hold_until or 0.0) - time.time()
-                        if hold > 0:
-                            await asyncio.sleep(hold)
-                        final = snap
-                        if verdict != "timeout":
-                            final = await a_read_job_state(client, self.job_id, self.barrier, with_statuses=True)
-                        yield TriggerEvent(watch.event(verdict, final))
-                        return
-                    # Workers push wake:final on every report, the manifest and abort: wake
-                    # early on those instead of sleeping the whole interval.
-                    pause = watch.pause(self.poll_interval)
-                    if pause > 0:
-                        # Bounded well below the client's socket timeout (30 s).
-                        await client.blpop([job_key(self.job_id, "wake:final")], timeout=min(pause, MAX_BLOCK_S))
-                    errors = 0
-                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as err:
-                    errors += 1
-                    self.log.warning("job_id=%s Redis read failed (%d/%d): %s", self.job_id, errors,
-                                     MAX_REDIS_ERRORS, err)
-                    if errors >= MAX_REDIS_ERRORS:
-                        yield TriggerEvent(watch.event("error", rank=None, error=f"Redis unreachable: {err}"))
-                        return
-                    await asyncio.sleep(min(self.poll_interval * 2 ** errors, 30.0))
-        finally:
-            await client.aclose()
+        event = await jobs.a_wait_event(watch, self.poll_interval)
+        hold = (self.hold_until or 0.0) - time.time()
+        if hold > 0:
+            await asyncio.sleep(hold)
+        yield TriggerEvent(event)
 
     async def on_kill(self) -> None:
-        """The user killed the deferred task: set the abort key so every worker stops."""
-        client = await self._hook().a_get_conn()
-        try:
-            record = json.dumps({"rank": None, "error": "task killed by user (trigger on_kill)", "time": time.time()})
-            await client.set(job_key(self.job_id, "abort"), record, ex=ABORT_TTL_S, nx=True)
-            # Wake every rank blocked on its abort list (and any waiter on wake:final) now.
-            snap = await a_read_job_state(client, self.job_id)
-            pipe = client.pipeline(transaction=False)
-            for rank in range(self.world_size or snap.world_size or 0):
-                pipe.rpush(job_key(self.job_id, f"wake:abort:{rank}"), "1")
-                pipe.expire(job_key(self.job_id, f"wake:abort:{rank}"), ABORT_TTL_S)
-            pipe.rpush(job_key(self.job_id, "wake:final"), "1")
-            pipe.expire(job_key(self.job_id, "wake:final"), ABORT_TTL_S)
-            await pipe.execute()
-        finally:
-            await client.aclose()
+        """The user killed the deferred task: cancel the job (``hook.a_cancel``) so every worker stops."""
+        await self._hook().a_cancel(self.job_id, "task killed by user (trigger on_kill)", world_size=self.world_size)

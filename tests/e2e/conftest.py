@@ -144,6 +144,6 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        from airflow_provider_cylon.hooks.embedded_valkey import stop_embedded_valkey
+        from airflow_provider_cylon.client.embedded_valkey import stop_embedded_valkey
 
         stop_embedded_valkey(home / "cylon")

@@ -45,6 +45,7 @@ import pyarrow as pa
 
 from airflow_provider_cylon.runtime import errors as _errors
 from airflow_provider_cylon.runtime.channels.ipc import COMPRESSIONS
+from airflow_provider_cylon.runtime.protocol import JobKeys
 
 if TYPE_CHECKING:
     import redis
@@ -118,8 +119,8 @@ class ChannelAbortedError(ChannelError, _errors.JobAbortedError):
 
 
 def abort_key(job_id: str) -> str:
-    """The job's abort key (docs/contracts.md)."""
-    return f"cylon:{job_id}:abort"
+    """The job's abort key (runtime/protocol.py)."""
+    return JobKeys(job_id).abort
 
 
 def abort_wake_key(job_id: str, rank: int) -> str:
@@ -128,7 +129,7 @@ def abort_wake_key(job_id: str, rank: int) -> str:
     Channels BLPOP it next to their own wake list, so an abort ends a wait at
     once instead of at the next ``poll_s`` tick.
     """
-    return f"cylon:{job_id}:wake:abort:{rank}"
+    return JobKeys(job_id).wake_abort(rank)
 
 
 @dataclass
@@ -205,7 +206,7 @@ class ChannelContext:
     @property
     def key_prefix(self) -> str:
         """Prefix of every Redis key the channels write for this job."""
-        return f"cylon:{self.job_id}:ch:"
+        return JobKeys(self.job_id).channel_prefix
 
     def check_abort(self) -> Any:
         """Return the abort reason if the job was aborted, else ``None``."""

@@ -22,6 +22,6 @@ def test_demo_runs_nightly_etl_and_prints_the_summary(tmp_path: Path) -> None:
         assert f"{task_id}: " in out
     assert out.count("  rank 0: rows in") == 3 and "revenue per country:" in out
     # The embedded Valkey was stopped at the end.
-    from airflow_provider_cylon.hooks.embedded_valkey import running_embedded_url
+    from airflow_provider_cylon.client.embedded_valkey import running_embedded_url
 
     assert running_embedded_url(tmp_path / "cylon") is None

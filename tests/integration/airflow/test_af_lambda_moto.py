@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from airflow_provider_cylon.executors.aws_lambda import (
+from airflow_provider_cylon.client.executors.aws_lambda import (
     LambdaExecutor,
     LambdaFunctionNotFoundError,
     LambdaInvoker,

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_cylon.executors.local import LocalExecutor
+from airflow_provider_cylon.client.executors.local import LocalExecutor
 from airflow_provider_cylon.links.cloudwatch import CylonLambdaLogsLink, log_group_url
 from airflow_provider_cylon.operators import CylonSortOperator
 from airflow_provider_cylon.operators.base import XCOM_JOB_ID_KEY

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration("redis")
 
 def test_nightly_etl_runs_with_no_connection(airflow_db: str, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_cylon.hooks.embedded_valkey import running_embedded_url, stop_embedded_valkey
+    from airflow_provider_cylon.client.embedded_valkey import running_embedded_url, stop_embedded_valkey
 
     monkeypatch.delenv("AIRFLOW_CONN_CYLON_DEFAULT", raising=False)
     state = tmp_path / "cylon-state"

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from airflow_provider_cylon.client.snapshot import wait_for_final
 from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 from airflow_provider_cylon.runtime.errors import JobAbortedError, WorkerTimeoutError
 from airflow_provider_cylon.runtime.spec import JobSpec
@@ -114,7 +115,7 @@ def test_abort_wakes_every_waiter_within_a_second(redis_url: str, job_id: str) -
     for when, err in seen.values():
         assert when - start < 1.0
         assert err.failed_rank == world - 1 and "bad column" in err.error
-    outcome = failing.wait_final(1)
+    outcome = wait_for_final(failing, 1)
     assert outcome.state == "failed" and outcome.failed_rank == world - 1
     failing.cleanup()
     assert failing.job_keys() == []
@@ -128,7 +129,7 @@ def test_barrier_times_out_naming_it(redis_url: str, job_id: str) -> None:
     c.cleanup()
 
 
-def test_status_manifest_and_wait_final(redis_url: str, job_id: str) -> None:
+def test_status_manifest_and_wait_for_final(redis_url: str, job_id: str) -> None:
     c = _coordinator(redis_url, job_id)
     c.attach(0, 2)
     progress: list[int] = []
@@ -143,11 +144,11 @@ def test_status_manifest_and_wait_final(redis_url: str, job_id: str) -> None:
     t.start()
     waiter = JobCoordinator(connect(redis_url), job_id, poll_s=5)
     start = time.monotonic()
-    outcome = waiter.wait_final(10, on_progress=progress.append)
+    outcome = wait_for_final(waiter, 10, on_progress=lambda snap: progress.append(snap.done))
     t.join()
     assert time.monotonic() - start < 2
     assert outcome.state == "success" and outcome.manifest == {"job_id": job_id, "rows": 12}
-    assert outcome.raise_for_failure(job_id)["rows"] == 12
+    assert outcome.raise_for_failure()["rows"] == 12
     assert waiter.done_count() == 2
     c.cleanup()
 

@@ -11,12 +11,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_cylon.executors.local import LocalExecutor
+from airflow_provider_cylon.client.executors.local import LocalExecutor
+from airflow_provider_cylon.client.run import run_job
+from airflow_provider_cylon.client.snapshot import read_job_state
 from airflow_provider_cylon.runtime import storage
 from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 from airflow_provider_cylon.runtime.errors import JobFailedError
 from airflow_provider_cylon.runtime.handler import lambda_handler
-from airflow_provider_cylon.runtime.local import run_job
 from airflow_provider_cylon.runtime.spec import JobSpec
 from airflow_provider_cylon.runtime.worker import STALL_ENV
 
@@ -83,7 +84,7 @@ def test_worker_killed_mid_shuffle_fails_fast_naming_rank(inputs, tmp_path, redi
     assert {r: s["state"] for r, s in outcome.statuses.items()} == {0: "error", 2: "error"}
     assert all(code is not None for code in handle.extra["exit_codes"].values())  # nothing left running
     with pytest.raises(JobFailedError, match="rank 1"):
-        outcome.raise_for_failure(job_id)
+        outcome.raise_for_failure()
     # nothing published: the previous output and manifest are intact, no staging left
     assert storage.read_manifest(dest)["job_id"] == first["job_id"]
     assert storage.read_output(dest).num_rows == first["rows"]
@@ -173,8 +174,8 @@ def test_cancel_stops_every_worker_within_seconds(inputs, tmp_path, redis_url: s
     for pid in handle.extra["pids"]:  # every worker is gone (and reaped)
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    outcome = coordinator.outcome()
-    assert outcome is not None and outcome.state == "failed" and "on_kill from the test" in outcome.error
+    outcome = read_job_state(coordinator.client, job_id, with_statuses=True)
+    assert outcome.state == "failed" and "on_kill from the test" in outcome.error
     assert outcome.failed_rank is None
     coordinator.cleanup()
 
@@ -202,7 +203,7 @@ def test_a_silently_dead_worker_is_named_by_its_missing_heartbeat(inputs, tmp_pa
 
 def test_with_no_peer_left_the_submitter_names_the_silent_rank(inputs, tmp_path, redis_url: str) -> None:
     # A single worker stops (as a Lambda that vanished): nobody else waits in a barrier,
-    # so the submitter's wait_final must see the stale heartbeat itself.
+    # so the submitter's wait (client.snapshot.wait_for_final) must see the stale heartbeat itself.
     job_id = _job_id()
     coordinator = JobCoordinator(connect(redis_url), job_id)
     coordinator.put_spec(_spec(inputs, str(tmp_path / "o")).with_(world_size=1, heartbeat_timeout_s=1.5))

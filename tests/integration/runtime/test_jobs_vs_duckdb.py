@@ -13,7 +13,7 @@ import pytest
 from rt_helpers import CHANNELS, duck
 
 from airflow_provider_cylon.runtime import storage
-from airflow_provider_cylon.runtime.local import run_job
+from airflow_provider_cylon.client.run import run_job
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 pytestmark = pytest.mark.integration("redis")

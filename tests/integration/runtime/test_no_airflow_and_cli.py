@@ -46,9 +46,9 @@ def test_runtime_runs_a_job_with_airflow_blocked(tmp_path: Path, redis_url: str)
             raise SystemExit("the blocker did not work")
         import airflow_provider_cylon.runtime
         import airflow_provider_cylon.runtime.worker, airflow_provider_cylon.runtime.handler
-        import airflow_provider_cylon.runtime.local, airflow_provider_cylon.executors.local
-        import airflow_provider_cylon.executors.base, airflow_provider_cylon.cli
-        from airflow_provider_cylon.runtime.local import run_job
+        import airflow_provider_cylon.client.run, airflow_provider_cylon.client.executors.local
+        import airflow_provider_cylon.client.executors.base, airflow_provider_cylon.cli
+        from airflow_provider_cylon.client.run import run_job
         from airflow_provider_cylon.runtime.spec import JobSpec
         spec = JobSpec.for_op("sort", [{str(tmp_path / "in.parquet")!r}], {str(tmp_path / "out")!r}, by="k",
                               channel="tcp")
@@ -95,11 +95,11 @@ def test_run_job_without_redis_starts_and_stops_an_embedded_valkey(tmp_path: Pat
 
     import redis
 
-    import airflow_provider_cylon.runtime.local as local_mod
+    import airflow_provider_cylon.client.run as local_mod
     from airflow_provider_cylon.runtime.spec import JobSpec
 
     urls: list[str] = []
-    real = local_mod.embedded_redis
+    real = local_mod.embedded_valkey
 
     @contextlib.contextmanager
     def recording():
@@ -107,7 +107,7 @@ def test_run_job_without_redis_starts_and_stops_an_embedded_valkey(tmp_path: Pat
             urls.append(url)
             yield url
 
-    monkeypatch.setattr(local_mod, "embedded_redis", recording)
+    monkeypatch.setattr(local_mod, "embedded_valkey", recording)
     pq.write_table(pa.table({"k": [1, 1, 2]}), tmp_path / "in.parquet")
     spec = JobSpec.for_op("unique", [str(tmp_path / "in.parquet")], str(tmp_path / "out"))
     manifest = local_mod.run_job(spec, world_size=2)  # no redis_url

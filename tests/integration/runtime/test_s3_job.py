@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_cylon.runtime import storage
-from airflow_provider_cylon.runtime.local import run_job
+from airflow_provider_cylon.client.run import run_job
 from airflow_provider_cylon.runtime.spec import JobSpec, StorageOptions
 
 pytestmark = [pytest.mark.integration("redis"), pytest.mark.integration("s3")]

@@ -10,7 +10,7 @@ from rt_tls_proxy import TlsRelay, make_certificate
 
 from airflow_provider_cylon.runtime import storage
 from airflow_provider_cylon.runtime.bootstrap import connect
-from airflow_provider_cylon.runtime.local import run_job
+from airflow_provider_cylon.client.run import run_job
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 pytestmark = [pytest.mark.integration("redis"),

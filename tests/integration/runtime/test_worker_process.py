@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_cylon.executors.local import LocalExecutor, threads_per_worker, worker_defaults
-from airflow_provider_cylon.runtime.local import run_job
+from airflow_provider_cylon.client.executors.local import LocalExecutor, threads_per_worker, worker_defaults
+from airflow_provider_cylon.client.run import run_job
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 pytestmark = pytest.mark.integration("redis")

@@ -7,9 +7,10 @@ import pytest
 import redis
 
 from airflow_provider_cylon import cli
-from airflow_provider_cylon.executors.base import JobHandle
-from airflow_provider_cylon.executors.local import LocalExecutor
-from airflow_provider_cylon.runtime.bootstrap import JobKeys, connect
+from airflow_provider_cylon.client.executors.base import JobHandle
+from airflow_provider_cylon.client.executors.local import LocalExecutor
+from airflow_provider_cylon.runtime.bootstrap import connect
+from airflow_provider_cylon.runtime.protocol import JobKeys
 from airflow_provider_cylon.runtime.errors import ExecutorError, InvocationEventError
 from airflow_provider_cylon.runtime.event import build_events
 from airflow_provider_cylon.runtime.handler import LocalContext, lambda_handler

@@ -7,16 +7,18 @@ themselves. Every worker gets the same small invocation event (runtime/event.py)
 Usage::
 
     handle = executor.submit(job_id, world_size, redis_url)
-    manifest = executor.wait(handle, timeout_s=600).raise_for_failure(job_id)
+    manifest = executor.wait(handle, timeout_s=600).raise_for_failure()
 """
 from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, JobOutcome, connect
+from airflow_provider_cylon.client.snapshot import JobSnapshot, wait_for_final
+from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, InvocationEvent
 
 log = logging.getLogger(__name__)
@@ -81,16 +83,19 @@ class Executor(abc.ABC):
         :param timeout_s: per-worker time limit (the function timeout).
         """
 
-    def wait(self, handle: JobHandle, timeout_s: float) -> JobOutcome:
-        """Wait for the job's manifest or abort key in Redis.
+    def wait(self, handle: JobHandle, timeout_s: float,
+             on_progress: Callable[[JobSnapshot], None] | None = None) -> JobSnapshot:
+        """Wait for the job's manifest or abort key in Redis; the final snapshot (still
+        ``running`` when the time ran out).
 
         :param handle: from :meth:`submit`.
         :param timeout_s: how long to wait.
+        :param on_progress: called with every snapshot read while waiting.
         """
         coordinator = JobCoordinator(connect(handle.redis_url, password_env=handle.redis_password_env),
                                      handle.job_id)
         try:
-            return coordinator.wait_final(timeout_s)
+            return wait_for_final(coordinator, timeout_s, on_progress=on_progress)
         finally:
             coordinator.client.close()
 

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
-from airflow_provider_cylon.runtime.embedded_redis import embedded_redis
-from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password, validate_job_id
+from airflow_provider_cylon.client.embedded_valkey import embedded_valkey
+from airflow_provider_cylon.client.job_client import JobClient
+from airflow_provider_cylon.runtime.event import split_redis_password, validate_job_id
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def redis_for_job(redis_url: str | None) -> Iterator[str]:
     if redis_url:
         yield redis_url
         return
-    with embedded_redis() as url:
+    with embedded_valkey() as url:
         yield url
 
 
@@ -61,12 +61,12 @@ def run_job(
     :param timeout_s: overrides ``spec.timeout_s``.
     :param memory_mb: per-worker address-space limit.
     :param cleanup: delete the job's Redis keys at the end (success or failure).
-    :param executor: an :class:`~airflow_provider_cylon.executors.base.Executor` to use
+    :param executor: an :class:`~airflow_provider_cylon.client.executors.base.Executor` to use
         instead of a fresh local one.
     :raises JobFailedError: naming the failing rank and its error.
     :raises WorkerTimeoutError: when the job did not end in time.
     """
-    from airflow_provider_cylon.executors.local import LocalExecutor
+    from airflow_provider_cylon.client.executors.local import LocalExecutor
 
     if world_size is not None:
         spec = spec.with_(world_size=world_size)
@@ -74,24 +74,20 @@ def run_job(
         spec = spec.with_(timeout_s=float(timeout_s))
     job_id = validate_job_id(job_id or f"job-{uuid.uuid4().hex[:16]}")
     with redis_for_job(redis_url) as url:
-        public_url, password = split_redis_password(url)
+        _, password = split_redis_password(url)
         own_executor = executor is None
         if own_executor:
             executor = LocalExecutor(function_timeout_s=spec.timeout_s + WAIT_SLACK_S / 2, memory_mb=memory_mb,
                                      redis_password=password)
-        coordinator = JobCoordinator(connect(url, password_env=None), job_id, ttl_s=spec.key_ttl_s)
+        jobs = JobClient(url, executor)
         try:
-            coordinator.put_spec(spec)
-            handle = executor.submit(job_id, spec.world_size, public_url, redis_password_env=DEFAULT_PASSWORD_ENV)
-            outcome = executor.wait(handle, spec.timeout_s + WAIT_SLACK_S)
+            snap = jobs.wait(jobs.submit(spec, job_id), spec.timeout_s + WAIT_SLACK_S)
         finally:
             if cleanup:
-                coordinator.cleanup()
-            coordinator.client.close()
-            if own_executor:
-                executor.close()
-    manifest = outcome.raise_for_failure(job_id)
-    workers = [outcome.statuses[r] for r in sorted(outcome.statuses)]
+                jobs.cleanup(job_id)
+            jobs.close(executor=own_executor)
+    manifest = snap.raise_for_failure()
+    workers = [snap.statuses[r] for r in sorted(snap.statuses)]
     log.info("job_id=%s published %d rows in %d files to %s", job_id, manifest.get("rows", 0),
              len(manifest.get("files", [])), manifest.get("destination"))
     return {**manifest, "workers": workers}

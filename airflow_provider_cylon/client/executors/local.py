@@ -11,6 +11,7 @@ the job has failed. It never imports Airflow.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -19,10 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from airflow_provider_cylon.executors.base import Executor, JobHandle
-from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, JobOutcome, connect
+from airflow_provider_cylon.client.executors.base import Executor, JobHandle
+from airflow_provider_cylon.client.snapshot import JobSnapshot, read_job_state, wait_for_final
+from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 from airflow_provider_cylon.runtime.errors import ExecutorError
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, build_events
 
@@ -214,7 +217,7 @@ class LocalExecutor(Executor):
             return rank, (f"rank {rank} (invocation {w.invocation_id}, pid {w.proc.pid}) {how} without reporting; "
                     f"log tail: {self._tail(w.log_path)}")
         if all(w.proc.poll() is not None for w in job.workers):
-            if coordinator.outcome() is None:
+            if not read_job_state(coordinator.client, coordinator.job_id).is_terminal:
                 return None, ("every worker exited but none published a manifest (see the worker logs in "
                               f"{job.log_dir})")
         return None
@@ -238,22 +241,26 @@ class LocalExecutor(Executor):
                 pass
             worker.proc.wait()
 
-    def wait(self, handle: JobHandle, timeout_s: float) -> JobOutcome:
+    def wait(self, handle: JobHandle, timeout_s: float,
+             on_progress: Callable[[JobSnapshot], None] | None = None) -> JobSnapshot:
         """Wait for the manifest or the abort key while watching the processes.
 
-        On failure or timeout the remaining processes are killed. Exit codes are
-        left in ``handle.extra["exit_codes"]`` (invocation id -> code).
+        On failure or timeout the remaining processes are killed (a timeout aborts
+        the job first). Exit codes are left in ``handle.extra["exit_codes"]``
+        (invocation id -> code).
 
         :param handle: from :meth:`submit`.
         :param timeout_s: how long to wait.
+        :param on_progress: called with every snapshot read while waiting.
         """
         job = self._jobs.get(handle.job_id)
         if job is None:
-            return super().wait(handle, timeout_s)
+            return super().wait(handle, timeout_s, on_progress)
         coordinator = self._coordinator(handle)
         try:
-            outcome = coordinator.wait_final(timeout_s, should_stop=lambda: self._check_workers(job, coordinator))
-            if outcome.state == "success":
+            snap = wait_for_final(coordinator, timeout_s, on_progress=on_progress,
+                                  should_stop=lambda: self._check_workers(job, coordinator))
+            if snap.is_successful:
                 end = time.monotonic() + 30
                 for w in job.workers:  # they exit right after reporting
                     try:
@@ -261,26 +268,27 @@ class LocalExecutor(Executor):
                     except subprocess.TimeoutExpired:
                         self._kill(w)
             else:
-                if outcome.state == "timeout":
-                    coordinator.abort(outcome.error, world_size=handle.world_size)
+                if not snap.is_terminal:
+                    coordinator.abort(f"no manifest or abort after {timeout_s:.0f}s ({snap.done} ranks reported)",
+                                      world_size=handle.world_size)
                 grace = time.monotonic() + 5  # let peers see the abort and report, then kill
                 for w in job.workers:
                     try:
                         w.proc.wait(max(0.05, grace - time.monotonic()))
                     except subprocess.TimeoutExpired:
                         self._kill(w)
-                outcome = JobOutcome(outcome.state, outcome.manifest, outcome.failed_rank, outcome.error,
-                                     coordinator.get_statuses())
+                statuses = read_job_state(coordinator.client, handle.job_id, with_statuses=True).statuses
+                snap = dataclasses.replace(snap, statuses=statuses)
         finally:
             job.exit_codes = {w.invocation_id: w.proc.poll() for w in job.workers}
             handle.extra["exit_codes"] = job.exit_codes
             coordinator.client.close()
-        if outcome.state == "success" and not self.keep_logs:
+        if snap.is_successful and not self.keep_logs:
             shutil.rmtree(job.log_dir, ignore_errors=True)
         else:
             log.info("job_id=%s worker logs kept in %s", handle.job_id, job.log_dir)
         self._jobs.pop(handle.job_id, None)
-        return outcome
+        return snap
 
     def cancel(self, handle: JobHandle, reason: str = "cancelled by the submitter") -> None:
         """Abort the job and kill its processes after a short grace period.

@@ -1,30 +1,32 @@
-"""The Redis keys of one Cylon job (docs/contracts.md) and a snapshot read of them.
+"""JobSnapshot: one read of a Cylon job's Redis keys (named in runtime/protocol.py), and the wait on it.
 
-Shared by the sensor (sync client) and the trigger (``redis.asyncio``) so both
-read the job the same way. Barriers are keys and sets, never pub/sub: a waiter
+The one state type of the submit side: executors, ``run_job``, the hook, the
+operators, the sensor and the trigger all read a job through
+:func:`read_job_state` / :func:`a_read_job_state` and judge it with
+:attr:`JobSnapshot.state`. Barriers are keys and sets, never pub/sub: a waiter
 that was not listening when a worker finished still sees the result.
 """
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cylon.runtime.heartbeat import dead_rank_message, dead_rank_of, queue_stalest
+from airflow_provider_cylon.runtime.errors import JobFailedError, WorkerTimeoutError
+from airflow_provider_cylon.runtime.protocol import job_key, parse_abort_record
 from airflow_provider_cylon.runtime.spec import DEFAULT_HEARTBEAT_TIMEOUT_S
 
-KEY_PREFIX = "cylon"
+if TYPE_CHECKING:
+    from airflow_provider_cylon.runtime.bootstrap import JobCoordinator
+
+#: States of :attr:`JobSnapshot.state`; the first two are terminal.
+STATES = ("success", "failed", "running")
+
 #: Longest traceback carried in an event or XCom (the full one stays in Redis / worker logs).
 MAX_TRACEBACK_CHARS = 8000
-
-
-def job_key(job_id: str, kind: str) -> str:
-    """Redis key ``cylon:{job_id}:{kind}``.
-
-    :param job_id: the job.
-    :param kind: ``spec``, ``manifest``, ``abort``, ``done``, ``status``, ``barrier:{name}``, ...
-    """
-    return f"{KEY_PREFIX}:{job_id}:{kind}"
 
 
 def _text(value: Any) -> str | None:
@@ -84,6 +86,49 @@ class JobSnapshot:
     dead_rank: tuple[int, float] | None = None
 
     @property
+    def state(self) -> str:
+        """``success`` (the manifest is published), ``failed`` (abort record, or a dead rank) or ``running``.
+
+        The manifest wins: the output was committed atomically, whatever a rank
+        reported afterwards (docs/contracts.md).
+        """
+        if self.manifest is not None:
+            return "success"
+        if self.abort is not None or self.dead_rank is not None:
+            return "failed"
+        return "running"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job has ended (succeeded or failed)."""
+        return self.state != "running"
+
+    @property
+    def is_successful(self) -> bool:
+        """Whether the job published its manifest."""
+        return self.state == "success"
+
+    def raise_for_failure(self) -> dict[str, Any]:
+        """The manifest; or :class:`JobFailedError` naming the failing rank, or
+        :class:`WorkerTimeoutError` when the job is still running (the wait ended first)."""
+        if self.manifest is not None:
+            return self.manifest
+        if self.state == "running":
+            raise WorkerTimeoutError(f"job_id={self.job_id} did not finish in time: {self.done} of "
+                                     f"{self.world_size if self.world_size is not None else '?'} ranks reported",
+                                     job_id=self.job_id)
+        details = self.failure_details()
+        where = f" on rank {details['rank']}" if details["rank"] is not None else ""
+        text = "\n".join(part for part in (details["error"], details.get("traceback")) if part)
+        raise JobFailedError(f"job_id={self.job_id} failed{where}: {text}", job_id=self.job_id,
+                             failed_rank=details["rank"], error=text)
+
+    @property
+    def error(self) -> str:
+        """The failing rank's error message of a failed job ("" otherwise)."""
+        return str(self.failure_details()["error"]) if self.state == "failed" else ""
+
+    @property
     def failed_rank(self) -> int | None:
         """Rank named by the abort record (or, before any abort, the dead rank), if any."""
         if not self.abort:
@@ -100,7 +145,7 @@ class JobSnapshot:
         """
         abort = self.abort or {}
         rank = self.failed_rank
-        text = str(abort.get("error") or abort.get("raw") or
+        text = str(abort.get("error") or
                    (dead_rank_message(*self.dead_rank) if self.dead_rank and not self.abort else "job aborted"))
         error, _, rest = text.partition("\n")
         traceback: str | None = rest.strip() or None
@@ -142,7 +187,7 @@ def _snapshot(job_id: str, values: list[Any], with_barrier: bool, statuses: Any)
     return JobSnapshot(
         job_id=job_id,
         manifest=_json(manifest),
-        abort=_json(abort),
+        abort=parse_abort_record(abort),
         done=int(done or 0),
         world_size=world_size_of_spec(spec),
         barrier_count=int(values[6] or 0) if with_barrier else None,
@@ -185,3 +230,43 @@ async def a_read_job_state(
     values = await pipe.execute()
     statuses = await client.hgetall(job_key(job_id, "status")) if with_statuses else None
     return _snapshot(job_id, values, barrier is not None, statuses)
+
+
+def wait_for_final(coordinator: JobCoordinator, timeout_s: float, *,
+                   on_progress: Callable[[JobSnapshot], None] | None = None,
+                   should_stop: Callable[[], tuple[int | None, str] | None] | None = None) -> JobSnapshot:
+    """Block until the job ends or ``timeout_s`` passes; the last snapshot, read with statuses.
+
+    Never spins: it BLPOPs ``wake:final`` (pushed on every report, the manifest and
+    an abort) in slices of at most ``coordinator.poll_s``. A rank whose heartbeat
+    stopped is aborted by name (so its peers stop too).
+
+    :param coordinator: the job's coordinator (no rank: the submitter's view).
+    :param timeout_s: how long to wait; a snapshot still ``running`` means it ran out.
+    :param on_progress: called with every snapshot read.
+    :param should_stop: polled each wake; a returned ``(rank, message)`` aborts the job with it
+        (e.g. an executor noticing a dead process).
+    """
+    client, job_id = coordinator.client, coordinator.job_id
+    end = time.monotonic() + timeout_s
+    spec = coordinator.get_spec()
+    if spec is not None:
+        coordinator.watch_heartbeats(spec.heartbeat_timeout_s)
+    while True:
+        coordinator.check_peers()
+        snap = read_job_state(client, job_id)
+        if on_progress is not None:
+            on_progress(snap)
+        if snap.is_terminal:
+            break
+        stop = should_stop() if should_stop is not None else None
+        if stop:
+            coordinator.abort(stop[1], rank=stop[0])
+            continue
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        # A single waiter consumes the token; other waiters on the same job see the
+        # change within poll_s (tokens are hints, the state is always re-read).
+        client.blpop([coordinator.keys.wake_final], timeout=max(0.01, min(coordinator.poll_s, left)))
+    return read_job_state(client, job_id, with_statuses=True)

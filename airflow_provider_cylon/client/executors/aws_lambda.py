@@ -35,7 +35,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from airflow_provider_cylon.executors.base import Executor, JobHandle
+from airflow_provider_cylon.client.executors.base import Executor, JobHandle
 from airflow_provider_cylon.runtime.errors import ExecutorError, LambdaThrottledError
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, InvocationEvent, build_events
 

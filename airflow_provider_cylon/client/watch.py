@@ -1,8 +1,11 @@
-"""JobWatch: the decision logic of waiting on a Cylon job, shared by the trigger and the operator.
+"""JobWatch: when a wait on a Cylon job is over, and the one event it ends in.
 
-Both the triggerer (``redis.asyncio``) and a non-deferrable task waiting in its
-worker slot (sync redis) read :class:`JobSnapshot` values; this class alone decides
-when the wait is over and what the event says, so both paths give the same result.
+The triggerer (``redis.asyncio``), a deferrable task before it defers, a
+non-deferrable task waiting in its slot and the sensor all read
+:class:`JobSnapshot` values; :attr:`JobSnapshot.state` says whether the job has
+ended, and this class adds the rest of the rule (a named barrier, the status
+grace after the manifest, the deadline) and builds the event, so every path
+gives the same result.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from airflow_provider_cylon.hooks.job_state import JobSnapshot
+from airflow_provider_cylon.client.snapshot import JobSnapshot
 
 #: After the manifest appears, how long to wait for the last ranks' status records.
 STATUS_GRACE_S = 10.0
@@ -54,14 +57,12 @@ class JobWatch:
             self._last_done = snap.done
             self.log.info("job_id=%s progress: %d/%s workers done", self.job_id, snap.done,
                           world_size if world_size is not None else "?")
-        if snap.abort is not None:
-            return "error"
-        if snap.dead_rank is not None and snap.manifest is None:
-            return "error"  # a worker vanished (e.g. a Lambda killed for memory): do not wait for the timeout
+        if snap.state == "failed":
+            return "error"  # an abort, or a worker vanished (e.g. a Lambda killed for memory): no timeout wait
         if self.barrier is not None:
             if (snap.barrier_count or 0) >= (self.expected or 0):
                 return "success"
-        elif snap.manifest is not None:
+        elif snap.is_successful:
             # The manifest is published before the last ranks report; give them a moment
             # so the per-worker summary is complete.
             self._manifest_seen_at = self._manifest_seen_at or time.monotonic()
@@ -71,6 +72,10 @@ class JobWatch:
         if self.deadline is not None and now >= self.deadline:
             return "timeout"
         return None
+
+    def final_event(self, snap: JobSnapshot) -> dict[str, Any]:
+        """The event of a snapshot a wait ended on (read with statuses; still running: a timeout)."""
+        return self.event({"success": "success", "failed": "error"}.get(snap.state, "timeout"), snap)
 
     def pause(self, poll_interval: float, now: float | None = None) -> float:
         """Seconds to wait before the next read (never past the deadline)."""

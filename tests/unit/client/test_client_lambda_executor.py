@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from airflow_provider_cylon.executors.aws_lambda import (
+from airflow_provider_cylon.client.executors.aws_lambda import (
     ASYNC_PAYLOAD_LIMIT_BYTES,
     LambdaExecutor,
     LambdaFunctionNotFoundError,

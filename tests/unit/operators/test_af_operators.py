@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import TaskDeferred
 from cylon_airflow_support import RecordingTI
 
 from airflow_provider_cylon.exceptions import CylonJobFailedError, CylonJobTimeoutError, CylonTriggerEventError
-from airflow_provider_cylon.hooks.job_state import job_key
+from airflow_provider_cylon.runtime.protocol import job_key
 from airflow_provider_cylon.operators import (
     CylonDifferenceOperator,
     CylonGroupByOperator,

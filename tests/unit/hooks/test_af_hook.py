@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,11 +9,6 @@ import pytest
 from airflow_provider_cylon.exceptions import CylonConnectionError
 from airflow_provider_cylon.hooks import CylonHook
 from airflow_provider_cylon.hooks.connection_config import CylonConnectionConfig
-from airflow_provider_cylon.hooks.embedded_valkey import (
-    embedded_redis_url,
-    running_embedded_url,
-    stop_embedded_valkey,
-)
 
 
 def test_hook_identity() -> None:
@@ -49,7 +40,7 @@ def test_env_connection_json_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.lambda_region == "eu-west-1"
     assert config.parallelism == 8 and config.channel == "s3"
     assert config.redis_url_redacted == "rediss://:***@cache.example:6380/0"
-    assert config.storage_options() == {"endpoint_url": "http://minio:9000", "region": "eu-west-1"}
+    assert config.storage_options() == {"endpoint_override": "minio:9000", "scheme": "http", "region": "eu-west-1"}
     assert config.boto3_session_kwargs()["aws_access_key_id"] == "AKIDEXAMPLE"
     assert "hunter22" not in repr(config) and "s3cr3t-key" not in repr(config)
 
@@ -99,31 +90,6 @@ def test_test_connection_pings_redis(cylon_conn: str, monkeypatch: pytest.Monkey
         {"conn_type": "cylon", "extra": {"redis_url": "redis://127.0.0.1:1/0"}}))
     ok, message = CylonHook(cylon_conn_id="cylon_dead").test_connection()
     assert not ok and "ConnectionError" in message
-
-
-def test_embedded_valkey_is_shared_across_processes_and_stopped(tmp_path: Path) -> None:
-    """Started once, found again from another process (as the triggerer would), then stopped."""
-    state = tmp_path / "state"
-    url = embedded_redis_url(state)
-    try:
-        assert embedded_redis_url(state) == url  # reused, not restarted
-        code = textwrap.dedent(f"""
-            from pathlib import Path
-            from airflow_provider_cylon.hooks.embedded_valkey import running_embedded_url
-            import redis
-            url = running_embedded_url(Path({str(state)!r}))
-            redis.Redis.from_url(url).set("from-child", "1")
-            print(url)
-        """)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                             env={**os.environ})
-        assert out.stdout.strip() == url, out.stderr
-        import redis
-
-        assert redis.Redis.from_url(url).get("from-child") == b"1"
-    finally:
-        assert stop_embedded_valkey(state) is True
-    assert running_embedded_url(state) is None
 
 
 def test_async_lookup_never_starts_an_embedded_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

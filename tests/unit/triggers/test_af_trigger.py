@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cylon.hooks.job_state import job_key
+from airflow_provider_cylon.runtime.protocol import job_key
 from airflow_provider_cylon.triggers.barrier import CylonBarrierTrigger
 
 CLASSPATH = "airflow_provider_cylon.triggers.barrier.CylonBarrierTrigger"
@@ -71,7 +71,8 @@ async def test_success_carries_manifest_and_every_worker(cylon_conn: str, redis_
     assert [w["rank"] for w in event["workers"]] == [0, 1]
     assert (event["done"], event["world_size"]) == (2, 2)
     # Airflow routes logs through structlog (stdout) or stdlib logging, depending on its setup.
-    logged = caplog.text + capsys.readouterr().out
+    captured = capsys.readouterr()
+    logged = caplog.text + captured.out + captured.err
     assert f"job_id={job_id} progress: 0/2 workers done" in logged
     assert f"job_id={job_id} progress: 1/2 workers done" in logged
 
@@ -116,7 +117,7 @@ async def test_named_barrier_with_expected_count(cylon_conn: str, redis_client: 
 async def test_unreachable_redis_gives_an_error_event(monkeypatch: pytest.MonkeyPatch, job_id: str) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_CYLON_DEAD", json.dumps(
         {"conn_type": "cylon", "extra": {"redis_url": "redis://127.0.0.1:1/0"}}))
-    monkeypatch.setattr("airflow_provider_cylon.triggers.barrier.MAX_REDIS_ERRORS", 2)
+    monkeypatch.setattr("airflow_provider_cylon.client.job_client.MAX_REDIS_ERRORS", 2)
     event = await _first_event(CylonBarrierTrigger(job_id=job_id, cylon_conn_id="cylon_dead", poll_interval=0.01))
     assert event["status"] == "error" and "Redis unreachable" in event["error"]
 

@@ -9,7 +9,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
 
 from airflow_provider_cylon.exceptions import CylonJobFailedError
-from airflow_provider_cylon.hooks.job_state import job_key
+from airflow_provider_cylon.runtime.protocol import job_key
 from airflow_provider_cylon.sensors import CylonBarrierSensor
 from airflow_provider_cylon.triggers.barrier import CylonBarrierTrigger
 

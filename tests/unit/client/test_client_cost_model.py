@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_cylon.runtime.cost_model import (
+from airflow_provider_cylon.client.cost_model import (
     CHANNELS,
     GiB,
     AwsInputs,

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cylon.hooks.job_state import JobSnapshot, job_key, read_job_state
+from airflow_provider_cylon.client.snapshot import JobSnapshot, read_job_state
+from airflow_provider_cylon.runtime.protocol import job_key
 
 
 def test_failure_details_prefer_the_ranks_own_status() -> None:
@@ -48,7 +49,7 @@ def _heartbeats(client: Any, job_id: str, timeout_s: float, ages: dict[str, floa
 def test_a_rank_whose_heartbeat_stopped_fails_the_watch_naming_it(redis_url: str, job_id: str) -> None:
     import redis
 
-    from airflow_provider_cylon.triggers.watch import JobWatch
+    from airflow_provider_cylon.client.watch import JobWatch
 
     client: Any = redis.Redis.from_url(redis_url)
     _heartbeats(client, job_id, 2.0, {"0": 0.1, "2": 6.0, "1": 0.5})
@@ -68,7 +69,7 @@ def test_fresh_heartbeats_or_heartbeats_off_keep_waiting(redis_url: str, job_id:
                                                            ages: dict[str, float]) -> None:
     import redis
 
-    from airflow_provider_cylon.triggers.watch import JobWatch
+    from airflow_provider_cylon.client.watch import JobWatch
 
     client: Any = redis.Redis.from_url(redis_url, decode_responses=True)
     _heartbeats(client, job_id, timeout_s, ages)
@@ -80,7 +81,7 @@ async def test_the_async_read_sees_a_dead_rank_too(redis_url: str, job_id: str) 
     import redis
     import redis.asyncio
 
-    from airflow_provider_cylon.hooks.job_state import a_read_job_state
+    from airflow_provider_cylon.client.snapshot import a_read_job_state
 
     _heartbeats(redis.Redis.from_url(redis_url), job_id, 1.0, {"1": 3.0})
     client = redis.asyncio.Redis.from_url(redis_url)

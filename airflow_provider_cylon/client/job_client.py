@@ -1,0 +1,236 @@
+"""JobClient: the submit side of a Cylon job (submit, wait, snapshot, cancel, cleanup), without Airflow.
+
+The hook builds one per connection; ``run_job``, the CLI and the benchmarks build
+their own. Every read of a job is a :class:`~airflow_provider_cylon.client.snapshot.JobSnapshot`
+and every wait ends in the one event :meth:`JobWatch.event` builds, so the
+operator, the sensor and the trigger report a job the same way.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_cylon.client.executors.base import Executor
+from airflow_provider_cylon.client.snapshot import JobSnapshot, a_read_job_state, read_job_state
+from airflow_provider_cylon.runtime.errors import ExecutorError
+from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password
+from airflow_provider_cylon.runtime.protocol import ABORT_LUA, JobKeys, abort_args
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
+
+    from airflow_provider_cylon.client.executors.base import JobHandle
+    from airflow_provider_cylon.client.watch import JobWatch
+    from airflow_provider_cylon.runtime.spec import JobSpec
+
+log = logging.getLogger(__name__)
+
+#: Longest single BLPOP (below the Redis clients' 30 s socket timeout).
+MAX_BLOCK_S = 10.0
+#: Consecutive Redis errors an async wait tolerates before it ends in an error event.
+MAX_REDIS_ERRORS = 5
+
+
+class JobClient:
+    """Submit, watch, cancel and clean up jobs through one Redis and one executor.
+
+    :param redis_url: the submitter's Redis URL; a password in it never reaches a worker's
+        event (local workers get it through their environment, Lambda from the function's).
+    :param executor: the executor that starts workers, or a factory called on first submit.
+    """
+
+    def __init__(self, redis_url: str, executor: Executor | Callable[[], Executor] | None = None) -> None:
+        self.redis_url = redis_url
+        self._executor = executor
+        self._sync: redis.Redis | None = None
+
+    # ---- clients -------------------------------------------------------------------------
+
+    @property
+    def executor(self) -> Executor:
+        """The executor (created by the factory on first use)."""
+        if self._executor is None:
+            raise ExecutorError("this JobClient was built without an executor: it can watch jobs, not start them")
+        if not isinstance(self._executor, Executor):
+            self._executor = self._executor()
+        return self._executor
+
+    @property
+    def redis(self) -> redis.Redis:
+        """Synchronous redis-py client (decoded strings; cached)."""
+        if self._sync is None:
+            import redis
+
+            self._sync = redis.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=30)
+        return self._sync
+
+    def a_redis(self) -> redis.asyncio.Redis:
+        """A new ``redis.asyncio`` client; the caller closes it (``await client.aclose()``)."""
+        import redis.asyncio
+
+        return redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=30)
+
+    def close(self, executor: bool = True) -> None:
+        """Close the Redis client and, unless told not to, the executor (killing local workers it still tracks).
+
+        :param executor: also close the executor (False: the caller owns it).
+        """
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+        if executor and isinstance(self._executor, Executor):
+            self._executor.close()
+
+    # ---- submit --------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec, job_id: str, *, invocation_prefix: str = "w") -> JobHandle:
+        """Store the spec in Redis and start the workers; returns at once.
+
+        :param spec: the validated JobSpec.
+        :param job_id: the job id (``runtime.event.make_job_id`` builds one).
+        :param invocation_prefix: prefix of the invocation ids (stable per job: idempotent re-submits).
+        :raises ExecutorError: when the workers cannot be started (the job is aborted first).
+        """
+        public_url, _ = split_redis_password(self.redis_url)
+        self.redis.set(JobKeys(job_id).spec, spec.to_json(), ex=spec.key_ttl_s)
+        try:
+            return self.executor.submit(job_id, spec.world_size, public_url, redis_password_env=DEFAULT_PASSWORD_ENV,
+                                        invocation_prefix=invocation_prefix, timeout_s=spec.timeout_s)
+        except Exception as err:
+            self.cancel(job_id, f"submit failed: {type(err).__name__}: {err}", world_size=spec.world_size)
+            raise ExecutorError(f"job_id={job_id}: starting {spec.world_size} workers with the "
+                                f"{self.executor.name} executor failed: {err}") from err
+
+    # ---- read and wait -------------------------------------------------------------------
+
+    def snapshot(self, job_id: str, barrier: str | None = None, with_statuses: bool = False) -> JobSnapshot:
+        """One read of the job's keys.
+
+        :param job_id: the job.
+        :param barrier: a named barrier whose arrivals to count.
+        :param with_statuses: also read the per-rank status records.
+        """
+        return read_job_state(self.redis, job_id, barrier, with_statuses)
+
+    async def a_snapshot(self, job_id: str, barrier: str | None = None, with_statuses: bool = False,
+                         client: redis.asyncio.Redis | None = None) -> JobSnapshot:
+        """Async twin of :meth:`snapshot` (``client``: an open ``redis.asyncio`` client to reuse)."""
+        own = client is None
+        client = client or self.a_redis()
+        try:
+            return await a_read_job_state(client, job_id, barrier, with_statuses)
+        finally:
+            if own:
+                await client.aclose()
+
+    def wait(self, handle: JobHandle, timeout_s: float,
+             on_progress: Callable[[JobSnapshot], Any] | None = None) -> JobSnapshot:
+        """Wait for a job this client submitted, through its executor (which also watches its workers).
+
+        :param handle: from :meth:`submit`.
+        :param timeout_s: how long to wait; the snapshot is still ``running`` when it ran out.
+        :param on_progress: called with every snapshot read (``JobWatch.observe`` logs progress).
+        """
+        return self.executor.wait(handle, timeout_s, on_progress=on_progress)
+
+    def wait_event(self, watch: JobWatch, until: float, poll_interval: float) -> dict[str, Any] | None:
+        """Watch any job by its keys until ``until`` (UNIX time); its final event, or None if still running.
+
+        :param watch: the job's watch (its deadline ends the wait with a timeout event).
+        :param until: when to give up without an event.
+        :param poll_interval: longest pause between two reads (workers wake it earlier).
+        """
+        while True:
+            snap = self.snapshot(watch.job_id, watch.barrier)
+            verdict = watch.observe(snap)
+            if verdict is not None:
+                final = snap if verdict == "timeout" else self.snapshot(watch.job_id, watch.barrier, True)
+                return watch.event(verdict, final)
+            left = until - time.time()
+            if left <= 0:
+                return None
+            pause = min(left, watch.pause(poll_interval), MAX_BLOCK_S)
+            self.redis.blpop([JobKeys(watch.job_id).wake_final], timeout=max(0.01, pause))
+
+    async def a_wait_event(self, watch: JobWatch, poll_interval: float) -> dict[str, Any]:
+        """Async wait on a job's keys until the watch's verdict; its final event (never raises for Redis).
+
+        Redis errors are retried with backoff; after :data:`MAX_REDIS_ERRORS` in a row
+        the event is an error naming the last one.
+
+        :param watch: the job's watch.
+        :param poll_interval: longest pause between two reads (workers wake it earlier).
+        """
+        import redis.exceptions
+
+        try:
+            client = self.a_redis()
+        except Exception as err:  # a bad URL: report, do not hang
+            return watch.event("error", rank=None, error=f"cannot reach Redis: {err}")
+        errors = 0
+        try:
+            while True:
+                try:
+                    snap = await self.a_snapshot(watch.job_id, watch.barrier, client=client)
+                    verdict = watch.observe(snap)
+                    if verdict is not None:
+                        final = snap if verdict == "timeout" else await self.a_snapshot(
+                            watch.job_id, watch.barrier, True, client=client)
+                        return watch.event(verdict, final)
+                    pause = watch.pause(poll_interval)
+                    if pause > 0:
+                        # Workers push wake:final on every report, the manifest and abort.
+                        await client.blpop([JobKeys(watch.job_id).wake_final], timeout=min(pause, MAX_BLOCK_S))
+                    errors = 0
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as err:
+                    errors += 1
+                    log.warning("job_id=%s Redis read failed (%d/%d): %s", watch.job_id, errors, MAX_REDIS_ERRORS,
+                                err)
+                    if errors >= MAX_REDIS_ERRORS:
+                        return watch.event("error", rank=None, error=f"Redis unreachable: {err}")
+                    await asyncio.sleep(min(poll_interval * 2 ** errors, 30.0))
+        finally:
+            await client.aclose()
+
+    # ---- cancel and clean up -------------------------------------------------------------
+
+    def cancel(self, job_id: str, reason: str, *, world_size: int | None = None,
+               handle: JobHandle | None = None) -> bool:
+        """Abort the job: its abort key stops every worker within seconds; local workers are also stopped.
+
+        :param job_id: the job.
+        :param reason: recorded in the abort key.
+        :param world_size: workers to wake (read from the stored spec when None).
+        :param handle: the submit's handle, when this process started the workers.
+        :returns: whether this call set the abort key (False: it was already set).
+        """
+        size = world_size if world_size is not None else (handle.world_size if handle else None)
+        if size is None:
+            size = self.snapshot(job_id).world_size or 0
+        keys, args = abort_args(job_id, reason, rank=None, world_size=size)
+        first = bool(self.redis.register_script(ABORT_LUA)(keys=keys, args=args))
+        if handle is not None and isinstance(self._executor, Executor):
+            self.executor.cancel(handle, reason)  # stops what this process started (local workers)
+        log.warning("job_id=%s cancelled: %s", job_id, reason)
+        return first
+
+    async def a_cancel(self, job_id: str, reason: str, *, world_size: int | None = None) -> bool:
+        """Async twin of :meth:`cancel` (the abort key only: a triggerer starts no workers)."""
+        client = self.a_redis()
+        try:
+            size = world_size if world_size is not None else (
+                (await a_read_job_state(client, job_id)).world_size or 0)
+            keys, args = abort_args(job_id, reason, rank=None, world_size=size)
+            return bool(await client.register_script(ABORT_LUA)(keys=keys, args=args))
+        finally:
+            await client.aclose()
+
+    def cleanup(self, job_id: str) -> int:
+        """Delete every key of the job (idempotent); returns how many were deleted."""
+        from airflow_provider_cylon.runtime.bootstrap import JobCoordinator
+
+        return JobCoordinator(self.redis, job_id).cleanup()
