@@ -1,8 +1,9 @@
 """Crossing into the C++ kernel: columns out as Arrow C capsules, results back in.
 
-Key columns are normalised here once (chunks combined, dictionaries decoded,
-view types cast) so the C++ side sees one contiguous array per column; the
-crossing itself is zero-copy (``__arrow_c_array__``).
+Key columns are normalised here once (chunks combined, dictionaries decoded)
+so the C++ side sees one contiguous array per column; the crossing itself is
+zero-copy (``__arrow_c_array__``). string_view / binary_view columns are read
+natively, and gathered by the kernel (Arrow has no ``take`` for them).
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ ROW_HASH_SEED: int = _ext.ROW_HASH_SEED
 
 _KEY_TYPES_DOC = (
     "int8-int64, uint8-uint64, float32/64, bool, string, large_string, binary, large_binary, "
-    "date32/64, time32/64, timestamp (any unit, tz), duration, dictionary<string>"
+    "string_view, binary_view, decimal32/64/128/256, date32/64, time32/64, timestamp (any unit, tz), "
+    "duration, dictionary<string>"
 )
 
 
@@ -42,12 +44,14 @@ def is_key_type(t: pa.DataType) -> bool:
         or pa.types.is_time(t)
         or pa.types.is_timestamp(t)
         or pa.types.is_duration(t)
-        or _is_view(t)
+        or pa.types.is_decimal(t)
+        or is_view(t)
     )
 
 
-def _is_view(t: pa.DataType) -> bool:
-    return str(t) in ("string_view", "binary_view")
+def is_view(t: pa.DataType) -> bool:
+    """True for string_view / binary_view (no Arrow ``take`` kernel exists for them)."""
+    return pa.types.is_string_view(t) or pa.types.is_binary_view(t)
 
 
 def contiguous(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -60,7 +64,7 @@ def contiguous(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def key_array(column: pa.ChunkedArray | pa.Array, *, input_name: str, column_name: str) -> pa.Array:
-    """The column as the kernel reads keys: contiguous, dictionary-decoded, no views."""
+    """The column as the kernel reads keys: contiguous and dictionary-decoded."""
     t = column.type
     if not is_key_type(t):
         raise CylonKernelError(
@@ -70,8 +74,6 @@ def key_array(column: pa.ChunkedArray | pa.Array, *, input_name: str, column_nam
     arr = contiguous(column)
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
-    if _is_view(arr.type):
-        arr = arr.cast(pa.string() if str(arr.type) == "string_view" else pa.binary())
     return arr
 
 
@@ -135,13 +137,36 @@ def _pool() -> ThreadPoolExecutor:
         return _take_pool
 
 
+def take_array(column: pa.ChunkedArray | pa.Array, indices: pa.Array) -> pa.Array | pa.ChunkedArray:
+    """Values of one column at ``indices`` (null index -> null); views are gathered by the kernel."""
+    if is_view(column.type):
+        return imported(_ext.gather_views(one_capsule(contiguous(column), "column"), one_capsule(indices, "indices")))
+    return column.take(indices)
+
+
 def take(table: pa.Table, indices: pa.Array) -> pa.Table:
     """Rows of ``table`` at ``indices`` (null index -> null row), gathered on the kernel's threads.
 
     Arrow's take is single-threaded and releases the GIL, so large gathers are
     split into one slice of ``indices`` per thread; the result's columns are
-    chunked (one chunk per slice), which costs nothing downstream.
+    chunked (one chunk per slice), which costs nothing downstream. View columns
+    (string_view, binary_view) are gathered by the kernel: their 16-byte views
+    are copied and the character buffers shared with the input.
     """
+    if isinstance(indices, pa.ChunkedArray):
+        indices = contiguous(indices)
+    views = [i for i, f in enumerate(table.schema) if is_view(f.type)]
+    if not views:
+        return _take_plain(table, indices)
+    plain = [i for i in range(table.num_columns) if i not in views]
+    columns: dict[int, Any] = {i: take_array(table.column(i), indices) for i in views}
+    if plain:
+        gathered = _take_plain(table.select(plain), indices)
+        columns.update(zip(plain, gathered.columns))
+    return pa.table([columns[i] for i in range(table.num_columns)], schema=table.schema)
+
+
+def _take_plain(table: pa.Table, indices: pa.Array) -> pa.Table:
     n = len(indices)
     threads = _ext.num_threads()
     if n < _PARALLEL_TAKE_MIN_ROWS or threads < 2 or table.num_columns == 0:

@@ -6,8 +6,12 @@ is how the distributed group-by aggregates: partial -> shuffle by key -> combine
 
 Semantics (as DuckDB): null is a group of its own; count/min/max/sum/mean/var/
 std/nunique skip null values; var and std are the sample versions (var_samp);
-first/last are the first/last value in input order, nulls included. Output
-columns are named ``{col}_{agg}``; partial states ``{col}__{agg}__{state}``.
+first/last are the first/last value in input order, nulls included; any_value
+is the first non-null value. An empty ``by`` is a global aggregate (SQL
+without GROUP BY): one output row, even for an empty input (count 0, the
+others null). Decimals sum exactly into decimal(38, s) (an overflow raises),
+and their mean is a float64 rounded as DuckDB's avg. Output columns are named
+``{col}_{agg}``; partial states ``{col}__{agg}__{state}``.
 """
 from __future__ import annotations
 
@@ -26,9 +30,10 @@ from airflow_provider_cylon.kernel._native import (
     key_array,
     key_capsules,
     one_capsule,
+    take_array,
 )
 
-AGGREGATIONS = ("sum", "count", "min", "max", "mean", "var", "std", "nunique", "first", "last")
+AGGREGATIONS = ("sum", "count", "min", "max", "mean", "var", "std", "nunique", "first", "last", "any_value")
 NUMERIC_AGGREGATIONS = ("sum", "mean", "var", "std")
 
 AggSpec = list[tuple[str, str]]
@@ -54,9 +59,13 @@ def _check_value_column(table: pa.Table, col: str, op: str, *, input_name: str) 
         raise CylonKernelError(f"{input_name}: no column {col!r} to aggregate; columns are {table.column_names}")
     t = table.schema.field(col).type
     if op in NUMERIC_AGGREGATIONS and not (
-        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
     ) or (op in NUMERIC_AGGREGATIONS and pa.types.is_float16(t)):
         raise CylonKernelError(f"groupby: {op} of column {col!r} needs a numeric column, found {t}")
+    if op in ("sum", "mean") and pa.types.is_decimal(t) and t.scale > 38:
+        raise CylonKernelError(
+            f"groupby: {op} of column {col!r} ({t}) needs a scale of at most 38 (the sum is decimal(38, scale))"
+        )
     if op in ("min", "max", "nunique"):
         key_array(table.column(col).slice(0, 0), input_name=input_name, column_name=col)
 
@@ -65,10 +74,16 @@ class _Groups:
     """Dense group ids of a table's key columns and the first row of each group."""
 
     def __init__(self, table: pa.Table, by: list[str], *, input_name: str) -> None:
+        if not by:
+            # A global aggregate: one group, even over no rows (SQL without GROUP BY).
+            self.ids: pa.Int64Array = pa.repeat(pa.scalar(0, pa.int64()), table.num_rows)
+            self.first: pa.Int64Array = pa.array([], pa.int64())
+            self.count = 1
+            return
         # Group order is free in a group-by, so the partitioned (unordered) path may be used.
         gid_caps, first_caps, self.count = _ext.group_ids(key_capsules(table, by, input_name=input_name), True, False)
-        self.ids: pa.Int64Array = imported(gid_caps)
-        self.first: pa.Int64Array = imported(first_caps)
+        self.ids = imported(gid_caps)
+        self.first = imported(first_caps)
 
     def aggregate(self, op: str, values: pa.Array, name: str) -> Any:
         return _ext.aggregate(self.ids_capsule(), self.count, op, one_capsule(values, name))
@@ -83,22 +98,37 @@ class _Groups:
         """first_row / last_row per group."""
         return self.array(op, self.ids, "__group_id")
 
+    def pick(self, values: pa.Array, name: str, op: str) -> pa.Array:
+        """first / last (nulls included) or any_value (first non-null) of each group."""
+        if op == "any_value":
+            return take_array(values, self.array("first_valid_row", values, name))
+        return take_array(values, self.rows("first_row" if op == "first" else "last_row"))
+
     def sum(self, values: pa.Array, name: str) -> pa.Array:
         t = values.type
+        if pa.types.is_decimal(t):
+            return self.array("sum_decimal", values, name)
         if pa.types.is_floating(t):
             return self.array("sum_double", values, name)
         if pa.types.is_unsigned_integer(t):
             return self.array("sum_unsigned", values, name)
         return self.array("sum_signed", values, name)
 
+    def mean(self, values: pa.Array, name: str) -> pa.Array:
+        if pa.types.is_decimal(values.type):
+            return _decimal_mean(self.sum(values, name), _count(self, values, name), values.type.scale)
+        return _mean(self.array("sum_double", values, name), _count(self, values, name))
+
     def moments(self, values: pa.Array, name: str) -> tuple[pa.Array, pa.Array, pa.Array]:
+        if pa.types.is_decimal(values.type):
+            values = values.cast(pa.float64())  # as DuckDB's var_samp(decimal): over doubles
         n, mean, m2 = self.aggregate("moments", values, name)
         return imported(n), imported(mean), imported(m2)
 
     def take_extreme(self, values: pa.Array, name: str, op: str) -> pa.Array:
         decoded = key_array(values, input_name="table", column_name=name)
         rows = self.array("argmin" if op == "min" else "argmax", decoded, name)
-        return values.take(rows)
+        return take_array(values, rows)
 
     def distinct_counts(self, values: pa.Array, name: str) -> tuple[pa.Array, pa.Array]:
         decoded = key_array(values, input_name="table", column_name=name)
@@ -113,6 +143,10 @@ def _finish_var(n: pa.Array, m2: pa.Array, std: bool) -> pa.Array:
     return pc.sqrt(var) if std else var
 
 
+def _decimal_mean(total: pa.Array, n: pa.Array, scale: int) -> pa.Array:
+    return imported(_ext.decimal_mean(one_capsule(total, "sum"), one_capsule(n, "count"), scale))
+
+
 def _mean(total: pa.Array, n: pa.Array) -> pa.Array:
     return pc.if_else(pc.greater(n, 0), pc.divide(pc.cast(total, pa.float64()), pc.cast(n, pa.float64())),
                       pa.scalar(None, pa.float64()))
@@ -120,8 +154,6 @@ def _mean(total: pa.Array, n: pa.Array) -> pa.Array:
 
 def _prepare(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str, Any], input_name: str) -> tuple[list[str], AggSpec]:
     keys = as_list(by, what="by")
-    if not keys:
-        raise CylonKernelError("groupby: at least one key column is required in by")
     specs = normalize_aggs(table, keys, aggs)
     return keys, specs
 
@@ -134,7 +166,7 @@ def _start(
     for col, op in specs:
         _check_value_column(table, col, op, input_name="table")
     groups = _Groups(table, keys, input_name="table")
-    columns: list[pa.Array | pa.ChunkedArray] = [table.column(k).take(groups.first) for k in keys]
+    columns: list[pa.Array | pa.ChunkedArray] = [take_array(table.column(k), groups.first) for k in keys]
     return groups, specs, list(keys), columns
 
 
@@ -142,9 +174,10 @@ def groupby(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str, str | S
     """Aggregate ``table`` per distinct value of ``by``.
 
     :param table: input table.
-    :param by: key column name(s); nulls form a group.
+    :param by: key column name(s); nulls form a group. Empty: one group of all
+        rows (a global aggregate; one output row even for an empty table).
     :param aggs: ``{column: agg or [aggs]}`` with aggs from sum, count, min, max,
-        mean, var, std, nunique, first, last.
+        mean, var, std, nunique, first, last, any_value.
     :return: key columns, then ``{col}_{agg}`` per aggregation.
     """
     groups, specs, names, columns = _start(table, by, aggs)
@@ -163,14 +196,13 @@ def _direct(groups: _Groups, values: pa.Array, col: str, op: str) -> pa.Array:
     if op in ("min", "max"):
         return groups.take_extreme(values, col, op)
     if op == "mean":
-        total = groups.array("sum_double", values, col)
-        return _mean(total, _count(groups, values, col))
+        return groups.mean(values, col)
     if op in ("var", "std"):
         n, _, m2 = groups.moments(values, col)
         return _finish_var(n, m2, op == "std")
     if op == "nunique":
         return groups.distinct_counts(values, col)[0]
-    return values.take(groups.rows("first_row" if op == "first" else "last_row"))
+    return groups.pick(values, col, op)
 
 
 def _count(groups: _Groups, values: pa.Array, col: str) -> pa.Array:
@@ -186,11 +218,14 @@ def groupby_partial(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str,
     """Per-group partial states of ``aggs`` over ``table`` (phase one of a distributed group-by).
 
     :param table: one worker's rows.
-    :param by: key column name(s).
+    :param by: key column name(s); empty for a global aggregate (one state row,
+        none for an empty table: the combine's one row then counts 0).
     :param aggs: as for :func:`groupby`.
     :return: key columns, then state columns ``{col}__{agg}__{state}``.
     """
     groups, specs, names, columns = _start(table, by, aggs)
+    if not names and table.num_rows == 0:
+        return _empty_partial(table, aggs)
 
     def add(col: str, op: str, state: str, arr: pa.Array) -> None:
         names.append(_state(col, op, state))
@@ -205,7 +240,8 @@ def groupby_partial(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str,
         elif op in ("min", "max"):
             add(col, op, "value", groups.take_extreme(values, col, op))
         elif op == "mean":
-            add(col, op, "sum", groups.array("sum_double", values, col))
+            add(col, op, "sum", groups.sum(values, col) if pa.types.is_decimal(values.type)
+                else groups.array("sum_double", values, col))
             add(col, op, "count", _count(groups, values, col))
         elif op in ("var", "std"):
             n, mean, m2 = groups.moments(values, col)
@@ -215,8 +251,15 @@ def groupby_partial(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str,
         elif op == "nunique":
             add(col, op, "values", _distinct_lists(groups, values, col))
         else:
-            add(col, op, "value", values.take(groups.rows("first_row" if op == "first" else "last_row")))
+            add(col, op, "value", groups.pick(values, col, op))
     return pa.table(columns, names=names)
+
+
+def _empty_partial(table: pa.Table, aggs: Mapping[str, str | Sequence[str]]) -> pa.Table:
+    """No state rows for a global aggregate over no rows (the combine still makes its one row),
+    typed as the states of one all-null row are."""
+    one = pa.table([pa.nulls(1, f.type) for f in table.schema], schema=table.schema)
+    return groupby_partial(one, [], aggs).slice(0, 0)
 
 
 def _distinct_lists(groups: _Groups, values: pa.Array, col: str) -> pa.Array:
@@ -224,7 +267,7 @@ def _distinct_lists(groups: _Groups, values: pa.Array, col: str) -> pa.Array:
     counts, pair_rows = groups.distinct_counts(values, col)
     pair_groups = groups.ids.take(pair_rows)
     order = imported(_ext.argsort([one_capsule(pair_groups, "__group_id")], [True]))
-    flat = values.take(pair_rows.take(order))
+    flat = take_array(values, pair_rows.take(order))
     offsets = pa.array([0], pa.int64()) if len(counts) == 0 else pc.cumulative_sum(
         pa.concat_arrays([pa.array([0], pa.int64()), counts])
     )
@@ -254,7 +297,7 @@ def groupby_combine(
                 )
     groups = _Groups(table, keys, input_name="partials")
     names = list(keys)
-    columns: list[pa.Array | pa.ChunkedArray] = [table.column(k).take(groups.first) for k in keys]
+    columns: list[pa.Array | pa.ChunkedArray] = [take_array(table.column(k), groups.first) for k in keys]
     for col, op in specs:
         s = {state: contiguous(table.column(_state(col, op, state))) for state in _states_of(op)}
         names.append(f"{col}_{op}")
@@ -265,9 +308,11 @@ def groupby_combine(
         elif op in ("min", "max"):
             columns.append(groups.take_extreme(s["value"], col, op))
         elif op == "mean":
-            total = groups.array("sum_double", s["sum"], col)
             n = groups.array("sum_signed", s["count"], col).fill_null(0)
-            columns.append(_mean(total, n))
+            if pa.types.is_decimal(s["sum"].type):
+                columns.append(_decimal_mean(groups.sum(s["sum"], col), n, s["sum"].type.scale))
+            else:
+                columns.append(_mean(groups.array("sum_double", s["sum"], col), n))
         elif op in ("var", "std"):
             n_c, mean_c, m2_c = _ext.merge_moments(
                 groups.ids_capsule(), groups.count,
@@ -282,7 +327,7 @@ def groupby_combine(
             sub = _SubGroups(value_groups, groups.count)
             columns.append(sub.distinct_count(flat, col))
         else:
-            columns.append(s["value"].take(groups.rows("first_row" if op == "first" else "last_row")))
+            columns.append(groups.pick(s["value"], col, op))
     return pa.table(columns, names=names)
 
 
@@ -312,4 +357,5 @@ def _states_of(op: str) -> tuple[str, ...]:
         "nunique": ("values",),
         "first": ("value",),
         "last": ("value",),
+        "any_value": ("value",),
     }[op]

@@ -18,6 +18,7 @@ from airflow_provider_cylon.kernel._native import (
     as_list,
     capsules,
     imported,
+    is_view,
     key_array,
     require_columns,
     take,
@@ -37,12 +38,14 @@ def common_key_type(lt: pa.DataType, rt: pa.DataType, lname: str, rname: str) ->
         return pa.int64()
     if (ints(lt) or pa.types.is_floating(lt)) and (ints(rt) or pa.types.is_floating(rt)):
         return pa.float64()
-    strings = (pa.types.is_string, pa.types.is_large_string)
+    strings = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
     if any(f(lt) for f in strings) and any(f(rt) for f in strings):
         return None  # the kernel compares utf8 and large_utf8 bytes directly
-    binaries = (pa.types.is_binary, pa.types.is_large_binary)
+    binaries = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_view)
     if any(f(lt) for f in binaries) and any(f(rt) for f in binaries):
         return None
+    if pa.types.is_decimal(lt) or pa.types.is_decimal(rt):
+        return common_decimal_type(lt, rt, lname, rname)
     if pa.types.is_timestamp(lt) and pa.types.is_timestamp(rt) and (lt.tz is None) == (rt.tz is None):
         units = ["s", "ms", "us", "ns"]
         return pa.timestamp(max(lt.unit, rt.unit, key=units.index), tz=lt.tz)
@@ -53,6 +56,35 @@ def common_key_type(lt: pa.DataType, rt: pa.DataType, lname: str, rname: str) ->
     raise CylonKernelError(
         f"join: key column {lname!r} of left has type {lt} and key column {rname!r} of right has "
         f"type {rt}; they cannot be compared"
+    )
+
+
+_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
+
+
+def common_decimal_type(lt: pa.DataType, rt: pa.DataType, lname: str, rname: str) -> pa.DataType:
+    """The decimal both keys are compared in (as DuckDB: enough integer and fraction digits for both)."""
+
+    def digits(t: pa.DataType) -> tuple[int, int]:
+        if pa.types.is_decimal(t):
+            return t.precision - t.scale, t.scale
+        if pa.types.is_integer(t):
+            return _INT_DIGITS[t.bit_width], 0
+        raise CylonKernelError(
+            f"join: key column {lname!r} of left has type {lt} and key column {rname!r} of right has "
+            f"type {rt}; they cannot be compared"
+        )
+
+    (li, ls), (ri, rs) = digits(lt), digits(rt)
+    scale = max(ls, rs)
+    precision = max(li, ri) + scale
+    if precision <= 38:
+        return pa.decimal128(precision, scale)
+    if precision <= 76:
+        return pa.decimal256(precision, scale)
+    raise CylonKernelError(
+        f"join: keys {lname!r} ({lt}) and {rname!r} ({rt}) need decimal({precision}, {scale}) to be "
+        f"compared, over the 76 digits of decimal256"
     )
 
 
@@ -125,6 +157,16 @@ def join(
     return _materialise(left, right, lidx, ridx, lkeys, rkeys, larrs, rarrs, using, how, suffixes)
 
 
+def _coalesce(col: pa.ChunkedArray, other: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The USING key of a non-inner join: the left value, else the right one."""
+    if is_view(col.type):
+        # Arrow's coalesce has no view kernel: large_string holds every view's bytes
+        # exactly (no 2 GiB offset limit), so the round trip gives the same values.
+        wide = pa.large_binary() if pa.types.is_binary_view(col.type) else pa.large_string()
+        return pc.coalesce(col.cast(wide), other.cast(wide)).cast(col.type)
+    return pc.coalesce(col, other)
+
+
 def _materialise(
     left: pa.Table,
     right: pa.Table,
@@ -164,7 +206,7 @@ def _materialise(
                 other = rt.column(rkeys[k])
                 if other.type != target:
                     other = other.cast(target)
-                col = pc.coalesce(col, other)
+                col = _coalesce(col, other)
         elif name in clashes:
             out_name = name + suffixes[0]
         names.append(out_name)

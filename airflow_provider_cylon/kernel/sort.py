@@ -132,11 +132,11 @@ def sample_splitters(
         return keys.slice(0, 0)
     if n > sample_size:
         rows = sorted(random.Random(SPLITTER_SAMPLE_SEED).sample(range(n), sample_size))
-        keys = keys.take(pa.array(rows, type=pa.int64()))
+        keys = take(keys, pa.array(rows, type=pa.int64()))
     ordered = sort(keys, names, dirs)
     m = ordered.num_rows
     picks = [min(m - 1, (i * m) // num_partitions) for i in range(1, num_partitions)]
-    return ordered.take(pa.array(picks, type=pa.int64()))
+    return take(ordered, pa.array(picks, type=pa.int64()))
 
 
 def range_partition(

@@ -1,5 +1,7 @@
 #include "aggregate.h"
 
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "key_table.h"
@@ -114,12 +116,137 @@ Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<
   return Status::OK();
 }
 
+namespace {
+
+// Groups that never got a row: null (index 0 keeps the take in bounds).
+void NullWhereUnset(OutputColumn<int64_t>* out) {
+  for (size_t k = 0; k < out->values.size(); ++k) {
+    if (out->values[k] < 0) {
+      out->values[k] = 0;
+      out->set_null(static_cast<int64_t>(k));
+    }
+  }
+}
+
+}  // namespace
+
 Status FirstLastRow(const GroupIds& g, bool last, OutputColumn<int64_t>* out) {
   out->values.assign(static_cast<size_t>(g.groups), -1);
   int64_t* r = out->values.data();
   for (int64_t i = 0; i < g.rows; ++i) {
     int64_t& slot = r[g.ids[i]];
     if (last || slot < 0) slot = i;
+  }
+  NullWhereUnset(out);
+  return Status::OK();
+}
+
+Status FirstValidRow(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out) {
+  CYLON_RETURN_NOT_OK(CheckRows(g, v));
+  out->values.assign(static_cast<size_t>(g.groups), -1);
+  int64_t* r = out->values.data();
+  for (int64_t i = 0; i < g.rows; ++i) {
+    int64_t& slot = r[g.ids[i]];
+    if (slot < 0 && v.is_valid(i)) slot = i;
+  }
+  NullWhereUnset(out);
+  return Status::OK();
+}
+
+namespace {
+
+constexpr __int128 Pow10_128(int n) {
+  __int128 p = 1;
+  for (int k = 0; k < n; ++k) p *= 10;
+  return p;
+}
+
+// Largest |value| of a decimal(38, s): 10^38 - 1.
+constexpr __int128 kMaxDecimal38 = Pow10_128(38) - 1;
+
+}  // namespace
+
+Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* out) {
+  CYLON_RETURN_NOT_OK(CheckRows(g, v));
+  if (v.kind != Kind::kDecimal && v.kind != Kind::kSigned) {
+    return Status::Invalid("decimal sum of column '" + v.name + "' needs decimal or signed values, found format '" +
+                           v.format + "'");
+  }
+  out->values.assign(static_cast<size_t>(g.groups), 0);
+  Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
+  __int128* s = out->values.data();
+  bool overflow = false, fits = true;
+  if (v.kind == Kind::kSigned) {
+    for (int64_t i = 0; i < g.rows; ++i) {
+      if (!v.is_valid(i)) continue;
+      const int64_t k = g.ids[i];
+      s[k] += static_cast<int64_t>(v.int_bits(i));  // 2^63 rows of 2^63 cannot reach 2^127
+      ++counts[k];
+    }
+  } else {
+    for (int64_t i = 0; i < g.rows; ++i) {
+      if (!v.is_valid(i)) continue;
+      const int64_t k = g.ids[i];
+      overflow |= __builtin_add_overflow(s[k], v.wide_value(i, &fits), &s[k]);
+      ++counts[k];
+    }
+  }
+  for (int64_t k = 0; k < g.groups && !overflow; ++k) {
+    overflow = s[k] > kMaxDecimal38 || s[k] < -kMaxDecimal38;
+  }
+  if (overflow || !fits) {
+    return Status::Overflow("sum of column '" + v.name + "' (Arrow format '" + v.format +
+                            "') does not fit decimal(38, " + std::to_string(v.scale) +
+                            ") (|sum| must stay below 10^38, as in DuckDB)");
+  }
+  NullWhereZero(counts, out);
+  return Status::OK();
+}
+
+namespace {
+
+// The double nearest to v / 10^scale, as DuckDB's decimal -> DOUBLE cast gives
+// it: exact operands divide exactly-rounded; otherwise a correctly rounded
+// decimal-to-binary conversion (DuckDB uses fast_float, we use strtod: both
+// round the exact decimal value to nearest).
+double DecimalToDouble(__int128 v, int scale) {
+  static const double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const __int128 limit = __int128{1} << 53;
+  if (scale == 0 || (v <= limit && v >= -limit && scale <= 22)) {
+    if (scale <= 22) return static_cast<double>(v) / kPow10[scale];
+  }
+  char digits[48];
+  int n = 0;
+  unsigned __int128 u = v < 0 ? -static_cast<unsigned __int128>(v) : static_cast<unsigned __int128>(v);
+  do {
+    digits[n++] = static_cast<char>('0' + static_cast<int>(u % 10));
+    u /= 10;
+  } while (u != 0);
+  std::string text = v < 0 ? "-" : "";
+  while (n > 0) text += digits[--n];
+  text += "e-" + std::to_string(scale);
+  return std::strtod(text.c_str(), nullptr);
+}
+
+}  // namespace
+
+Status DecimalMean(const Column& sum, const Column& count, int scale, OutputColumn<double>* out) {
+  if (sum.kind != Kind::kDecimal || sum.width != 16 || count.kind != Kind::kSigned || count.width != 8 ||
+      sum.length != count.length) {
+    return Status::Invalid("decimal mean needs a decimal128 sum and an int64 count of equal length, found '" +
+                           sum.format + "' and '" + count.format + "'");
+  }
+  out->values.assign(static_cast<size_t>(sum.length), 0.0);
+  for (int64_t i = 0; i < sum.length; ++i) {
+    const int64_t n = count.is_valid(i) ? static_cast<int64_t>(count.int_bits(i)) : 0;
+    if (n == 0 || !sum.is_valid(i)) {
+      out->set_null(i);
+      continue;
+    }
+    bool fits = true;
+    // DuckDB plans avg(decimal) as CAST(sum(x) AS DOUBLE) / CAST(count(x) AS DOUBLE).
+    out->values[i] = DecimalToDouble(sum.wide_value(i, &fits), scale) / static_cast<double>(n);
   }
   return Status::OK();
 }
@@ -190,5 +317,6 @@ Status CountDistinct(const GroupIds& g, const Column& v, OutputColumn<int64_t>* 
   }
   return Status::OK();
 }
+
 
 }  // namespace cylon

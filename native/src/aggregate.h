@@ -27,8 +27,21 @@ Status CountValid(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out
 /// Row of each group's minimum (or maximum) valid value; null if none.
 Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<int64_t>* out);
 
-/// Row of each group's first (or last) row, null values included (as DuckDB's first/last).
+/// Row of each group's first (or last) row, null values included (as DuckDB's first/last);
+/// null for a group without rows (the one group of a global aggregate over no rows).
 Status FirstLastRow(const GroupIds& g, bool last, OutputColumn<int64_t>* out);
+
+/// Row of each group's first valid value (DuckDB's any_value); null if none.
+Status FirstValidRow(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out);
+
+/// Exact sum of decimal (or integer) values in a 128-bit accumulator; the result
+/// is decimal(38, scale) as in DuckDB, and a sum that does not fit 38 digits is
+/// an Overflow error, never a wrapped value. Null for groups without values.
+Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* out);
+
+/// avg of a decimal from its exact sum (decimal128) and count per row, as DuckDB
+/// computes it: the sum cast to the nearest double, divided by the count.
+Status DecimalMean(const Column& sum, const Column& count, int scale, OutputColumn<double>* out);
 
 /// Welford: per group count of valid values, their mean and M2 (sum of squared deviations).
 Status Moments(const GroupIds& g, const Column& v, OutputColumn<int64_t>* count,

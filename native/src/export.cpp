@@ -38,6 +38,8 @@ void FillArray(ArrowArray* array, int64_t length, int64_t null_count, const void
   array->release = release;
 }
 
+}  // namespace
+
 void FillSchema(ArrowSchema* schema, const char* format, void* private_data, void (*release)(ArrowSchema*)) {
   schema->format = format;
   schema->name = "";
@@ -49,8 +51,6 @@ void FillSchema(ArrowSchema* schema, const char* format, void* private_data, voi
   schema->private_data = private_data;
   schema->release = release;
 }
-
-}  // namespace
 
 template <typename T>
 void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array) {
@@ -106,6 +106,18 @@ void ExportFixedBytes(Vec<uint8_t>&& bytes, int64_t length, const std::string& f
   FillSchema(schema, fmt->format.c_str(), fmt, &ReleaseFormatSchema);
 }
 
+template <typename T>
+void ExportColumnAs(OutputColumn<T>&& col, const std::string& format, ArrowSchema* schema, ArrowArray* array) {
+  ExportColumn(std::move(col), schema, array);
+  schema->release(schema);
+  auto* fmt = new ExportedFormat{format};
+  FillSchema(schema, fmt->format.c_str(), fmt, &ReleaseFormatSchema);
+}
+
+template <>
+const char* FormatOf<__int128>() { return "d:38,0"; }
+
+template void ExportColumnAs<__int128>(OutputColumn<__int128>&&, const std::string&, ArrowSchema*, ArrowArray*);
 template void ExportColumn<int64_t>(OutputColumn<int64_t>&&, ArrowSchema*, ArrowArray*);
 template void ExportColumn<uint64_t>(OutputColumn<uint64_t>&&, ArrowSchema*, ArrowArray*);
 template void ExportColumn<double>(OutputColumn<double>&&, ArrowSchema*, ArrowArray*);

@@ -23,6 +23,9 @@ struct OutputColumn {
   }
 };
 
+/// Fills a childless, nullable schema struct (the name is empty).
+void FillSchema(ArrowSchema* schema, const char* format, void* private_data, void (*release)(ArrowSchema*));
+
 /// Format strings of the primitive types the kernel emits.
 template <typename T> const char* FormatOf();
 template <> inline const char* FormatOf<int64_t>() { return "l"; }
@@ -30,11 +33,17 @@ template <> inline const char* FormatOf<uint64_t>() { return "L"; }
 template <> inline const char* FormatOf<double>() { return "g"; }
 template <> inline const char* FormatOf<int32_t>() { return "i"; }
 template <> inline const char* FormatOf<uint32_t>() { return "I"; }
+template <> const char* FormatOf<__int128>();
 
 /// Moves the column into freshly allocated (schema, array) structs whose release
 /// callbacks free everything. The caller owns both and must release them.
 template <typename T>
 void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array);
+
+/// As ExportColumn, under an explicit Arrow format string (e.g. "d:38,2" for
+/// 16-byte decimal values).
+template <typename T>
+void ExportColumnAs(OutputColumn<T>&& col, const std::string& format, ArrowSchema* schema, ArrowArray* array);
 
 /// Exports `length` fixed-width values held in `bytes` under an Arrow format
 /// string (e.g. "tsu:UTC"), without validity.

@@ -282,7 +282,7 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
 
   OutputColumn<int64_t>* probe_side = swap ? &out->right : &out->left;
   OutputColumn<int64_t>* build_side = swap ? &out->left : &out->right;
-  if (probe_keys.size() == 1 && !probe_keys[0]->is_binary() && !nulls_equal && type != JoinType::kOuter) {
+  if (probe_keys.size() == 1 && probe_keys[0]->has_int_code() && !nulls_equal && type != JoinType::kOuter) {
     RadixMatches matches;
     if (RadixJoin(*probe_keys[0], probe_rows, *build_keys[0], build_rows, &matches)) {
       EmitFromMatches(matches, swap ? JoinType::kLeft : type, probe_side, build_side);

@@ -37,7 +37,7 @@ Status KeyTable::Build(const Columns& keys, int64_t num_rows, bool nulls_equal) 
   mask_ = CapacityFor(num_rows) - 1;
   group_of_row_.assign(static_cast<size_t>(num_rows), -1);
   first_row_.clear();
-  inline_key_ = keys.size() == 1 && !keys[0]->is_binary();
+  inline_key_ = keys.size() == 1 && keys[0]->has_int_code();
   if (inline_key_) {
     int_slots_.assign(mask_ + 1, IntSlot{0, 0});
     if (keys[0]->has_nulls()) {

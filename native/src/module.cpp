@@ -15,6 +15,7 @@
 #include "aggregate.h"
 #include "column.h"
 #include "export.h"
+#include "gather.h"
 #include "hash_join.h"
 #include "key_table.h"
 #include "parallel.h"
@@ -105,6 +106,16 @@ nb::tuple ToCapsules(cylon::OutputColumn<T>&& col) {
   auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
   auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
   cylon::ExportColumn(std::move(col), s, a);
+  nb::object sc = nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter));
+  nb::object ac = nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter));
+  return nb::make_tuple(sc, ac);
+}
+
+template <typename T>
+nb::tuple ToCapsulesAs(cylon::OutputColumn<T>&& col, const std::string& format) {
+  auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
+  auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
+  cylon::ExportColumnAs(std::move(col), format, s, a);
   nb::object sc = nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter));
   nb::object ac = nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter));
   return nb::make_tuple(sc, ac);
@@ -297,6 +308,14 @@ NB_MODULE(_ext, m) {
       cylon::OutputColumn<int64_t> out;
       { nb::gil_scoped_release r; ThrowIfError(cylon::ArgExtreme(g, v, op == "argmax", &out)); }
       result = ToCapsules(std::move(out));
+    } else if (op == "sum_decimal") {
+      cylon::OutputColumn<__int128> out;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::SumDecimal(g, v, &out)); }
+      result = ToCapsulesAs(std::move(out), "d:38," + std::to_string(v.scale));
+    } else if (op == "first_valid_row") {
+      cylon::OutputColumn<int64_t> out;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::FirstValidRow(g, v, &out)); }
+      result = ToCapsules(std::move(out));
     } else if (op == "first_row" || op == "last_row") {
       cylon::OutputColumn<int64_t> out;
       { nb::gil_scoped_release r; ThrowIfError(cylon::FirstLastRow(g, op == "last_row", &out)); }
@@ -316,8 +335,34 @@ NB_MODULE(_ext, m) {
     }
     return result;
   }, "group_ids"_a, "num_groups"_a, "op"_a, "value"_a,
-     "One aggregate over dense group ids: sum_signed|sum_unsigned|sum_double|count|argmin|argmax|"
-     "first_row|last_row|moments|count_distinct.");
+     "One aggregate over dense group ids: sum_signed|sum_unsigned|sum_double|sum_decimal|count|argmin|argmax|"
+     "first_row|last_row|first_valid_row|moments|count_distinct.");
+
+  m.def("decimal_mean", [](const nb::tuple& sum, const nb::tuple& count, int scale) {
+    cylon::ImportedColumn s = ImportOne(sum), c = ImportOne(count);
+    cylon::OutputColumn<double> out;
+    { nb::gil_scoped_release r; ThrowIfError(cylon::DecimalMean(s.view, c.view, scale, &out)); }
+    return ToCapsules(std::move(out));
+  }, "sum"_a, "count"_a, "scale"_a, "avg of a decimal from its exact decimal128 sum and count, as DuckDB rounds it.");
+
+  m.def("gather_views", [](const nb::tuple& column, const nb::tuple& indices) {
+    cylon::ImportedColumn src = ImportOne(column);
+    cylon::ImportedColumn idx = ImportOne(indices);
+    auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
+    auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
+    cylon::Status st;
+    {
+      nb::gil_scoped_release r;
+      st = cylon::GatherViews(std::move(src), idx.view, s, a);
+    }
+    if (!st.ok()) {
+      std::free(s);
+      std::free(a);
+      ThrowIfError(st);
+    }
+    return nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
+                          nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter)));
+  }, "column"_a, "indices"_a, "Rows of a string_view/binary_view array at int64 indices (null index: null row).");
 
   m.def("merge_moments", [](const nb::tuple& ids, int64_t groups, const nb::tuple& count,
                             const nb::tuple& mean, const nb::tuple& m2) {

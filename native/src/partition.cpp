@@ -53,6 +53,10 @@ void ScatterColumn(const Vec<uint32_t>& pids, const ScatterPlan& plan, const Col
   Scatter(pids, plan, reinterpret_cast<T*>(out->data()), [src](int64_t i) { return src[i]; });
 }
 
+// Values of decimal128/256 columns moved as wholes.
+struct Bytes16 { uint64_t w[2]; };
+struct Bytes32 { uint64_t w[4]; };
+
 }  // namespace
 
 void PartitionByIds(const Vec<uint32_t>& pids, uint32_t num_partitions,
@@ -94,6 +98,8 @@ Status HashPartition(const Columns& keys, int64_t num_rows, int64_t num_partitio
       case 1: ScatterColumn<uint8_t>(pids, plan, *scatter[k], &(*scattered)[k]); break;
       case 2: ScatterColumn<uint16_t>(pids, plan, *scatter[k], &(*scattered)[k]); break;
       case 4: ScatterColumn<uint32_t>(pids, plan, *scatter[k], &(*scattered)[k]); break;
+      case 16: ScatterColumn<Bytes16>(pids, plan, *scatter[k], &(*scattered)[k]); break;
+      case 32: ScatterColumn<Bytes32>(pids, plan, *scatter[k], &(*scattered)[k]); break;
       default: ScatterColumn<uint64_t>(pids, plan, *scatter[k], &(*scattered)[k]); break;
     }
   }

@@ -7,7 +7,7 @@ namespace cylon {
 
 bool RadixGroupIds(const Column& key, int64_t num_rows, bool nulls_equal, Vec<int64_t>* group_of_row,
                    Vec<int64_t>* first_row) {
-  if (key.is_binary() || num_rows >= (int64_t{1} << 32)) return false;
+  if (!key.has_int_code() || num_rows >= (int64_t{1} << 32)) return false;
   RadixPartitions parts;
   RadixScatter(key, num_rows, RadixBits(num_rows), &parts);
   const uint32_t np = parts.num_partitions();

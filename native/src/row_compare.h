@@ -17,7 +17,10 @@ inline bool ValuesEqual(const Column& a, int64_t i, const Column& b, int64_t j) 
   switch (a.kind) {
     case Kind::kFloat: return canonical_float_bits(a.float_value(i)) == canonical_float_bits(b.float_value(j));
     case Kind::kBinary:
-    case Kind::kLargeBinary: return a.bytes(i) == b.bytes(j);
+    case Kind::kLargeBinary:
+    case Kind::kBinaryView: return a.bytes(i) == b.bytes(j);
+    // Two's complement is a unique representation: equal values, equal bytes.
+    case Kind::kDecimal: return std::memcmp(a.wide_words(i), b.wide_words(j), static_cast<size_t>(a.width)) == 0;
     default: return a.int_bits(i) == b.int_bits(j);
   }
 }
@@ -45,6 +48,18 @@ inline int CompareValues(const Column& a, int64_t i, const Column& b, int64_t j)
     case Kind::kBool: {
       const uint64_t x = a.int_bits(i), y = b.int_bits(j);
       return (x > y) - (x < y);
+    }
+    case Kind::kDecimal: {
+      // The top word is signed, the others unsigned, most significant first.
+      const uint64_t* x = a.wide_words(i);
+      const uint64_t* y = b.wide_words(j);
+      int w = a.width / 8 - 1;
+      const int64_t xt = static_cast<int64_t>(x[w]), yt = static_cast<int64_t>(y[w]);
+      if (xt != yt) return xt < yt ? -1 : 1;
+      while (w-- > 0) {
+        if (x[w] != y[w]) return x[w] < y[w] ? -1 : 1;
+      }
+      return 0;
     }
     case Kind::kFloat: {
       const double x = a.float_value(i), y = b.float_value(j);

@@ -7,7 +7,10 @@
 //               int / bool  -> the value sign- or zero-extended to 64 bits
 //               float       -> canonical IEEE bits of the value as float64
 //                              (-0.0 folded to 0.0, every NaN to one NaN)
-//               binary/utf8 -> HashBytes(bytes, seed 0)
+//               binary/utf8 -> HashBytes(bytes, seed 0) (views and large types alike)
+//               decimal     -> the unscaled value: its low word when it fits int64
+//                              (as an integer, so decimal32/64/128/256 agree), else
+//                              WideHash of its words without sign-extension words
 //   h = kRowHashSeed; for each key column: h = Mix64((h * kGolden) ^ v)
 #pragma once
 #include <cstdint>
@@ -53,16 +56,27 @@ inline uint64_t HashBytes(const char* p, size_t n, uint64_t seed) {
   return Mix64(h);
 }
 
+/// Hash input of a two's complement value of n 64-bit words (least significant first).
+inline uint64_t WideHash(const uint64_t* w, int n) {
+  // Drop top words that only extend the sign of the word below.
+  while (n > 1 && w[n - 1] == (static_cast<int64_t>(w[n - 2]) < 0 ? ~0ULL : 0ULL)) --n;
+  uint64_t h = w[0];
+  for (int k = 1; k < n; ++k) h = Mix64((h * kGolden) ^ w[k]);
+  return h;
+}
+
 /// The per-value hash input v(col, i) defined above.
 inline uint64_t ValueHash(const Column& c, int64_t i) {
   if (!c.is_valid(i)) return kNullHash;
   switch (c.kind) {
     case Kind::kFloat: return canonical_float_bits(c.float_value(i));
     case Kind::kBinary:
-    case Kind::kLargeBinary: {
+    case Kind::kLargeBinary:
+    case Kind::kBinaryView: {
       const auto s = c.bytes(i);
       return HashBytes(s.data(), s.size(), 0);
     }
+    case Kind::kDecimal: return WideHash(c.wide_words(i), c.width / 8);
     default: return c.int_bits(i);
   }
 }

@@ -215,7 +215,7 @@ Status ArgSort(const Columns& keys, int64_t num_rows, const Vec<uint8_t>& ascend
   out->resize(static_cast<size_t>(num_rows));
   std::iota(out->begin(), out->end(), 0);
   if (num_rows < 2 || keys.empty()) return Status::OK();
-  const bool all_fixed = std::all_of(keys.begin(), keys.end(), [](const Column* c) { return !c->is_binary(); });
+  const bool all_fixed = std::all_of(keys.begin(), keys.end(), [](const Column* c) { return c->has_int_code(); });
   if (all_fixed && num_rows > 64) {
     for (size_t k = keys.size(); k-- > 0;) StableSortByFixedColumn(*keys[k], ascending[k], *out);
     return Status::OK();

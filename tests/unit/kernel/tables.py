@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -32,6 +33,17 @@ VALUES: dict[str, list[Any]] = {
     ],
     "timestamp_ns": [dt.datetime(2021, 3, 4, 5, 6, 7), dt.datetime(2001, 1, 1), dt.datetime(1999, 12, 31, 23)],
     "dictionary": ["red", "green", "blue", "ünïcode"],
+    # Views: inline (<= 12 bytes) and out-of-line values, multibyte characters.
+    "string_view": ["", "a", "ab", "twelve bytes", "thirteen byte", "日本語のテキスト", "a" * 40, "é"],
+    "binary_view": [b"", b"\x00", b"abc", b"\xff" * 13, b"0123456789abcdef"],
+    "large_binary": [b"", b"\x01", b"zz", b"\x00" * 20],
+    # Decimals at the type's limits, negative, and with trailing zeros.
+    "decimal128": [Decimal("0.00"), Decimal("-0.01"), Decimal("1.50"), Decimal("-1.50"),
+                   Decimal("9999999999999.99"), Decimal("-9999999999999.99"), Decimal("42.00")],
+    "decimal128_38": [Decimal("0"), Decimal("-1E-10"), Decimal("12345678901234567890.0123456789"),
+                      Decimal("9999999999999999999999999999.9999999999"),
+                      Decimal("-9999999999999999999999999999.9999999999"), Decimal("-3.5")],
+    "decimal64": [Decimal("0.000"), Decimal("-1.250"), Decimal("999999999999999.999"), Decimal("7.000")],
 }
 
 TYPES: dict[str, pa.DataType] = {
@@ -41,6 +53,8 @@ TYPES: dict[str, pa.DataType] = {
     "string": pa.string(), "large_string": pa.large_string(), "binary": pa.binary(),
     "date32": pa.date32(), "timestamp_us_utc": pa.timestamp("us", tz="UTC"),
     "timestamp_ns": pa.timestamp("ns"), "dictionary": pa.string(),
+    "string_view": pa.string_view(), "binary_view": pa.binary_view(), "large_binary": pa.large_binary(),
+    "decimal128": pa.decimal128(15, 2), "decimal128_38": pa.decimal128(38, 10), "decimal64": pa.decimal64(18, 3),
 }
 
 KEY_TYPES = list(VALUES)

@@ -24,6 +24,7 @@ SQL = {
     "nunique": "count(DISTINCT {c})",
     "first": "first({c} ORDER BY rid)",
     "last": "last({c} ORDER BY rid)",
+    "any_value": "any_value({c} ORDER BY rid)",
 }
 
 
