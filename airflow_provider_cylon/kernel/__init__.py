@@ -6,7 +6,7 @@ this package prepares columns and materialises results with Arrow's ``take``.
 """
 from __future__ import annotations
 
-from airflow_provider_cylon.kernel._native import ROW_HASH_SEED, CylonKernelError
+from airflow_provider_cylon.kernel._native import ROW_HASH_SEED, CylonKernelError, take
 from airflow_provider_cylon.kernel.groupby import AGGREGATIONS, groupby, groupby_combine, groupby_partial
 from airflow_provider_cylon.kernel.join import JOIN_TYPES, join
 from airflow_provider_cylon.kernel.partition import hash_partition, row_hash
@@ -37,6 +37,7 @@ __all__ = [
     "sample_splitters",
     "sort",
     "sort_indices",
+    "take",
     "union",
     "unique",
 ]

@@ -23,6 +23,8 @@ import math
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from airflow_provider_cylon.kernel._native import take_array
+
 #: Arrow's default ``dictionary_pagesize_limit``: the dictionary size at which it falls back.
 DICTIONARY_LIMIT_BYTES = 1 << 20
 #: pyarrow's default ``row_group_size`` (rows): a dictionary lives per row group.
@@ -85,7 +87,10 @@ def dictionary_columns(table: pa.Table) -> bool | list[str]:
         if pa.types.is_dictionary(field.type) or pa.types.is_boolean(field.type) or pa.types.is_null(field.type):
             keep.append(field.name)  # written as they are by Arrow whatever we say
             continue
-        sample = column.take(indices)
+        sample = take_array(column, indices)  # string_view too (Arrow has no take for views)
+        if pa.types.is_string_view(sample.type) or pa.types.is_binary_view(sample.type):
+            # count_distinct has no view kernel either; the sample is small
+            sample = sample.cast(pa.large_string() if pa.types.is_string_view(sample.type) else pa.large_binary())
         distinct = estimated_distinct(pc.count_distinct(sample, mode="all").as_py(), SAMPLE_ROWS, n)
         in_group = min(distinct, per_group)  # a row group holds at most all of them
         if in_group * _value_width(sample) <= MARGIN * DICTIONARY_LIMIT_BYTES:

@@ -21,8 +21,26 @@ def expression(value: Any, where: str) -> Any:
     return Expr.from_json(value, where=where)
 
 
+def ordered_pairs(value: Any, where: str, what: str) -> list[tuple[Any, Any]]:
+    """A mapping, or the ``[[key, value], ...]`` list a JobSpec stores it as, as ordered pairs.
+
+    A spec's JSON text has sorted keys (equal specs, equal text), so mappings whose
+    order is the output's column order travel as lists of pairs.
+    """
+    if isinstance(value, Mapping) and value:
+        return list(value.items())
+    if (isinstance(value, (list, tuple)) and value
+            and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value)):
+        return [(p[0], p[1]) for p in value]
+    raise f.fail(where, f"expected a non-empty mapping {what} but found {value!r}")
+
+
+def pairs_to_json(items: Any) -> list[list[Any]]:
+    """Ordered (name, value) pairs as the JSON list a spec stores."""
+    return [[k, v] for k, v in items]
+
+
 def named_expressions(value: Any, where: str) -> tuple[tuple[str, Any], ...]:
-    """``{name: tree}`` in order, as (name, Expr) pairs."""
-    if not isinstance(value, Mapping) or not value:
-        raise f.fail(where, f"expected a non-empty mapping name -> expression but found {value!r}")
-    return tuple((f.string(k, f"{where}.<key>"), expression(v, f"{where}.{k}")) for k, v in value.items())
+    """``{name: tree}`` (or its pair list) in order, as (name, Expr) pairs."""
+    return tuple((f.string(k, f"{where}.<key>"), expression(v, f"{where}.{k}"))
+                 for k, v in ordered_pairs(value, where, "name -> expression"))

@@ -25,6 +25,7 @@ from airflow_provider_cylon import kernel
 from airflow_provider_cylon.runtime import fields as f
 from airflow_provider_cylon.runtime.ops.base import Columns, Step
 from airflow_provider_cylon.runtime.ops.dist import Dist, OperationError, gather_to_root, require_columns, shuffle
+from airflow_provider_cylon.runtime.ops.expression_params import ordered_pairs
 
 #: Aggregations a step may name; ``avg`` is an alias of ``mean``.
 AGGREGATIONS = ("count", "sum", "min", "max", "mean", "var", "std", "nunique", "first", "last", "any_value")
@@ -87,11 +88,8 @@ class AggOutput:
 
 def parse_aggs(value: Any, where: str) -> tuple[AggOutput, ...]:
     """Both aggregate forms, in the order given."""
-    if not isinstance(value, Mapping) or not value:
-        raise f.fail(where, "expected a non-empty mapping column -> aggregation(s), or output -> aggregate "
-                            f"expression, but found {value!r}")
     outputs: list[AggOutput] = []
-    for key, spec in value.items():
+    for key, spec in ordered_pairs(value, where, "column -> aggregation(s), or output -> aggregate expression,"):
         f.string(key, f"{where}.<key>")
         path = f"{where}.{key}"
         if isinstance(spec, Mapping):  # compiled aggregate expression
@@ -126,15 +124,19 @@ def parse_aggs(value: Any, where: str) -> tuple[AggOutput, ...]:
     return tuple(outputs)
 
 
-def aggs_to_json(outputs: Sequence[AggOutput]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def aggs_to_json(outputs: Sequence[AggOutput]) -> list[list[Any]]:
+    """The outputs as ordered ``[key, spec]`` pairs (see :func:`ordered_pairs`)."""
+    out: list[list[Any]] = []
     for o in outputs:
         if o.plain:
             call = o.calls[0]
-            out.setdefault(call.column, []).append(call.agg)
+            if out and out[-1][0] == call.column and isinstance(out[-1][1], list):
+                out[-1][1].append(call.agg)
+            else:
+                out.append([call.column, [call.agg]])
         else:
-            out[o.name] = {"aggs": [c.to_dict() for c in o.calls],
-                           "expr": None if o.expr is None else o.expr.to_json()}
+            out.append([o.name, {"aggs": [c.to_dict() for c in o.calls],
+                                 "expr": None if o.expr is None else o.expr.to_json()}])
     return out
 
 

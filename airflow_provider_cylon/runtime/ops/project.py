@@ -14,7 +14,7 @@ import pyarrow as pa
 from airflow_provider_cylon.runtime import fields as f
 from airflow_provider_cylon.runtime.ops.base import Columns, Step
 from airflow_provider_cylon.runtime.ops.dist import Dist, OperationError, require_columns
-from airflow_provider_cylon.runtime.ops.expression_params import named_expressions
+from airflow_provider_cylon.runtime.ops.expression_params import named_expressions, pairs_to_json
 
 
 def evaluate_into(table: pa.Table, source: pa.Table, items: Sequence[tuple[str, Any]], what: str) -> pa.Table:
@@ -50,13 +50,14 @@ class ProjectStep(Step):
     @classmethod
     def parse(cls, data: Mapping[str, Any], where: str) -> dict[str, Any]:
         cols = data.get("columns")
-        if isinstance(cols, Mapping):
+        if isinstance(cols, Mapping) or (isinstance(cols, (list, tuple)) and cols
+                                         and all(isinstance(c, (list, tuple)) for c in cols)):
             return {"exprs": named_expressions(cols, f"{where}.columns")}
         return {"names": f.names(cols, f"{where}.columns", allow_none=False)}
 
     def params_dict(self) -> dict[str, Any]:
         if self.exprs is not None:
-            return {"columns": {name: e.to_json() for name, e in self.exprs}}
+            return {"columns": pairs_to_json((name, e.to_json()) for name, e in self.exprs)}
         return {"columns": list(self.names or ())}
 
     def output_schema(self, schemas: Sequence[pa.Schema]) -> pa.Schema:

@@ -51,7 +51,7 @@ def choose_splitters(samples: pa.Table, keys: Sequence[str], ascending: Sequence
         while j < len(cumulative) - 1 and cumulative[j] < target:
             j += 1
         picks.append(j)
-    return ordered.select(list(keys)).take(pa.array(picks, pa.int64()))
+    return kernel.take(ordered.select(list(keys)), pa.array(picks, pa.int64()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,7 +118,7 @@ class SortStep(Step):
         # Sorting by ``by`` stably is sorting by (by, rank, row): the permutation itself
         # is the row column, so no wider sort is needed.
         perm = kernel.sort_indices(table, by, ascending)
-        local = table.take(perm)
+        local = kernel.take(table, perm)  # string_view columns too (Arrow has no take for views)
         n = local.num_rows
         local = local.append_column(RANK_COL, pa.repeat(pa.scalar(d.rank, pa.int32()), n))
         local = local.append_column(ROW_COL, perm.cast(pa.int64()))

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from airflow_provider_cylon.runtime.ops.base import Columns, Step
 from airflow_provider_cylon.runtime.ops.dist import Dist
-from airflow_provider_cylon.runtime.ops.expression_params import named_expressions
+from airflow_provider_cylon.runtime.ops.expression_params import named_expressions, pairs_to_json
 from airflow_provider_cylon.runtime.ops.project import evaluate_into
 
 
@@ -29,7 +29,7 @@ class WithColumnsStep(Step):
         return {"columns": named_expressions(data.get("columns"), f"{where}.columns")}
 
     def params_dict(self) -> dict[str, Any]:
-        return {"columns": {name: e.to_json() for name, e in self.columns}}
+        return {"columns": pairs_to_json((name, e.to_json()) for name, e in self.columns)}
 
     def output_schema(self, schemas: Sequence[pa.Schema]) -> pa.Schema:
         schema = schemas[0]
