@@ -45,7 +45,7 @@ def _expr(tree: Any, where: str) -> Any:
 def _agg_name(value: Any, where: str) -> str:
     if isinstance(value, str) and value in ALIASES:
         return ALIASES[value]
-    return f.choice(value, where, AGGREGATIONS)
+    return f.choice(value, where, (*AGGREGATIONS, *ALIASES))
 
 
 @dataclass(frozen=True)
