@@ -203,12 +203,16 @@ class CylonHook(BaseHook):
 
         :param build_spec: builds the spec for a world size (None: the task's or connection's).
         :param choose_world_size: on Lambda, let the cost model choose the world size.
+        :raises SpecError: (or StorageError) a bad column, type or expression, or an input that matches nothing.
         """
+        from airflow_provider_cylon.client.compile import check_inputs
+
         spec, info = build_spec(None), {}
         if self.config.executor == "lambda":
             info = self.lambda_plan(spec, choose_world_size=choose_world_size)
             if info.get("world_size") and info["world_size"] != spec.world_size:
                 spec = build_spec(info["world_size"])
+        check_inputs(spec)  # every column, type and expression against the inputs, before any worker starts
         return spec, {"executor": self.config.executor, "world_size": spec.world_size, "channel": spec.channel,
                       "op": spec.op, "started_at": time.time(), **info}
 

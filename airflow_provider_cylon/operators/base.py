@@ -1,11 +1,9 @@
 """CylonBaseOperator: what every Cylon operator shares (submit, wait or defer, result).
 
-A subclass only says what to compute (:meth:`CylonBaseOperator.job_definition`:
-the op, its inputs and its steps). The base class builds the ``JobSpec`` and hands
-the rest to :class:`CylonHook` (over ``client.JobClient``): submit, then either
-defer to :class:`CylonBarrierTrigger` or wait in the worker slot; both paths end
-in :meth:`execute_complete` with the same event, so both return the same XCom.
-"""
+A subclass only says what to compute (:meth:`job_definition`: op, inputs, steps). The base
+builds the ``JobSpec`` and hands the rest to :class:`CylonHook` (over ``client.JobClient``):
+submit, then defer to :class:`CylonBarrierTrigger` or wait in the slot; both end in
+:meth:`execute_complete` with the same event, so both return the same XCom."""
 from __future__ import annotations
 
 import time
@@ -140,8 +138,8 @@ class CylonBaseOperator(BaseOperator):
         }
         if self.heartbeat_timeout is not None:
             data["heartbeat_timeout_s"] = self.heartbeat_timeout
-        try:  # SQL text -> expression trees; every column and type checked against the inputs
-            return compile_spec(data)
+        try:  # SQL text -> expression trees (the inputs are checked in _plan, before any worker starts)
+            return compile_spec(data, check=False)
         except SpecError as err:
             raise CylonSpecError(f"task {self.task_id!r}: {err}") from err
 
@@ -149,7 +147,6 @@ class CylonBaseOperator(BaseOperator):
         return task_job_id(self.dag_id, self.task_id, context)
 
     # ---- execution ----------------------------------------------------------------------
-
     def execute(self, context: Context) -> Any:
         """Submit the job, then defer (or wait here) until its barrier resolves."""
         job_id = self._job_id_for(context)
@@ -169,10 +166,13 @@ class CylonBaseOperator(BaseOperator):
                    method_name=DEFER_METHOD_NAME, kwargs={"submit": submit})
 
     def _plan(self) -> tuple[JobSpec, dict[str, Any]]:
-        try:
+        from airflow_provider_cylon.runtime.errors import SpecError, StorageError
+        try:  # the hook checks every column, type and expression against the inputs' footers
             return self.hook.plan_job(self.build_spec, choose_world_size=self.parallelism is None)
         except CylonConnectionError as err:
             raise CylonConnectionError(f"task {self.task_id!r}, {err}") from err
+        except (SpecError, StorageError) as err:
+            raise CylonSpecError(f"task {self.task_id!r}: {err}") from err
 
     def execute_complete(self, context: Context, event: dict[str, Any], submit: Mapping[str, Any] | None = None
                          ) -> dict[str, Any]:

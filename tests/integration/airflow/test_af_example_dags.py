@@ -138,7 +138,8 @@ CASES: dict[str, Callable[[Path], None]] = {
 
 
 def test_every_dag_file_is_covered() -> None:
-    assert {p.name for p in DAGS.glob("*.py")} == set(CASES)
+    # example_cylon_tpch.py runs its ten queries in test_af_tpch.py (once: the modes are covered here)
+    assert {p.name for p in DAGS.glob("*.py")} == set(CASES) | {"example_cylon_tpch.py"}
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["in-slot", "deferred"])

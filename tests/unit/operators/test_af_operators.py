@@ -53,7 +53,7 @@ def test_specs_follow_the_public_signatures(cylon_conn: str) -> None:
     sort = _step(CylonSortOperator(task_id="s", source="a/", by=["x", "y"], ascending=False, destination="o/"))
     assert sort["steps"][0]["ascending"] == [False, False]
     group = _step(CylonGroupByOperator(task_id="g", source="a/", by="k", aggs={"v": "sum"}, destination="o/"))
-    assert group["steps"][0]["aggs"] == {"v": ["sum"]}
+    assert group["steps"][0]["aggs"] == [["v", ["sum"]]]  # ordered pairs: the output column order
     pipe = _step(CylonPipelineOperator(
         task_id="p", inputs={"orders": "o/", "customers": "c/"}, destination="out/",
         steps=[{"op": "join", "inputs": ["orders", "customers"], "on": "customer_id"},
@@ -135,13 +135,24 @@ def test_deferrable_execute_defers_to_the_barrier_trigger_then_completes(
 
 def test_in_slot_failure_raises_with_the_failing_ranks_error(cylon_conn: str, context: dict[str, Any],
                                                             small_tables: dict[str, str]) -> None:
-    op = CylonGroupByOperator(task_id="bad", source=small_tables["orders"], by="no_such_column",
-                              aggs={"amount": "sum"}, destination=small_tables["out"], deferrable=False,
+    # statically fine (text casts to an integer), wrong only on the data: a worker fails
+    op = CylonGroupByOperator(task_id="bad", source=small_tables["orders"], by="customer_id",
+                              aggs={"bad": "sum(CAST(CAST(amount AS VARCHAR) || 'x' AS INTEGER))"},
+                              destination=small_tables["out"], deferrable=False,
                               poll_interval=0.1, execution_timeout=timedelta(minutes=2))
     with pytest.raises(CylonJobFailedError) as failed:
         op.execute(context)
     assert failed.value.rank in (0, 1)
-    assert "no_such_column" in str(failed.value)
+    assert "CAST" in str(failed.value)
+
+
+def test_a_bad_column_fails_before_any_worker_starts(cylon_conn: str, context: dict[str, Any],
+                                                     small_tables: dict[str, str]) -> None:
+    op = CylonGroupByOperator(task_id="bad", source=small_tables["orders"], by="no_such_column",
+                              aggs={"amount": "sum"}, destination=small_tables["out"], deferrable=False)
+    with pytest.raises(CylonSpecError, match=r"task 'bad'.*no_such_column.*not in input columns") as failed:
+        op.execute(context)
+    assert "cylon_job_id" not in context["ti"].xcoms  # nothing was submitted
 
 
 EVENT = {"status": "success", "job_id": "j-1", "done": 2, "world_size": 2, "waited_s": 3.5,
