@@ -114,17 +114,16 @@ class Expr:
 
 
 def filter_table(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
-    """``table.filter(mask)`` that also works for view columns (pyarrow has no filter kernel for them)."""
+    """``table.filter(mask)`` that also works for view columns (pyarrow has no filter kernel for them).
+
+    View columns (string_view, binary_view) are gathered by the kernel at the selected
+    positions: their 16-byte views are copied and the character buffers shared, where a
+    round trip through large_string would copy every byte twice.
+    """
     views = [i for i, f in enumerate(table.schema) if plain(f.type) != f.type]
     if not views:
         return table.filter(mask)
-    wide = {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}
-    cast = table
-    for i in views:
-        f = table.schema.field(i)
-        cast = cast.set_column(i, f.with_type(wide[plain(f.type)]), table.column(i).cast(wide[plain(f.type)]))
-    out = cast.filter(mask)
-    for i in views:
-        f = table.schema.field(i)
-        out = out.set_column(i, f, out.column(i).cast(f.type))
-    return out
+    from airflow_provider_cylon.kernel import take
+
+    positions = pc.indices_nonzero(pc.fill_null(mask, False)).cast(pa.int64())
+    return take(table, positions if isinstance(positions, pa.Array) else positions.combine_chunks())
