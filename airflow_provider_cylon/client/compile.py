@@ -13,6 +13,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_cylon.client.overlap import check_destination
 from airflow_provider_cylon.client.sql import parse_aggregates, parse_expression
 from airflow_provider_cylon.runtime import storage
 from airflow_provider_cylon.runtime.plan import JobPlan, plan_job
@@ -69,11 +70,13 @@ def compile_definition(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_inputs(spec: JobSpec) -> JobPlan:
-    """Read each input's schema (footer or header) and plan the job: every column and type checked.
+    """Refuse a destination overlapping an input; read each input's schema (footer or header)
+    and plan the job: every column and type checked.
 
     :param spec: the compiled spec.
     :raises SpecError: (or a subclass) naming the field, the input or step, and what is wrong.
     """
+    check_destination(spec)
     schemas = {inp.name: storage.input_schema(inp, spec.storage) for inp in spec.inputs}
     return plan_job(spec, schemas)
 

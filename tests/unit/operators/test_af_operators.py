@@ -6,6 +6,7 @@ import json
 import os
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,3 +226,18 @@ def test_job_id_is_unique_per_task_try_and_map_index(cylon_conn: str) -> None:
     assert len(ids) == 6
     assert op._job_id_for({"ti": RecordingTI(), "run_id": "manual__1"}) == op._job_id_for(
         {"ti": RecordingTI(), "run_id": "manual__1"})
+
+
+def test_a_destination_that_is_a_source_fails_before_any_worker_starts(cylon_conn: str, context: dict[str, Any],
+                                                                        small_tables: dict[str, str]) -> None:
+    """After templating: the rendered paths are what the check compares."""
+    from airflow.sdk import DAG
+
+    with DAG(dag_id="overlap", schedule=None, params={"root": str(Path(small_tables["orders"]).parent)}):
+        op = CylonUniqueOperator(task_id="u", source="{{ params.root }}/orders/", deferrable=False,
+                                 destination="file://{{ params.root }}/orders")
+    op.render_template_fields({**context, "params": {"root": str(Path(small_tables["orders"]).parent)}})
+    files = sorted(Path(small_tables["orders"]).iterdir())
+    with pytest.raises(CylonSpecError, match=r"task 'u'.*destination 'file://.*/orders' is input 'in0'"):
+        op.execute(context)
+    assert sorted(Path(small_tables["orders"]).iterdir()) == files
