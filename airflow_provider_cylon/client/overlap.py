@@ -1,4 +1,5 @@
-"""Refuse a job whose destination is one of its sources, or inside or around one.
+"""Refuse a job whose destination is one of its sources, or inside or around one, or holds
+files that are not ours to replace (unless ``if_exists`` says to leave them).
 
 A publish replaces what the destination held; a job that read its own destination
 (or a prefix holding it) would delete its input. Paths are compared as places, not
@@ -11,6 +12,7 @@ import os
 import posixpath
 from urllib.parse import urlsplit
 
+from airflow_provider_cylon.runtime import storage
 from airflow_provider_cylon.runtime.errors import SpecError
 from airflow_provider_cylon.runtime.spec import JobSpec
 
@@ -49,3 +51,7 @@ def check_destination(spec: JobSpec) -> None:
                             f"destination {spec.output.destination!r} {relation} input {inp.name!r} "
                             f"({inp.path!r}); publishing would replace what the job reads. Write to a "
                             "destination outside every input")
+    if spec.output.if_exists == "overwrite":
+        _, others = storage.our_previous_output(spec.output.destination, spec.storage)
+        if others:
+            raise SpecError("output.destination", storage.foreign_files_message(spec.output.destination, others))

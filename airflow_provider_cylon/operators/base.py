@@ -58,6 +58,9 @@ class CylonBaseOperator(BaseOperator):
         ``snappy``, ``gzip``, ``brotli``, ``lz4``, ``none``; Arrow: ``none``, ``lz4``, ``zstd``).
     :param heartbeat_timeout: seconds without a worker heartbeat after which that worker
         counts as dead and the job fails naming it (``None``: the runtime's 15 s; 0: off).
+    :param if_exists: files at the destination that no Cylon manifest there lists are never
+        deleted: ``overwrite`` (default) replaces our previous output and refuses such files;
+        ``overwrite_all`` replaces our previous output and keeps them; ``append`` keeps all.
     """
 
     template_fields: Sequence[str] = ("destination",)
@@ -81,6 +84,7 @@ class CylonBaseOperator(BaseOperator):
         job_timeout: float | None = None,
         output_compression: str | None = None,
         heartbeat_timeout: float | None = None,
+        if_exists: str = "overwrite",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -88,16 +92,10 @@ class CylonBaseOperator(BaseOperator):
             raise CylonSpecError(f"task {self.task_id!r}: parallelism must be >= 1, found {parallelism!r}")
         if poll_interval <= 0:
             raise CylonSpecError(f"task {self.task_id!r}: poll_interval must be > 0, found {poll_interval!r}")
-        self.destination = destination
-        self.output_format = output_format
-        self.parallelism = parallelism
-        self.channel = channel
-        self.compression = compression
-        self.cylon_conn_id = cylon_conn_id
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.job_timeout = job_timeout
-        self.heartbeat_timeout = heartbeat_timeout
+        self.destination, self.output_format, self.if_exists = destination, output_format, if_exists
+        self.parallelism, self.channel, self.compression = parallelism, channel, compression
+        self.cylon_conn_id, self.deferrable, self.poll_interval = cylon_conn_id, deferrable, poll_interval
+        self.job_timeout, self.heartbeat_timeout = job_timeout, heartbeat_timeout
         self.output_compression = output_compression
         self._job_id: str | None = None
         self._handle: JobHandle | None = None
@@ -127,6 +125,7 @@ class CylonBaseOperator(BaseOperator):
             "op": definition["op"],
             "inputs": list(definition["inputs"]),
             "output": {"destination": self.destination, "format": self.output_format,
+                       "if_exists": self.if_exists,
                        **({"compression": self.output_compression} if self.output_compression else {})},
             "steps": list(definition["steps"]),
             "world_size": int(world_size or self.parallelism or config.parallelism or DEFAULT_PARALLELISM),

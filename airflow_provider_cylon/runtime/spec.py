@@ -45,6 +45,7 @@ DEFAULT_HEARTBEAT_TIMEOUT_S = 15.0
 _SECRET_WORDS = ("secret", "password", "token", "access_key", "credential", "session")
 STORAGE_OPTION_KEYS = ("endpoint_override", "region", "scheme", "anonymous", "force_virtual_addressing")
 INPUT_FIELDS = ("path", "name", "format", "columns", "where")
+IF_EXISTS = ("overwrite", "overwrite_all", "append")
 
 _fail = f.fail
 _str = f.string
@@ -134,18 +135,27 @@ class OutputSpec:
         ``gzip``, ``brotli``, ``lz4`` or ``none``; Arrow IPC ``none`` (default), ``lz4`` or
         ``zstd``; CSV ``none`` only.
     :param compression_level: the codec's level (``None``: Arrow's default for the codec).
+    :param if_exists: what a publish does with what the destination holds. It only ever
+        deletes the files of the previous ``_SUCCESS`` manifest there (our own output),
+        never files that no manifest of ours lists. ``overwrite`` (default): replace the
+        previous output; refuse, before writing, a destination holding other files.
+        ``overwrite_all``: replace the previous output and leave other files as they are.
+        ``append``: keep everything; the new manifest lists the previous output's files
+        and the new ones.
     """
 
     destination: str
     format: str = "parquet"
     compression: str | None = None
     compression_level: int | None = None
+    if_exists: str = "overwrite"
 
     def validate(self, where: str) -> None:
         _str(self.destination, f"{where}.destination")
         if any(ch in self.destination for ch in "*?["):
             raise _fail(f"{where}.destination", f"expected a prefix, not a glob, but found {self.destination!r}")
         _choice(self.format, f"{where}.format", FORMATS)
+        _choice(self.if_exists, f"{where}.if_exists", IF_EXISTS)
         if self.compression is not None:
             _choice(self.compression, f"{where}.compression", OUTPUT_COMPRESSIONS[self.format])
         if self.compression_level is not None:
@@ -169,6 +179,8 @@ class OutputSpec:
             out["compression"] = self.compression
         if self.compression_level is not None:
             out["compression_level"] = self.compression_level
+        if self.if_exists != "overwrite":
+            out["if_exists"] = self.if_exists
         return out
 
 
@@ -346,12 +358,13 @@ class JobSpec:
             output_raw = {"destination": output_raw}
         if not isinstance(output_raw, Mapping):
             raise _fail("output", f"expected a mapping with destination but found {output_raw!r}")
-        unknown = sorted(set(output_raw) - {"destination", "format", "compression", "compression_level"})
+        unknown = sorted(set(output_raw) - {"destination", "format", "compression", "compression_level", "if_exists"})
         if unknown:
             raise _fail(f"output.{unknown[0]}", "unknown output field; expected destination, format")
         output = OutputSpec(destination=_str(output_raw.get("destination"), "output.destination"),
                             format=output_raw.get("format", "parquet"), compression=output_raw.get("compression"),
-                            compression_level=output_raw.get("compression_level"))
+                            compression_level=output_raw.get("compression_level"),
+                            if_exists=output_raw.get("if_exists", "overwrite"))
 
         storage_raw = data.get("storage")
         if storage_raw is not None and not isinstance(storage_raw, Mapping):

@@ -138,6 +138,28 @@ class ReadUnit:
     metadata: Any = field(default=None, compare=False, repr=False)
 
 
+def our_previous_output(destination: str, options: StorageOptions | None = None) -> tuple[list[str], list[str]]:
+    """(files the previous ``_SUCCESS`` manifest of ours lists, other data files) at a destination.
+
+    Only the first are ever deleted by a publish. A ``_SUCCESS`` that is not one of our
+    manifests (Spark writes an empty one) makes every file there someone else's.
+
+    :param destination: the output prefix.
+    :param options: storage options.
+    """
+    filesystem, base = resolve(destination, options)
+    infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    present = sorted(i.path[len(base):].lstrip("/") for i in infos if i.type == pafs.FileType.File)
+    present = [p for p in present if not any(part.startswith(("_", ".")) for part in p.split("/"))]
+    try:
+        manifest = read_manifest(destination, options)
+    except StorageError:
+        manifest = None
+    listed = {f["path"] for f in (manifest or {}).get("files", []) if isinstance(f, dict) and "path" in f} \
+        if manifest and "job_id" in manifest else set()
+    return [p for p in present if p in listed], [p for p in present if p not in listed]
+
+
 def read_manifest(destination: str, options: StorageOptions | None = None) -> dict[str, Any] | None:
     """The ``_SUCCESS`` manifest under an output prefix, or ``None``.
 
@@ -493,9 +515,12 @@ def commit(output: OutputSpec, job_id: str, parts: Sequence[dict[str, Any]], sch
     _, stage = staging_dir(output.destination, job_id, options)
     token = job_token(job_id)
     manifest_path = _join(base, MANIFEST_NAME)
-    previous = [i.path for i in filesystem.get_file_info(pafs.FileSelector(base, recursive=False, allow_not_found=True))
-                if i.type == pafs.FileType.File and posixpath.basename(i.path).startswith("part-")]
-    files = []
+    ours, others = our_previous_output(output.destination, options)
+    if others and output.if_exists == "overwrite":
+        raise StorageError(foreign_files_message(output.destination, others), job_id=job_id)
+    previous = [_join(base, p) for p in ours]
+    kept = _kept_files(output.destination, options) if output.if_exists == "append" else []
+    files: list[dict[str, Any]] = []
     try:
         for part in sorted(parts, key=lambda p: int(p["rank"])):
             stem, ext = part["name"].rsplit(".", 1)
@@ -503,14 +528,15 @@ def commit(output: OutputSpec, job_id: str, parts: Sequence[dict[str, Any]], sch
             filesystem.move(_join(stage, part["name"]), _join(base, final_name))
             files.append({"path": final_name, "rank": int(part["rank"]), "rows": int(part["rows"]),
                           "bytes": int(part["bytes"])})
+        listed = kept + files
         manifest = {
             "job_id": job_id,
             "destination": output.destination,
             "format": output.format,
             "compression": output.codec,
-            "files": files,
-            "rows": sum(f["rows"] for f in files),
-            "bytes": sum(f["bytes"] for f in files),
+            "files": listed,
+            "rows": sum(int(f.get("rows", 0)) for f in listed),
+            "bytes": sum(int(f.get("bytes", 0)) for f in listed),
             "schema": schema_to_json(schema),
             "committed_at": time.time(),
             **(extra or {}),
@@ -527,8 +553,8 @@ def commit(output: OutputSpec, job_id: str, parts: Sequence[dict[str, Any]], sch
     except (OSError, pa.ArrowException) as err:
         raise StorageError(f"job_id={job_id}: commit to {output.destination!r} failed: {err}; the previous "
                            "output is untouched", job_id=job_id) from err
-    new = {_join(base, f["path"]) for f in files}
-    for path in previous:
+    new = {_join(base, f["path"]) for f in manifest["files"]}
+    for path in previous if output.if_exists != "append" else []:
         if path not in new:
             try:
                 filesystem.delete_file(path)
@@ -536,6 +562,23 @@ def commit(output: OutputSpec, job_id: str, parts: Sequence[dict[str, Any]], sch
                 log.warning("job_id=%s could not remove previous part %s: %s", job_id, path, err)
     discard_staging(output.destination, job_id, options)
     return manifest
+
+
+def foreign_files_message(destination: str, others: Sequence[str]) -> str:
+    """Why a publish refuses a destination that holds files no manifest of ours lists."""
+    shown = ", ".join(repr(p) for p in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    return (f"destination {destination!r} holds {len(others)} file(s) that no Cylon manifest there lists ({shown}); "
+            "they are not ours to replace. Choose an empty destination, or set if_exists='overwrite_all' "
+            "(replace our previous output, keep those files) or if_exists='append'")
+
+
+def _kept_files(destination: str, options: StorageOptions | None) -> list[dict[str, Any]]:
+    """The previous manifest's file entries (what an append keeps listing)."""
+    try:
+        manifest = read_manifest(destination, options) or {}
+    except StorageError:
+        return []
+    return [f for f in manifest.get("files", []) if isinstance(f, dict) and "path" in f]
 
 
 def discard_staging(destination: str, job_id: str, options: StorageOptions | None = None) -> None:
