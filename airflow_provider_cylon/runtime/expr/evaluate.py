@@ -184,6 +184,8 @@ class Evaluator:
         fn = node.fn
         left, right = node.args
         lt, rt = self.typer.type_of(left), self.typer.type_of(right)
+        if pa.types.is_null(t):
+            return pa.scalar(None, pa.null())
         if is_temporal(lt) or is_temporal(rt) or INTERVAL in (lt, rt):
             return self._date_arithmetic(node, t, lt, rt)
         if pa.types.is_floating(t):
@@ -320,7 +322,7 @@ class Evaluator:
         if pa.types.is_decimal(src):
             if digits >= src.scale:
                 return v
-            return pc.cast(pc.round(v, max(digits, -src.precision), round_mode=HALF_AWAY), t)
+            return pc.cast(round_decimal(v, src, max(digits, -src.precision)), t)
         return round_float(v, digits, t)
 
     # -------------------------------------------------------------- CAST and CASE
@@ -371,7 +373,7 @@ def convert(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
     if (pa.types.is_integer(src) or pa.types.is_floating(src)) and pa.types.is_floating(dst):
         return pc.cast(v, dst, safe=False)  # rounds to the nearest float, as DuckDB does
     if pa.types.is_decimal(src) and pa.types.is_decimal(dst) and dst.scale < src.scale:
-        v = pc.round(v, dst.scale, round_mode=HALF_AWAY)  # DuckDB rounds when a merge loses scale
+        v = round_decimal(v, src, dst.scale)  # DuckDB rounds when a merge loses scale
     if pa.types.is_date(src) and pa.types.is_timestamp(dst) and dst.tz:
         v = pc.cast(v, pa.timestamp(dst.unit))  # midnight UTC
     if pa.types.is_integer(src) and pa.types.is_decimal(dst) and INT_DECIMAL_WIDTH[src] + dst.scale > dst.precision:
@@ -418,6 +420,15 @@ def decimal_mod(a: Value, b: Value, t: pa.DataType) -> Value:
     return pc.cast(pc.subtract_checked(a, pc.multiply_checked(q, b)), t)
 
 
+def round_decimal(v: Value, t: pa.DataType, digits: int) -> Value:
+    """Round a decimal half away from zero, one digit wider so that 999.99 can become 1000."""
+    if t.precision < 76:
+        wide = pa.decimal128(t.precision + 1, t.scale) if t.precision < 38 else pa.decimal256(t.precision + 1,
+                                                                                               t.scale)
+        v = pc.cast(v, wide)
+    return pc.round(v, digits, round_mode=HALF_AWAY)
+
+
 def round_float(v: Value, digits: int, t: pa.DataType) -> Value:
     """DuckDB's round(DOUBLE, digits): round(x * 10^d) / 10^d, half away from zero."""
     if digits == 0:
@@ -451,13 +462,13 @@ def sql_cast(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
     if pa.types.is_floating(src) and pa.types.is_integer(dst):
         return pc.cast(pc.round(v, 0, round_mode="half_to_even"), dst)
     if pa.types.is_decimal(src) and pa.types.is_integer(dst):
-        return pc.cast(pc.round(v, 0, round_mode=HALF_AWAY), dst)
+        return pc.cast(round_decimal(v, src, 0), dst)
     if pa.types.is_decimal(src) and pa.types.is_floating(dst):
         return pc.cast(decimal_to_double(v, src), dst, safe=False)
     if (pa.types.is_integer(src) or pa.types.is_floating(src)) and pa.types.is_floating(dst):
         return pc.cast(v, dst, safe=False)  # rounds to the nearest float, as DuckDB does
     if pa.types.is_decimal(src) and pa.types.is_decimal(dst) and dst.scale < src.scale:
-        return pc.cast(pc.round(v, dst.scale, round_mode=HALF_AWAY), dst)
+        return pc.cast(round_decimal(v, src, dst.scale), dst)
     if pa.types.is_floating(src) and pa.types.is_decimal(dst):
         scaled = pc.round(pc.multiply(pc.cast(v, pa.float64()), 10.0 ** dst.scale), 0, round_mode=HALF_AWAY)
         whole = pc.cast(pc.cast(scaled, pa.decimal128(38, 0)), pa.decimal256(38, 0))

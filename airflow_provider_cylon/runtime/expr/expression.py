@@ -99,6 +99,8 @@ class Expr:
         """The rows of ``table`` where the predicate is TRUE (FALSE and NULL are dropped)."""
         self.check_predicate(table.schema)
         mask = self.evaluate(table)
+        if pa.types.is_null(mask.type):  # WHERE NULL keeps nothing
+            mask = mask.cast(pa.bool_())
         return filter_table(table, mask)
 
     def pushdown_filter(self, schema: pa.Schema) -> pc.Expression | None:

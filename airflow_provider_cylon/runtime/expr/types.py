@@ -245,7 +245,11 @@ class Typer:
         listing = " and ".join(f"{self.describe(n)}" for n, _ in typed[:4])
         raise self.fail(at, f"type mismatch: {what} needs operands of compatible types, found {listing}")
 
-    def _int_promote(self, a: pa.DataType, b: pa.DataType, at: Node) -> pa.DataType:
+    def _int_promote(self, a: pa.DataType, b: pa.DataType, at: Node, arithmetic: bool = False) -> pa.DataType:
+        """The integer type two integer types meet in.
+
+        DuckDB differs by context: ``uint8 + int8`` is BIGINT, but CASE/COALESCE of the two is SMALLINT.
+        """
         if a == b:
             return a
         sa, sb = pa.types.is_signed_integer(a), pa.types.is_signed_integer(b)
@@ -257,7 +261,9 @@ class Typer:
         if unsigned.bit_width == 64:
             raise self.fail(at, f"{unsigned} mixed with {signed} needs a 128-bit integer (DuckDB's HUGEINT), "
                                 "which is not supported; CAST one side to DECIMAL(38,0) or DOUBLE")
-        return pa.int64()  # DuckDB: e.g. uint8 + int8 is BIGINT
+        if arithmetic:
+            return pa.int64()
+        return {8: pa.int16(), 16: pa.int32(), 32: pa.int64()}[unsigned.bit_width]
 
     # -------------------------------------------------------------- operators
     def _call(self, node: Call) -> pa.DataType:
@@ -373,6 +379,9 @@ class Typer:
                 sym = {"add": "+", "sub": "-", "mul": "*", "div": "/", "intdiv": "//", "mod": "%"}[fn]
                 raise self.fail(node, f"type mismatch: {sym} needs numbers, found {self.describe(left)} "
                                       f"{sym} {self.describe(right)}")
+        if (pa.types.is_null(lt) or pa.types.is_null(rt)) and fn in ("add", "sub", "mul", "mod") and \
+                any(pa.types.is_decimal(t) for t in (lt, rt)):
+            return pa.null()  # DuckDB types DECIMAL + NULL as NULL
         lt = rt if pa.types.is_null(lt) else lt
         rt = lt if pa.types.is_null(rt) else rt
         floats = [t for t in (lt, rt) if pa.types.is_floating(t)]
@@ -388,7 +397,7 @@ class Typer:
                 lt = rt
             if is_int_literal(right) and fits(right.value, lt):  # type: ignore[union-attr]
                 rt = lt
-            return self._int_promote(lt, rt, node)
+            return self._int_promote(lt, rt, node, arithmetic=True)
         (p1, s1), (p2, s2) = as_decimal(lt), as_decimal(rt)
         types = (lt, rt)
         if fn in ("add", "sub"):

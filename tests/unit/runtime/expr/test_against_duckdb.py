@@ -1,6 +1,8 @@
 """Every expression form, evaluated by Expr on random tables, against DuckDB on the same SQL text."""
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +22,8 @@ from tests.unit.runtime.expr.duck import (
     temporal_expr,
 )
 
-PROPERTY = settings(max_examples=60, deadline=None,
+# 60 examples a property keeps the suite fast on 2 shared cores; EXPR_EXAMPLES=1000 for a deeper run.
+PROPERTY = settings(max_examples=int(os.environ.get("EXPR_EXAMPLES", "60")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
