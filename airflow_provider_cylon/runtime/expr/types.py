@@ -165,7 +165,8 @@ class Typer:
         hint = f"; did you mean {close[0]!r} ({self.schema.field(close[0]).type})?" if close else ""
         listed = ", ".join(f"{f.name} ({f.type})" for f in list(self.schema)[:30])
         more = f", ... ({len(names) - 30} more)" if len(names) > 30 else ""
-        raise ExpressionError(f"unknown column {node.name!r}{hint} The input has columns: {listed}{more}",
+        lead = f"{hint} The input has columns" if hint else "; the input has columns"
+        raise ExpressionError(f"unknown column {node.name!r}{lead}: {listed}{more}",
                               fragment=node.name)
 
     # -------------------------------------------------------------- common types
