@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from airflow_provider_cylon.runtime.expr.errors import ExpressionError
+from airflow_provider_cylon.runtime.expr.lazy import LazyEvaluator
 from airflow_provider_cylon.runtime.expr.literals import interval_parts, literal_scalar, python_value, shift
 from airflow_provider_cylon.runtime.expr.tree import EXTRACT_FIELDS, Call, Case, Cast, Col, Lit, Node, render
 from airflow_provider_cylon.runtime.expr.types import (
@@ -46,6 +47,7 @@ _KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
 }
 _COMPARE = {"eq": pc.equal, "ne": pc.not_equal, "lt": pc.less, "le": pc.less_equal,
             "gt": pc.greater, "ge": pc.greater_equal}
+_SHORT_CIRCUIT = ("coalesce", "and", "or")
 _EXTRACT = {"year": pc.year, "quarter": pc.quarter, "month": pc.month, "day": pc.day,
             "hour": pc.hour, "minute": pc.minute, "second": pc.second}
 
@@ -81,6 +83,15 @@ class Evaluator:
 
     def value(self, node: Node) -> Value:
         """The value of ``node`` (a scalar for constants)."""
+        if isinstance(node, Case) or (isinstance(node, Call) and node.fn in _SHORT_CIRCUIT):
+            try:
+                return self._value(node)
+            except ExpressionError:
+                # whole columns failed somewhere; DuckDB evaluates a branch only on the rows that reach it
+                return LazyEvaluator(self).value(node)
+        return self._value(node)
+
+    def _value(self, node: Node) -> Value:
         try:
             if isinstance(node, Col):
                 return self.table.column(node.name)
@@ -113,7 +124,7 @@ class Evaluator:
         if fn in ("add", "sub", "mul", "div", "intdiv", "mod"):
             return self._arithmetic(node, t)
         if fn in _COMPARE:
-            ct = self.typer.common_type(args, fn, node)
+            ct = self.typer.common_type(args, fn, node, exact=True)
             return compare(fn, self.operand(args[0], ct), self.operand(args[1], ct), ct)
         if fn == "and":
             return _fold(pc.and_kleene, [self.operand(a, pa.bool_()) for a in args])
@@ -130,7 +141,7 @@ class Evaluator:
             res = self._in(node)
             return pc.invert(res) if fn == "not_in" else res
         if fn in ("between", "not_between"):
-            ct = self.typer.common_type(args, "BETWEEN", node)
+            ct = self.typer.common_type(args, "BETWEEN", node, exact=True)
             x, lo, hi = (self.operand(a, ct) for a in args)
             res = pc.and_kleene(compare("ge", x, lo, ct), compare("le", x, hi, ct))
             return pc.invert(res) if fn == "not_between" else res
@@ -161,7 +172,10 @@ class Evaluator:
         if fn == "abs":
             return pc.abs_checked(self.operand(args[0], t))
         if fn == "neg":
-            return pc.negate_checked(self.operand(args[0], t))
+            v = self.operand(args[0], t)
+            if pa.types.is_unsigned_integer(t):  # no Arrow kernel; 0 - x overflows for x > 0, as in DuckDB
+                return pc.subtract_checked(pa.scalar(0, t), v)
+            return pc.negate_checked(v)
         if fn == "round":
             return self._round(node, t)
         raise ExpressionError(f"unsupported function {fn!r}", fragment=render(node))  # pragma: no cover
@@ -170,10 +184,15 @@ class Evaluator:
         fn = node.fn
         left, right = node.args
         lt, rt = self.typer.type_of(left), self.typer.type_of(right)
+        if pa.types.is_null(t):
+            return pa.scalar(None, pa.null())
         if is_temporal(lt) or is_temporal(rt) or INTERVAL in (lt, rt):
             return self._date_arithmetic(node, t, lt, rt)
         if pa.types.is_floating(t):
             a, b = self.operand(left, t), self.operand(right, t)
+            if fn == "intdiv" and pc.any(pc.and_(pc.equal(b, 0), pc.is_valid(a))).as_py():
+                raise ExpressionError("division by zero (// of non-integers by 0 is an error in DuckDB, "
+                                      "/ gives infinity)", fragment=render(node))
             if fn in ("div", "intdiv"):
                 return pc.divide(a, b)  # x / 0 is +-inf and 0 / 0 is NaN, as in DuckDB
             return _KERNELS[fn][1](a, b)
@@ -238,7 +257,7 @@ class Evaluator:
 
     def _in(self, node: Call) -> Value:
         x_node, *items = node.args
-        ct = self.typer.common_type(node.args, "IN", node)
+        ct = self.typer.common_type(node.args, "IN", node, exact=True)
         if pa.types.is_null(ct):
             return pa.scalar(None, pa.bool_())
         x = self.operand(x_node, ct)
@@ -298,11 +317,12 @@ class Evaluator:
             return pa.scalar(None, t)
         v = self.value(node.args[0])
         if pa.types.is_integer(src):
+            v = pc.cast(v, t)
             return v if digits >= 0 else pc.round(v, digits, round_mode=HALF_AWAY)
         if pa.types.is_decimal(src):
             if digits >= src.scale:
                 return v
-            return pc.cast(pc.round(v, max(digits, -src.precision), round_mode=HALF_AWAY), t)
+            return pc.cast(round_decimal(v, src, max(digits, -src.precision)), t)
         return round_float(v, digits, t)
 
     # -------------------------------------------------------------- CAST and CASE
@@ -348,9 +368,31 @@ def convert(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
         src = plain(src)
         if src == dst:
             return v
+    if pa.types.is_decimal(src) and pa.types.is_floating(dst):
+        return pc.cast(decimal_to_double(v, src), dst, safe=False)
+    if (pa.types.is_integer(src) or pa.types.is_floating(src)) and pa.types.is_floating(dst):
+        return pc.cast(v, dst, safe=False)  # rounds to the nearest float, as DuckDB does
+    if pa.types.is_decimal(src) and pa.types.is_decimal(dst) and dst.scale < src.scale:
+        v = round_decimal(v, src, dst.scale)  # DuckDB rounds when a merge loses scale
     if pa.types.is_date(src) and pa.types.is_timestamp(dst) and dst.tz:
         v = pc.cast(v, pa.timestamp(dst.unit))  # midnight UTC
+    if pa.types.is_integer(src) and pa.types.is_decimal(dst) and INT_DECIMAL_WIDTH[src] + dst.scale > dst.precision:
+        # Arrow checks the precision by type, DuckDB by value: widen first, then narrow with a value check
+        width = INT_DECIMAL_WIDTH[src] + dst.scale
+        v = pc.cast(v, pa.decimal128(width, dst.scale) if width <= 38 else pa.decimal256(width, dst.scale))
     return pc.cast(v, dst)
+
+
+def decimal_to_double(v: Value, t: pa.DataType) -> Value:
+    """A decimal as DOUBLE the way DuckDB converts it: float(unscaled integer) / 10^scale.
+
+    (Arrow's own cast can be an ulp off: 10 / CAST(0.710 AS DOUBLE) would then differ from DuckDB's.)
+    """
+    if t.precision > 18:  # beyond int64: the decimal text, read back correctly rounded
+        return pc.cast(pc.cast(v, pa.string()), pa.float64())
+    shift = pa.scalar(decimal.Decimal(10) ** t.scale, pa.decimal128(t.scale + 1, 0))
+    unscaled = pc.cast(pc.cast(pc.multiply_checked(v, shift), pa.int64()), pa.float64())
+    return pc.divide(unscaled, pa.scalar(10.0 ** t.scale, pa.float64()))
 
 
 def compare(fn: str, a: Value, b: Value, t: pa.DataType) -> Value:
@@ -376,6 +418,15 @@ def decimal_mod(a: Value, b: Value, t: pa.DataType) -> Value:
     a, b = pc.cast(a, wide), pc.cast(b, wide)
     q = pc.round(pc.divide_checked(a, b), 0, round_mode="towards_zero")
     return pc.cast(pc.subtract_checked(a, pc.multiply_checked(q, b)), t)
+
+
+def round_decimal(v: Value, t: pa.DataType, digits: int) -> Value:
+    """Round a decimal half away from zero, one digit wider so that 999.99 can become 1000."""
+    if t.precision < 76:
+        wide = pa.decimal128(t.precision + 1, t.scale) if t.precision < 38 else pa.decimal256(t.precision + 1,
+                                                                                               t.scale)
+        v = pc.cast(v, wide)
+    return pc.round(v, digits, round_mode=HALF_AWAY)
 
 
 def round_float(v: Value, digits: int, t: pa.DataType) -> Value:
@@ -411,9 +462,13 @@ def sql_cast(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
     if pa.types.is_floating(src) and pa.types.is_integer(dst):
         return pc.cast(pc.round(v, 0, round_mode="half_to_even"), dst)
     if pa.types.is_decimal(src) and pa.types.is_integer(dst):
-        return pc.cast(pc.round(v, 0, round_mode=HALF_AWAY), dst)
+        return pc.cast(round_decimal(v, src, 0), dst)
+    if pa.types.is_decimal(src) and pa.types.is_floating(dst):
+        return pc.cast(decimal_to_double(v, src), dst, safe=False)
+    if (pa.types.is_integer(src) or pa.types.is_floating(src)) and pa.types.is_floating(dst):
+        return pc.cast(v, dst, safe=False)  # rounds to the nearest float, as DuckDB does
     if pa.types.is_decimal(src) and pa.types.is_decimal(dst) and dst.scale < src.scale:
-        return pc.cast(pc.round(v, dst.scale, round_mode=HALF_AWAY), dst)
+        return pc.cast(round_decimal(v, src, dst.scale), dst)
     if pa.types.is_floating(src) and pa.types.is_decimal(dst):
         scaled = pc.round(pc.multiply(pc.cast(v, pa.float64()), 10.0 ** dst.scale), 0, round_mode=HALF_AWAY)
         whole = pc.cast(pc.cast(scaled, pa.decimal128(38, 0)), pa.decimal256(38, 0))

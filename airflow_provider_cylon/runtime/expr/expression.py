@@ -99,6 +99,8 @@ class Expr:
         """The rows of ``table`` where the predicate is TRUE (FALSE and NULL are dropped)."""
         self.check_predicate(table.schema)
         mask = self.evaluate(table)
+        if pa.types.is_null(mask.type):  # WHERE NULL keeps nothing
+            mask = mask.cast(pa.bool_())
         return filter_table(table, mask)
 
     def pushdown_filter(self, schema: pa.Schema) -> pc.Expression | None:
@@ -114,16 +116,25 @@ class Expr:
 
 
 def filter_table(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
-    """``table.filter(mask)`` that also works for view columns (pyarrow has no filter kernel for them).
+    """The rows of ``table`` where ``mask`` is TRUE; works for view columns too.
 
-    View columns (string_view, binary_view) are gathered by the kernel at the selected
-    positions: their 16-byte views are copied and the character buffers shared, where a
-    round trip through large_string would copy every byte twice.
+    Column by column: ``Table.filter`` with a mask chunked unlike the table was 20x slower here
+    (0.38 s against 0.02 s for 600k lineitem rows). pyarrow has no filter kernel for views:
+    string_view / binary_view columns are gathered by the kernel at the selected positions
+    (their 16-byte views copied, the character buffers shared), where a round trip through
+    large_string would copy every byte twice.
     """
-    views = [i for i, f in enumerate(table.schema) if plain(f.type) != f.type]
-    if not views:
-        return table.filter(mask)
-    from airflow_provider_cylon.kernel import take
+    positions = None
+    columns = []
+    for f, col in zip(table.schema, table.columns):
+        if plain(f.type) != f.type:
+            if positions is None:
+                positions = pc.indices_nonzero(pc.fill_null(mask, False)).cast(pa.int64())
+                if isinstance(positions, pa.ChunkedArray):
+                    positions = positions.combine_chunks()
+            from airflow_provider_cylon.kernel._native import take_array
 
-    positions = pc.indices_nonzero(pc.fill_null(mask, False)).cast(pa.int64())
-    return take(table, positions if isinstance(positions, pa.Array) else positions.combine_chunks())
+            columns.append(take_array(col, positions))
+        else:
+            columns.append(col.filter(mask))
+    return pa.Table.from_arrays(columns, schema=table.schema)

@@ -36,7 +36,6 @@ INT_DECIMAL_WIDTH = {
     pa.int8(): 3, pa.int16(): 5, pa.int32(): 10, pa.int64(): 19,
     pa.uint8(): 3, pa.uint16(): 5, pa.uint32(): 10, pa.uint64(): 20,
 }
-_SIGNED = {8: pa.int8(), 16: pa.int16(), 32: pa.int32(), 64: pa.int64()}
 ARITHMETIC = ("add", "sub", "mul", "div", "intdiv", "mod")
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
 
@@ -98,6 +97,17 @@ def as_decimal(t: pa.DataType) -> tuple[int, int]:
     return INT_DECIMAL_WIDTH[t], 0
 
 
+def decimal_supertype(types: Sequence[pa.DataType], exact: bool) -> pa.DataType:
+    """The decimal type integers and decimals ``types`` meet in (see :meth:`Typer.common_type`)."""
+    ps = [as_decimal(t) for t in types]
+    scale = max(s for _, s in ps)
+    digits = max(p - s for p, s in ps)
+    cap = MAX_DECIMAL256 if exact else _cap(MAX_DECIMAL256, types)
+    if digits + scale > cap:
+        scale = max(0, cap - digits)  # DuckDB: DECIMAL(38, 38 - integer digits)
+    return decimal_type(min(digits + scale, cap), scale)
+
+
 def _cap(precision: int, types: Sequence[pa.DataType]) -> int:
     wide = any(pa.types.is_decimal256(t) for t in types)
     return min(precision, MAX_DECIMAL256 if wide else MAX_DECIMAL128)
@@ -155,14 +165,17 @@ class Typer:
         hint = f"; did you mean {close[0]!r} ({self.schema.field(close[0]).type})?" if close else ""
         listed = ", ".join(f"{f.name} ({f.type})" for f in list(self.schema)[:30])
         more = f", ... ({len(names) - 30} more)" if len(names) > 30 else ""
-        raise ExpressionError(f"unknown column {node.name!r}{hint} The input has columns: {listed}{more}",
+        lead = f"{hint} The input has columns" if hint else "; the input has columns"
+        raise ExpressionError(f"unknown column {node.name!r}{lead}: {listed}{more}",
                               fragment=node.name)
 
     # -------------------------------------------------------------- common types
-    def common_type(self, nodes: Sequence[Node], what: str, at: Node) -> pa.DataType:
-        """The type ``nodes`` are compared or merged in (CASE, COALESCE, IN, =, BETWEEN).
+    def common_type(self, nodes: Sequence[Node], what: str, at: Node, *, exact: bool = False) -> pa.DataType:
+        """The type ``nodes`` are compared (``exact``: =, IN, BETWEEN) or merged in (CASE, COALESCE).
 
-        A string literal among other types is read as their type (checked here).
+        A string literal among other types is read as their type (checked here). Decimals
+        are compared exactly (in decimal256 if need be); merged as DuckDB does, where a
+        type wider than 38 digits keeps the integer digits and loses scale.
         """
         typed = [(n, self.type_of(n)) for n in nodes]
         non_null = [(n, t) for n, t in typed if not pa.types.is_null(t)]
@@ -171,11 +184,11 @@ class Typer:
         str_lits = [(n, t) for n, t in non_null if isinstance(n, Lit) and is_string(t)]
         others = [(n, t) for n, t in non_null if not (isinstance(n, Lit) and is_string(t))]
         if str_lits and others and not all(is_string(t) for _, t in others):
-            target = self._supertype(others, what, at)
+            target = self._supertype(others, what, at, exact)
             for n, _ in str_lits:
                 self.string_literal_as(n, target, at)
             return target
-        return self._supertype(non_null, what, at)
+        return self._supertype(non_null, what, at, exact)
 
     def string_literal_as(self, lit: Node, target: pa.DataType, at: Node) -> pa.Scalar:
         """A string literal read as ``target`` (e.g. ``'1998-09-02'`` as a date); raises if it does not parse."""
@@ -194,18 +207,16 @@ class Typer:
             raise self.fail(at, f"{subject} is compared with the string {render(lit)}, "
                                 f"which is not a valid {kind}") from err
 
-    def _supertype(self, typed: Sequence[tuple[Node, pa.DataType]], what: str, at: Node) -> pa.DataType:
+    def _supertype(self, typed: Sequence[tuple[Node, pa.DataType]], what: str, at: Node,
+                   exact: bool) -> pa.DataType:
         types = [t for _, t in typed]
-        first = types[0]
         if all(pa.types.is_boolean(t) for t in types):
             return pa.bool_()
         if all(is_numeric(t) for t in types):
             if any(pa.types.is_floating(t) for t in types):
                 return pa.float64() if any(t == pa.float64() for t in types) else pa.float32()
             if any(pa.types.is_decimal(t) for t in types):
-                ps = [as_decimal(t) for t in types]
-                scale = max(s for _, s in ps)
-                return decimal_type(_cap(max(p - s for p, s in ps) + scale, types), scale)
+                return decimal_supertype(types, exact)
             # integer literals adapt to the columns' integer types when they fit
             cols = [(n, t) for n, t in typed if not is_int_literal(n)]
             lits = [n for n, _ in typed if is_int_literal(n)]
@@ -235,7 +246,11 @@ class Typer:
         listing = " and ".join(f"{self.describe(n)}" for n, _ in typed[:4])
         raise self.fail(at, f"type mismatch: {what} needs operands of compatible types, found {listing}")
 
-    def _int_promote(self, a: pa.DataType, b: pa.DataType, at: Node) -> pa.DataType:
+    def _int_promote(self, a: pa.DataType, b: pa.DataType, at: Node, arithmetic: bool = False) -> pa.DataType:
+        """The integer type two integer types meet in.
+
+        DuckDB differs by context: ``uint8 + int8`` is BIGINT, but CASE/COALESCE of the two is SMALLINT.
+        """
         if a == b:
             return a
         sa, sb = pa.types.is_signed_integer(a), pa.types.is_signed_integer(b)
@@ -247,7 +262,9 @@ class Typer:
         if unsigned.bit_width == 64:
             raise self.fail(at, f"{unsigned} mixed with {signed} needs a 128-bit integer (DuckDB's HUGEINT), "
                                 "which is not supported; CAST one side to DECIMAL(38,0) or DOUBLE")
-        return _SIGNED[2 * unsigned.bit_width]
+        if arithmetic:
+            return pa.int64()
+        return {8: pa.int16(), 16: pa.int32(), 32: pa.int64()}[unsigned.bit_width]
 
     # -------------------------------------------------------------- operators
     def _call(self, node: Call) -> pa.DataType:
@@ -255,7 +272,7 @@ class Typer:
         if fn in ARITHMETIC:
             return self._arithmetic(node)
         if fn in COMPARISONS:
-            self.common_type(args, f"comparison {render(node)}", node)
+            self.common_type(args, f"comparison {render(node)}", node, exact=True)
             return pa.bool_()
         if fn in ("and", "or", "not"):
             for a in args:
@@ -275,10 +292,10 @@ class Typer:
                 raise self.fail(node, f"the LIKE pattern must be a string literal, found {render(pattern)}")
             return pa.bool_()
         if fn in ("in", "not_in"):
-            self.common_type(args, f"{render(args[0])} IN (...)", node)
+            self.common_type(args, f"{render(args[0])} IN (...)", node, exact=True)
             return pa.bool_()
         if fn in ("between", "not_between"):
-            self.common_type(args, "BETWEEN", node)
+            self.common_type(args, "BETWEEN", node, exact=True)
             return pa.bool_()
         if fn in ("coalesce", "nullif"):
             return plain(self.common_type(args, fn.upper(), node))
@@ -311,7 +328,7 @@ class Typer:
             if not (is_numeric(t) or pa.types.is_null(t)):
                 what = "abs()" if fn == "abs" else "unary -"
                 raise self.fail(node, f"{what} needs a number, found {self.describe(args[0])}")
-            return pa.int32() if pa.types.is_null(t) else t
+            return pa.int64() if pa.types.is_null(t) else t  # DuckDB: -NULL and abs(NULL) are BIGINT
         if fn == "round":
             return self._round(node)
         raise self.fail(node, f"unsupported function {fn!r}")  # pragma: no cover - tree.FUNCTIONS guards
@@ -343,14 +360,19 @@ class Typer:
         digits = self.digits_of(node, 1, "the number of digits of round()") or 0
         if pa.types.is_decimal(t):
             return decimal_type(t.precision, max(0, min(digits, t.scale)))
-        return pa.float64() if pa.types.is_null(t) else t
+        if pa.types.is_unsigned_integer(t):
+            if t.bit_width == 64:
+                raise self.fail(node, "round() of a ubigint gives DuckDB's HUGEINT, which is not supported; "
+                                      "CAST it to BIGINT first")
+            return pa.int64()  # DuckDB rounds unsigned integers as BIGINT
+        return pa.int64() if pa.types.is_null(t) else t
 
     def _arithmetic(self, node: Call) -> pa.DataType:
         fn = node.fn
         left, right = node.args
         lt, rt = self.type_of(left), self.type_of(right)
         if pa.types.is_null(lt) and pa.types.is_null(rt):
-            return pa.float64() if fn == "div" else pa.int32()
+            return pa.float64() if fn == "div" else pa.int64()  # as DuckDB types NULL + NULL
         if is_temporal(lt) or is_temporal(rt) or lt == INTERVAL or rt == INTERVAL:
             return self._date_arithmetic(node, lt, rt)
         for side, t in ((left, lt), (right, rt)):
@@ -358,6 +380,9 @@ class Typer:
                 sym = {"add": "+", "sub": "-", "mul": "*", "div": "/", "intdiv": "//", "mod": "%"}[fn]
                 raise self.fail(node, f"type mismatch: {sym} needs numbers, found {self.describe(left)} "
                                       f"{sym} {self.describe(right)}")
+        if (pa.types.is_null(lt) or pa.types.is_null(rt)) and fn in ("add", "sub", "mul", "mod") and \
+                any(pa.types.is_decimal(t) for t in (lt, rt)):
+            return pa.null()  # DuckDB types DECIMAL + NULL as NULL
         lt = rt if pa.types.is_null(lt) else lt
         rt = lt if pa.types.is_null(rt) else rt
         floats = [t for t in (lt, rt) if pa.types.is_floating(t)]
@@ -373,7 +398,7 @@ class Typer:
                 lt = rt
             if is_int_literal(right) and fits(right.value, lt):  # type: ignore[union-attr]
                 rt = lt
-            return self._int_promote(lt, rt, node)
+            return self._int_promote(lt, rt, node, arithmetic=True)
         (p1, s1), (p2, s2) = as_decimal(lt), as_decimal(rt)
         types = (lt, rt)
         if fn in ("add", "sub"):
@@ -389,7 +414,11 @@ class Typer:
             return decimal_type(_cap(max(precision, scale), types), scale)
         # mod: the common decimal type
         scale = max(s1, s2)
-        return decimal_type(_cap(max(p1 - s1, p2 - s2) + scale, types), scale)
+        width = max(p1 - s1, p2 - s2) + scale
+        if width > _cap(MAX_DECIMAL256, types):
+            raise self.fail(node, f"% of {self.describe(left)} and {self.describe(right)} needs more than 38 "
+                                  "digits, where DuckDB computes in DOUBLE (fmod); that is not supported")
+        return decimal_type(width, scale)
 
     def _date_arithmetic(self, node: Call, lt: pa.DataType, rt: pa.DataType) -> pa.DataType:
         fn = node.fn
