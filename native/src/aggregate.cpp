@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "key_table.h"
+#include "parallel.h"
 #include "row_compare.h"
 
 namespace cylon {
@@ -17,6 +18,10 @@ Status CheckRows(const GroupIds& g, const Column& v) {
   }
   return Status::OK();
 }
+
+// Few groups next to many rows: per-thread partial results stay in cache and
+// merging them costs little.
+bool SmallGroups(const GroupIds& g) { return g.groups <= (1 << 14) && g.rows >= (1 << 18) && KernelThreads() > 1; }
 
 template <typename T>
 void NullWhereZero(const Vec<int64_t>& counts, OutputColumn<T>* out) {
@@ -59,8 +64,21 @@ Status SumDouble(const GroupIds& g, const Column& v, OutputColumn<double>* out) 
   Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
   double* s = out->values.data();
   if (v.kind == Kind::kFloat && v.width == 8 && !v.has_nulls()) {
-    // The hot path (float64 without nulls): no per-row branches.
+    // The hot path (float64 without nulls): no per-row branches; few groups
+    // (cache-sized per-thread sums) are summed on every thread, then merged.
     const double* x = reinterpret_cast<const double*>(v.data) + v.offset;
+    if (SmallGroups(g)) {
+      std::vector<Vec<double>> part(KernelThreads());
+      const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+        part[t].assign(static_cast<size_t>(g.groups), 0.0);
+        double* ps = part[t].data();
+        for (int64_t i = b; i < e; ++i) ps[g.ids[i]] += x[i];
+      });
+      for (int t = 0; t < chunks; ++t) {
+        for (int64_t k = 0; k < g.groups; ++k) s[k] += part[t][k];
+      }
+      return Status::OK();  // no nulls: every group has a value
+    }
     for (int64_t i = 0; i < g.rows; ++i) {
       s[g.ids[i]] += x[i];
       ++counts[g.ids[i]];
@@ -83,6 +101,22 @@ Status CountValid(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   out->values.assign(static_cast<size_t>(g.groups), 0);
   int64_t* c = out->values.data();
+  if (SmallGroups(g)) {
+    std::vector<Vec<int64_t>> part(KernelThreads());
+    const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+      part[t].assign(static_cast<size_t>(g.groups), 0);
+      int64_t* pc = part[t].data();
+      if (!v.has_nulls()) {
+        for (int64_t i = b; i < e; ++i) ++pc[g.ids[i]];
+      } else {
+        for (int64_t i = b; i < e; ++i) pc[g.ids[i]] += v.is_valid(i);
+      }
+    });
+    for (int t = 0; t < chunks; ++t) {
+      for (int64_t k = 0; k < g.groups; ++k) c[k] += part[t][k];
+    }
+    return Status::OK();
+  }
   if (!v.has_nulls()) {
     for (int64_t i = 0; i < g.rows; ++i) ++c[g.ids[i]];
   } else {

@@ -17,6 +17,7 @@
 #include "export.h"
 #include "gather.h"
 #include "hash_join.h"
+#include "key_codes.h"
 #include "key_table.h"
 #include "parallel.h"
 #include "partition.h"
@@ -221,6 +222,18 @@ NB_MODULE(_ext, m) {
 
   m.def("group_ids", [](const nb::list& keys, bool nulls_equal, bool ordered) {
     ImportedColumns cols = ImportAll(keys);
+    {
+      cylon::Vec<int64_t> gids, first;
+      bool done = false;
+      {
+        nb::gil_scoped_release release;
+        done = cylon::GroupIdsByPacking(cols.views, cols.rows(), nulls_equal, ordered, &gids, &first);
+      }
+      if (done) {
+        const int64_t groups = static_cast<int64_t>(first.size());
+        return nb::make_tuple(VectorToCapsules(std::move(gids)), VectorToCapsules(std::move(first)), groups);
+      }
+    }
     if (!ordered && cols.views.size() == 1 && cols.rows() >= 65536) {
       cylon::Vec<int64_t> gids, first;
       bool done;
