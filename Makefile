@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv build demo test test-kernel bench airflow clean
+.PHONY: venv build demo test test-kernel test-native bench airflow clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,14 @@ build: $(STAMP)
 demo: build
 	$(PY) -m airflow_provider_cylon.cli demo
 
-test: build
+test: build test-native
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The kernel's C++ tests (native/tests), standalone of Python, under ctest.
+test-native:
+	cmake -S native/tests -B build/native-tests -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	cmake --build build/native-tests -j2
+	ctest --test-dir build/native-tests --output-on-failure
 
 test-kernel: build
 	$(PY) -m pytest -q tests/unit/kernel $(PYTEST_ARGS)
