@@ -25,12 +25,13 @@ from airflow_provider_cylon.kernel import _ext
 from airflow_provider_cylon.kernel._native import (
     CylonKernelError,
     as_list,
+    capsules,
     contiguous,
     imported,
     is_key_type,
     key_array,
-    key_capsules,
     one_capsule,
+    require_columns,
     take_array,
 )
 
@@ -83,7 +84,7 @@ class _Groups:
             self.count = 1
             return
         # Group order is free in a group-by, so the partitioned (unordered) path may be used.
-        gid_caps, first_caps, self.count = _ext.group_ids(key_capsules(table, by, input_name=input_name), True, False)
+        gid_caps, first_caps, self.count = _ext.group_ids(_group_keys(table, by, input_name), True, False)
         self.ids = imported(gid_caps)
         self.first = imported(first_caps)
 
@@ -145,6 +146,24 @@ class _Groups:
         decoded = key_array(values, input_name="table", column_name=name)
         counts, rows = self.aggregate("count_distinct", decoded, name)
         return counts, rows
+
+
+def _group_keys(table: pa.Table, by: list[str], input_name: str) -> list[tuple[str, Any, Any]]:
+    """Key capsules for grouping: a dictionary column whose values are distinct and
+    non-null groups by its indices (a small integer range: the direct-indexed path),
+    without decoding; any other column as every op reads keys."""
+    require_columns(table, by, input_name=input_name)
+    arrays = []
+    for name in by:
+        column = table.column(name)
+        if pa.types.is_dictionary(column.type) and is_key_type(column.type):
+            arr = contiguous(column)
+            values = arr.dictionary
+            if values.null_count == 0 and pc.count_distinct(values).as_py() == len(values):
+                arrays.append(arr.indices)
+                continue
+        arrays.append(key_array(column, input_name=input_name, column_name=name))
+    return capsules(arrays, by)
 
 
 def _finish_var(n: pa.Array, m2: pa.Array, std: bool) -> pa.Array:
