@@ -10,7 +10,7 @@ from airflow_provider_cylon import kernel
 from .tables import duck
 from .test_groupby import assert_same_groups
 
-N = 150_000
+N = 300_000  # above the few-groups parallel aggregation threshold (2^18 rows)
 
 
 def with_nulls(arr: pa.Array, rng: np.random.Generator, rate: float = 0.05) -> pa.Array:
@@ -49,13 +49,20 @@ def test_large_groupby_paths_match_duckdb(kind: str) -> None:
     rng = np.random.default_rng(sum(map(ord, kind)))
     cols = keys_of(kind, rng)
     cols["v"] = with_nulls(pa.array(rng.integers(-1000, 1000, N)), rng)
+    f = rng.standard_normal(N)
+    f[rng.random(N) < 0.01] = np.nan  # NaN is the largest float (min skips it, max is it)
+    cols["f"] = with_nulls(pa.array(f), rng)
     cols["rid"] = pa.array(np.arange(N))
     t = pa.table(cols)
     keys = [c for c in cols if c.startswith("k")]
-    ours = kernel.groupby(t, keys, {"v": list(OPS)})
-    ref = duck(f"SELECT {', '.join(keys)}, {', '.join(f'{sql} AS v_{op}' for op, sql in OPS.items())} "
-               f"FROM t GROUP BY ALL", t=t)
+    ours = kernel.groupby(t, keys, {"v": list(OPS), "f": ["min", "max", "sum"]})
+    ref = duck(f"SELECT {', '.join(keys)}, {', '.join(f'{sql} AS v_{op}' for op, sql in OPS.items())}, "
+               f"min(f) AS f_min, max(f) AS f_max, sum(f) AS f_sum FROM t GROUP BY ALL", t=t)
     assert_same_groups(ours, ref, keys, list(OPS))
+    floats = ["min", "max", "sum"]
+    assert_same_groups(ours.select(keys + [f"f_{op}" for op in floats]).rename_columns(keys + [f"v_{op}" for op in floats]),
+                       ref.select(keys + [f"f_{op}" for op in floats]).rename_columns(keys + [f"v_{op}" for op in floats]),
+                       keys, floats)
     # DISTINCT through the same paths keeps first appearances in order.
     distinct = kernel.unique(t.select(keys))
     assert distinct.to_pylist() == duck(f"SELECT {', '.join(keys)} FROM (SELECT *, row_number() OVER () AS rn FROM t) "
