@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv build demo test lint-imports test-kernel bench airflow clean
+.PHONY: venv build demo test lint-imports test-kernel test-native bench airflow clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,14 @@ demo: build
 lint-imports: build
 	$(VENV)/bin/lint-imports
 
-test: build lint-imports
+test: build lint-imports test-native
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The kernel's C++ tests (native/tests), standalone of Python, under ctest.
+test-native:
+	cmake -S native/tests -B build/native-tests -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	cmake --build build/native-tests -j2
+	ctest --test-dir build/native-tests --output-on-failure
 
 test-kernel: build
 	$(PY) -m pytest -q tests/unit/kernel $(PYTEST_ARGS)

@@ -25,11 +25,13 @@ from airflow_provider_cylon.kernel import _ext
 from airflow_provider_cylon.kernel._native import (
     CylonKernelError,
     as_list,
+    capsules,
     contiguous,
     imported,
+    is_key_type,
     key_array,
-    key_capsules,
     one_capsule,
+    require_columns,
     take_array,
 )
 
@@ -74,6 +76,7 @@ class _Groups:
     """Dense group ids of a table's key columns and the first row of each group."""
 
     def __init__(self, table: pa.Table, by: list[str], *, input_name: str) -> None:
+        self._memo: dict[tuple[Any, ...], Any] = {}
         if not by:
             # A global aggregate: one group, even over no rows (SQL without GROUP BY).
             self.ids: pa.Int64Array = pa.repeat(pa.scalar(0, pa.int64()), table.num_rows)
@@ -81,18 +84,27 @@ class _Groups:
             self.count = 1
             return
         # Group order is free in a group-by, so the partitioned (unordered) path may be used.
-        gid_caps, first_caps, self.count = _ext.group_ids(key_capsules(table, by, input_name=input_name), True, False)
+        gid_caps, first_caps, self.count = _ext.group_ids(_group_keys(table, by, input_name), True, False)
         self.ids = imported(gid_caps)
         self.first = imported(first_caps)
 
     def aggregate(self, op: str, values: pa.Array, name: str) -> Any:
-        return _ext.aggregate(self.ids_capsule(), self.count, op, one_capsule(values, name))
+        # One call computes an aggregate once (mean reuses sum and count) — keyed by
+        # the array's buffers, so the same column under another wrapper hits too.
+        key = (op, name, values.type, tuple(b.address if b is not None else 0 for b in values.buffers()),
+               values.offset, len(values))
+        if key not in self._memo:
+            out = _ext.aggregate(self.ids_capsule(), self.count, op, one_capsule(values, name))
+            # One result is (schema, array) capsules; several are a tuple of those. The
+            # entry keeps ``values`` alive, so no other array can reuse its addresses.
+            self._memo[key] = (values, tuple(imported(c) for c in out) if isinstance(out[0], tuple) else imported(out))
+        return self._memo[key][1]
 
     def ids_capsule(self) -> tuple[str, Any, Any]:
         return one_capsule(self.ids, "__group_id")
 
     def array(self, op: str, values: pa.Array, name: str) -> pa.Array:
-        return imported(self.aggregate(op, values, name))
+        return self.aggregate(op, values, name)
 
     def rows(self, op: str) -> pa.Int64Array:
         """first_row / last_row per group."""
@@ -123,7 +135,7 @@ class _Groups:
         if pa.types.is_decimal(values.type):
             values = values.cast(pa.float64())  # as DuckDB's var_samp(decimal): over doubles
         n, mean, m2 = self.aggregate("moments", values, name)
-        return imported(n), imported(mean), imported(m2)
+        return n, mean, m2
 
     def take_extreme(self, values: pa.Array, name: str, op: str) -> pa.Array:
         decoded = key_array(values, input_name="table", column_name=name)
@@ -133,7 +145,25 @@ class _Groups:
     def distinct_counts(self, values: pa.Array, name: str) -> tuple[pa.Array, pa.Array]:
         decoded = key_array(values, input_name="table", column_name=name)
         counts, rows = self.aggregate("count_distinct", decoded, name)
-        return imported(counts), imported(rows)
+        return counts, rows
+
+
+def _group_keys(table: pa.Table, by: list[str], input_name: str) -> list[tuple[str, Any, Any]]:
+    """Key capsules for grouping: a dictionary column whose values are distinct and
+    non-null groups by its indices (a small integer range: the direct-indexed path),
+    without decoding; any other column as every op reads keys."""
+    require_columns(table, by, input_name=input_name)
+    arrays = []
+    for name in by:
+        column = table.column(name)
+        if pa.types.is_dictionary(column.type) and is_key_type(column.type):
+            arr = contiguous(column)
+            values = arr.dictionary
+            if values.null_count == 0 and pc.count_distinct(values).as_py() == len(values):
+                arrays.append(arr.indices)
+                continue
+        arrays.append(key_array(column, input_name=input_name, column_name=name))
+    return capsules(arrays, by)
 
 
 def _finish_var(n: pa.Array, m2: pa.Array, std: bool) -> pa.Array:
@@ -206,8 +236,11 @@ def _direct(groups: _Groups, values: pa.Array, col: str, op: str) -> pa.Array:
 
 
 def _count(groups: _Groups, values: pa.Array, col: str) -> pa.Array:
-    valid = pc.is_valid(values)
-    return groups.array("sum_signed", valid, col).fill_null(0)
+    if values.null_count == 0:
+        return groups.array("count", groups.ids, "__group_id")  # group sizes, counted once
+    if is_key_type(values.type) and not pa.types.is_dictionary(values.type):
+        return groups.array("count", values, col)  # the kernel reads the validity bitmap
+    return groups.array("sum_signed", pc.is_valid(values), col).fill_null(0)
 
 
 def _state(col: str, op: str, state: str) -> str:

@@ -1,10 +1,13 @@
 #include "aggregate.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <type_traits>
 
+#include "group_ids.h"
 #include "key_table.h"
+#include "parallel.h"
 #include "row_compare.h"
 
 namespace cylon {
@@ -17,6 +20,10 @@ Status CheckRows(const GroupIds& g, const Column& v) {
   }
   return Status::OK();
 }
+
+// Few groups next to many rows: per-thread partial results stay in cache and
+// merging them costs little.
+bool SmallGroups(const GroupIds& g) { return g.groups <= (1 << 14) && g.rows >= (1 << 18) && KernelThreads() > 1; }
 
 template <typename T>
 void NullWhereZero(const Vec<int64_t>& counts, OutputColumn<T>* out) {
@@ -59,8 +66,21 @@ Status SumDouble(const GroupIds& g, const Column& v, OutputColumn<double>* out) 
   Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
   double* s = out->values.data();
   if (v.kind == Kind::kFloat && v.width == 8 && !v.has_nulls()) {
-    // The hot path (float64 without nulls): no per-row branches.
+    // The hot path (float64 without nulls): no per-row branches; few groups
+    // (cache-sized per-thread sums) are summed on every thread, then merged.
     const double* x = reinterpret_cast<const double*>(v.data) + v.offset;
+    if (SmallGroups(g)) {
+      std::vector<Vec<double>> part(KernelThreads());
+      const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+        part[t].assign(static_cast<size_t>(g.groups), 0.0);
+        double* ps = part[t].data();
+        for (int64_t i = b; i < e; ++i) ps[g.ids[i]] += x[i];
+      });
+      for (int t = 0; t < chunks; ++t) {
+        for (int64_t k = 0; k < g.groups; ++k) s[k] += part[t][k];
+      }
+      return Status::OK();  // no nulls: every group has a value
+    }
     for (int64_t i = 0; i < g.rows; ++i) {
       s[g.ids[i]] += x[i];
       ++counts[g.ids[i]];
@@ -83,6 +103,22 @@ Status CountValid(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   out->values.assign(static_cast<size_t>(g.groups), 0);
   int64_t* c = out->values.data();
+  if (SmallGroups(g)) {
+    std::vector<Vec<int64_t>> part(KernelThreads());
+    const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+      part[t].assign(static_cast<size_t>(g.groups), 0);
+      int64_t* pc = part[t].data();
+      if (!v.has_nulls()) {
+        for (int64_t i = b; i < e; ++i) ++pc[g.ids[i]];
+      } else {
+        for (int64_t i = b; i < e; ++i) pc[g.ids[i]] += v.is_valid(i);
+      }
+    });
+    for (int t = 0; t < chunks; ++t) {
+      for (int64_t k = 0; k < g.groups; ++k) c[k] += part[t][k];
+    }
+    return Status::OK();
+  }
   if (!v.has_nulls()) {
     for (int64_t i = 0; i < g.rows; ++i) ++c[g.ids[i]];
   } else {
@@ -91,21 +127,67 @@ Status CountValid(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out
   return Status::OK();
 }
 
+namespace {
+
+// Row of the best valid value of rows [b, e) per group into best[] (-1: none);
+// better(i, j) says row i beats row j. Ties keep the earlier row.
+template <typename Better>
+void ArgBestRange(const GroupIds& g, const Column& v, int64_t b, int64_t e, int64_t* best, const Better& better) {
+  for (int64_t i = b; i < e; ++i) {
+    if (v.has_nulls() && !v.is_valid(i)) continue;
+    int64_t& slot = best[g.ids[i]];
+    if (slot < 0 || better(i, slot)) slot = i;
+  }
+}
+
+template <typename Better>
+void ArgBest(const GroupIds& g, const Column& v, int64_t* best, const Better& better) {
+  if (!SmallGroups(g)) {
+    ArgBestRange(g, v, 0, g.rows, best, better);
+    return;
+  }
+  // Few groups: each thread keeps its own winners, merged in row order (ties: earlier row).
+  std::vector<Vec<int64_t>> part(KernelThreads());
+  const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+    part[t].assign(static_cast<size_t>(g.groups), -1);
+    ArgBestRange(g, v, b, e, part[t].data(), better);
+  });
+  for (int t = 0; t < chunks; ++t) {
+    for (int64_t k = 0; k < g.groups; ++k) {
+      const int64_t r = part[t][k];
+      if (r >= 0 && (best[k] < 0 || better(r, best[k]))) best[k] = r;
+    }
+  }
+}
+
+}  // namespace
+
 Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<int64_t>* out) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   out->values.assign(static_cast<size_t>(g.groups), -1);
   int64_t* best = out->values.data();
-  const Columns cols{&v};
-  for (int64_t i = 0; i < g.rows; ++i) {
-    if (!v.is_valid(i)) continue;
-    int64_t& b = best[g.ids[i]];
-    if (b < 0) {
-      b = i;
-      continue;
+  // Typed comparisons for the common value types; the generic one otherwise.
+  // NaN is the largest float, so max() of a group with NaN is NaN (as DuckDB).
+  if (v.kind == Kind::kFloat && v.width == 8) {
+    const double* x = reinterpret_cast<const double*>(v.data) + v.offset;
+    auto above = [x](int64_t i, int64_t j) { return std::isnan(x[j]) ? false : (std::isnan(x[i]) || x[i] > x[j]); };
+    if (is_max) {
+      ArgBest(g, v, best, above);
+    } else {
+      ArgBest(g, v, best, [&](int64_t i, int64_t j) { return above(j, i); });
     }
-    // NaN is the largest float, so max() of a group with NaN is NaN (as DuckDB).
-    const int c = CompareValues(v, i, v, b);
-    if (is_max ? c > 0 : c < 0) b = i;
+  } else if (v.kind == Kind::kSigned && v.width == 8) {
+    const int64_t* x = reinterpret_cast<const int64_t*>(v.data) + v.offset;
+    if (is_max) {
+      ArgBest(g, v, best, [x](int64_t i, int64_t j) { return x[i] > x[j]; });
+    } else {
+      ArgBest(g, v, best, [x](int64_t i, int64_t j) { return x[i] < x[j]; });
+    }
+  } else {
+    ArgBest(g, v, best, [&](int64_t i, int64_t j) {
+      const int c = CompareValues(v, i, v, j);
+      return is_max ? c > 0 : c < 0;
+    });
   }
   for (int64_t k = 0; k < g.groups; ++k) {
     if (best[k] < 0) {
@@ -306,11 +388,14 @@ Status CountDistinct(const GroupIds& g, const Column& v, OutputColumn<int64_t>* 
   gid_col.width = 8;
   gid_col.length = g.rows;
   gid_col.data = reinterpret_cast<const uint8_t*>(g.ids);
-  KeyTable pairs;
-  CYLON_RETURN_NOT_OK(pairs.Build(Columns{&gid_col, &v}, g.rows, /*nulls_equal=*/true));
+  // The (group, value) pairs go through the group-id paths: small value ranges
+  // pack with the group id into one direct index or code.
+  Vec<int64_t> pair_of_row, first_rows;
+  CYLON_RETURN_NOT_OK(GroupRows(Columns{&gid_col, &v}, g.rows, /*nulls_equal=*/true, /*ordered=*/true, &pair_of_row,
+                                &first_rows));
   out->values.assign(static_cast<size_t>(g.groups), 0);
   pair_rows->clear();
-  for (int64_t r : pairs.first_row()) {
+  for (int64_t r : first_rows) {
     if (!v.is_valid(r)) continue;
     ++out->values[g.ids[r]];
     pair_rows->push_back(r);

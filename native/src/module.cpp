@@ -17,10 +17,10 @@
 #include "export.h"
 #include "gather.h"
 #include "hash_join.h"
+#include "group_ids.h"
 #include "key_table.h"
 #include "parallel.h"
 #include "partition.h"
-#include "radix_group.h"
 #include "row_hash.h"
 #include "sort.h"
 
@@ -221,26 +221,13 @@ NB_MODULE(_ext, m) {
 
   m.def("group_ids", [](const nb::list& keys, bool nulls_equal, bool ordered) {
     ImportedColumns cols = ImportAll(keys);
-    if (!ordered && cols.views.size() == 1 && cols.rows() >= 65536) {
-      cylon::Vec<int64_t> gids, first;
-      bool done;
-      {
-        nb::gil_scoped_release release;
-        done = cylon::RadixGroupIds(*cols.views[0], cols.rows(), nulls_equal, &gids, &first);
-      }
-      if (done) {
-        const int64_t groups = static_cast<int64_t>(first.size());
-        return nb::make_tuple(VectorToCapsules(std::move(gids)), VectorToCapsules(std::move(first)), groups);
-      }
-    }
-    cylon::KeyTable table;
+    cylon::Vec<int64_t> gids, first;
     {
       nb::gil_scoped_release release;
-      ThrowIfError(table.Build(cols.views, cols.rows(), nulls_equal));
+      ThrowIfError(cylon::GroupRows(cols.views, cols.rows(), nulls_equal, ordered, &gids, &first));
     }
-    const int64_t groups = table.num_groups();
-    return nb::make_tuple(VectorToCapsules(std::move(table.mutable_group_of_row())),
-                          VectorToCapsules(std::move(table.mutable_first_row())), groups);
+    const int64_t groups = static_cast<int64_t>(first.size());
+    return nb::make_tuple(VectorToCapsules(std::move(gids)), VectorToCapsules(std::move(first)), groups);
   }, "keys"_a, "nulls_equal"_a = true, "ordered"_a = true,
      "Dense group id per row, first row of each group, group count. ordered: groups numbered by "
      "first appearance; otherwise in any order (the partitioned path, faster for many groups).");

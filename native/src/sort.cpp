@@ -208,6 +208,75 @@ void StableSortByFixedColumn(const Column& c, bool ascending, Vec<int64_t>& perm
   std::copy(nulls.begin(), nulls.end(), perm.begin() + static_cast<int64_t>(rows.size()));
 }
 
+// Big-endian first 8 bytes of a string, zero-padded: codes order as the
+// strings' prefixes do (a normalised key prefix, as DuckDB's sort keys and
+// Polars' row encoding), so a radix pass settles most comparisons.
+inline uint64_t PrefixCode(std::string_view s, size_t skip) {
+  uint64_t v = 0;
+  if (s.size() > skip) std::memcpy(&v, s.data() + skip, std::min<size_t>(8, s.size() - skip));
+  return __builtin_bswap64(v);
+}
+
+// Bytes every valid value of c starts with (keys often share a prefix: the
+// 8 bytes after it are the ones that tell rows apart).
+size_t CommonPrefix(const Column& c, int64_t num_rows) {
+  int64_t ref = -1;
+  size_t common = 0;
+  for (int64_t i = 0; i < num_rows; ++i) {
+    if (!c.is_valid(i)) continue;
+    const std::string_view s = c.bytes(i);
+    if (ref < 0) {
+      ref = i;
+      common = s.size();
+      continue;
+    }
+    const std::string_view r = c.bytes(ref);
+    size_t k = 0;
+    const size_t m = std::min(common, s.size());
+    while (k < m && r[k] == s[k]) ++k;
+    common = k;
+    if (common == 0) break;
+  }
+  return common;
+}
+
+// Sort with a binary first key: radix on its 8-byte prefixes, then each run of
+// equal prefixes (in row order, the radix being stable) by full comparison.
+void SortByStringPrefix(const Columns& keys, int64_t num_rows, const Vec<uint8_t>& ascending, Vec<int64_t>* out) {
+  const Column& first = *keys[0];
+  Vec<uint64_t> codes;
+  Vec<int64_t> rows, nulls;
+  codes.reserve(static_cast<size_t>(num_rows));
+  rows.reserve(static_cast<size_t>(num_rows));
+  const size_t skip = CommonPrefix(first, num_rows);
+  for (int64_t i = 0; i < num_rows; ++i) {
+    if (!first.is_valid(i)) {
+      nulls.push_back(i);  // nulls last in both directions
+      continue;
+    }
+    const uint64_t code = PrefixCode(first.bytes(i), skip);
+    codes.push_back(ascending[0] ? code : ~code);
+    rows.push_back(i);
+  }
+  RadixSortPairs(codes, rows, 8);
+  // Runs of equal prefixes: sorted in parallel, each by the full key.
+  std::vector<std::pair<int64_t, int64_t>> runs;
+  const int64_t n = static_cast<int64_t>(rows.size());
+  for (int64_t b = 0; b < n;) {
+    int64_t e = b + 1;
+    while (e < n && codes[e] == codes[b]) ++e;
+    if (e - b > 1) runs.emplace_back(b, e);
+    b = e;
+  }
+  auto less = [&](int64_t a, int64_t b) { return CompareRows(keys, a, keys, b, ascending) < 0; };
+  ParallelTasks(static_cast<int64_t>(runs.size()), [&](int64_t r) {
+    std::stable_sort(rows.begin() + runs[r].first, rows.begin() + runs[r].second, less);
+  });
+  if (keys.size() > 1) std::stable_sort(nulls.begin(), nulls.end(), less);
+  std::copy(rows.begin(), rows.end(), out->begin());
+  std::copy(nulls.begin(), nulls.end(), out->begin() + n);
+}
+
 }  // namespace
 
 Status ArgSort(const Columns& keys, int64_t num_rows, const Vec<uint8_t>& ascending,
@@ -218,6 +287,10 @@ Status ArgSort(const Columns& keys, int64_t num_rows, const Vec<uint8_t>& ascend
   const bool all_fixed = std::all_of(keys.begin(), keys.end(), [](const Column* c) { return c->has_int_code(); });
   if (all_fixed && num_rows > 64) {
     for (size_t k = keys.size(); k-- > 0;) StableSortByFixedColumn(*keys[k], ascending[k], *out);
+    return Status::OK();
+  }
+  if (keys[0]->is_binary() && num_rows > 64) {
+    SortByStringPrefix(keys, num_rows, ascending, out);
     return Status::OK();
   }
   std::stable_sort(out->begin(), out->end(), [&](int64_t a, int64_t b) {

@@ -116,3 +116,22 @@ def test_sorting_a_single_integer_column_sorts_values_in_place(type_: pa.DataTyp
     out = kernel.sort(t, "k", ascending)
     assert out.schema == t.schema
     assert out.column("k").equals(t.sort_by([("k", order)]).column("k"))
+
+
+@pytest.mark.parametrize("view", [False, True])
+@pytest.mark.parametrize("ascending", [[True, True], [False, True], [True, False]])
+def test_string_prefix_sort_of_many_rows_is_stable_and_exact(view, ascending) -> None:
+    """Beyond 64 rows strings sort by 8-byte prefixes after the common prefix, then by full comparison."""
+    import random
+
+    rnd = random.Random(5)
+    words = ["", "a", "ab", "ab\x00", "abc", "é", "日本", "zz" * 9, "prefix-only"]
+    values = [None if rnd.random() < 0.05 else "shared/" + rnd.choice(words) + str(rnd.randint(0, 30)) * rnd.randint(0, 3)
+              for _ in range(5000)]
+    t = pa.table({"s": pa.array(values, pa.string_view() if view else pa.string()),
+                  "i": pa.array([rnd.randint(0, 3) for _ in values]), "rid": pa.array(range(len(values)))})
+    ours = kernel.sort(t, ["s", "i"], ascending)
+    order = [("s", "ascending" if ascending[0] else "descending"), ("i", "ascending" if ascending[1] else "descending")]
+    want = t.cast(pa.schema([("s", pa.string()), ("i", pa.int64()), ("rid", pa.int64())])).sort_by(
+        order, null_placement="at_end")
+    assert ours.column("rid").to_pylist() == want.column("rid").to_pylist()

@@ -1,0 +1,235 @@
+#include "key_codes.h"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+#include "key_table.h"
+#include "parallel.h"
+#include "radix_group.h"
+
+namespace cylon {
+namespace {
+
+bool IntegerLike(const Column& c) {
+  return c.kind == Kind::kSigned || c.kind == Kind::kUnsigned || c.kind == Kind::kBool;
+}
+
+// Value of row i relative to the column's minimum (valid rows only).
+inline uint64_t Offset(const Column& c, int64_t i, int64_t min) {
+  return c.int_bits(i) - static_cast<uint64_t>(min);
+}
+
+// Range of the valid values of rows [b, e) as int64 (signed) or uint64 bit patterns.
+template <typename T>
+void TypedRange(const Column& c, int64_t b, int64_t e, T* lo, T* hi, bool* seen) {
+  const T* v = reinterpret_cast<const T*>(c.data) + c.offset;
+  T l = std::numeric_limits<T>::max(), h = std::numeric_limits<T>::lowest();
+  if (!c.has_nulls()) {
+    for (int64_t i = b; i < e; ++i) {
+      l = std::min(l, v[i]);
+      h = std::max(h, v[i]);
+    }
+    *seen = e > b;
+  } else {
+    for (int64_t i = b; i < e; ++i) {
+      if (!c.is_valid(i)) continue;
+      l = std::min(l, v[i]);
+      h = std::max(h, v[i]);
+      *seen = true;
+    }
+  }
+  *lo = l;
+  *hi = h;
+}
+
+// Smallest and largest valid value of an integer-like column, as a 128-bit
+// range (signed values sign-extended, unsigned zero-extended); false if all null.
+bool ColumnRange(const Column& c, int64_t num_rows, __int128* lo, __int128* hi) {
+  const int threads = KernelThreads();
+  std::vector<__int128> los(threads), his(threads);
+  std::vector<char> any(threads, 0);
+  ParallelChunks(num_rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+    bool seen = false;
+    auto run = [&](auto tag) {
+      using T = decltype(tag);
+      T l, h;
+      TypedRange<T>(c, b, e, &l, &h, &seen);
+      los[t] = l;
+      his[t] = h;
+    };
+    if (c.kind == Kind::kBool) {
+      los[t] = 0;
+      his[t] = 1;
+      seen = e > b;
+    } else if (c.kind == Kind::kSigned) {
+      switch (c.width) {
+        case 1: run(int8_t{}); break;
+        case 2: run(int16_t{}); break;
+        case 4: run(int32_t{}); break;
+        default: run(int64_t{}); break;
+      }
+    } else {
+      switch (c.width) {
+        case 1: run(uint8_t{}); break;
+        case 2: run(uint16_t{}); break;
+        case 4: run(uint32_t{}); break;
+        default: run(uint64_t{}); break;
+      }
+    }
+    any[t] = seen;
+  });
+  bool seen = false;
+  for (int t = 0; t < threads; ++t) {
+    if (!any[t]) continue;
+    *lo = seen ? std::min(*lo, los[t]) : los[t];
+    *hi = seen ? std::max(*hi, his[t]) : his[t];
+    seen = true;
+  }
+  return seen;
+}
+
+}  // namespace
+
+KeyPacking PlanKeyPacking(const Columns& keys, int64_t num_rows) {
+  KeyPacking plan;
+  if (keys.empty() || num_rows == 0) return plan;
+  for (const Column* c : keys) {
+    if (!IntegerLike(*c)) return plan;
+  }
+  for (const Column* c : keys) {
+    __int128 lo = 0, hi = 0;
+    unsigned __int128 span = 0;
+    if (ColumnRange(*c, num_rows, &lo, &hi)) span = static_cast<unsigned __int128>(hi - lo) + 1;
+    if (c->has_nulls()) span += 1;  // the null code: after every value
+    plan.range *= span;
+    if (span == 0 || plan.range >= (static_cast<unsigned __int128>(1) << 63)) return KeyPacking{};
+    plan.min.push_back(static_cast<int64_t>(static_cast<uint64_t>(lo)));
+    plan.span.push_back(static_cast<uint64_t>(span));
+  }
+  plan.stride.assign(keys.size(), 1);
+  for (size_t k = keys.size() - 1; k-- > 0;) plan.stride[k] = plan.stride[k + 1] * plan.span[k + 1];
+  plan.packable = true;
+  return plan;
+}
+
+namespace {
+
+void PackRange(const Columns& keys, int64_t b, int64_t e, const KeyPacking& plan, uint64_t* codes) {
+  for (int64_t i = b; i < e; ++i) codes[i] = 0;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const Column& c = *keys[k];
+    const uint64_t stride = plan.stride[k], null_code = plan.span[k] - 1;
+    const int64_t min = plan.min[k];
+    if (c.has_nulls()) {
+      for (int64_t i = b; i < e; ++i) codes[i] += (c.is_valid(i) ? Offset(c, i, min) : null_code) * stride;
+    } else if ((c.kind == Kind::kSigned || c.kind == Kind::kUnsigned) && c.width == 8) {
+      // The common case, without the per-row width switch.
+      const uint64_t* v = reinterpret_cast<const uint64_t*>(c.data) + c.offset;
+      for (int64_t i = b; i < e; ++i) codes[i] += (v[i] - static_cast<uint64_t>(min)) * stride;
+    } else if (c.kind == Kind::kSigned && c.width == 4) {
+      const int32_t* v = reinterpret_cast<const int32_t*>(c.data) + c.offset;
+      for (int64_t i = b; i < e; ++i) codes[i] += (static_cast<uint64_t>(static_cast<int64_t>(v[i])) - static_cast<uint64_t>(min)) * stride;
+    } else {
+      for (int64_t i = b; i < e; ++i) codes[i] += Offset(c, i, min) * stride;
+    }
+  }
+}
+
+}  // namespace
+
+void PackKeys(const Columns& keys, int64_t num_rows, const KeyPacking& plan, uint64_t* codes) {
+  ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) { PackRange(keys, b, e, plan, codes); });
+}
+
+bool DirectGroupIds(const Columns& keys, int64_t num_rows, const KeyPacking& plan, uint64_t max_slots,
+                    bool ordered, Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
+  if (!plan.packable || plan.range > max_slots) return false;
+  const uint64_t slots = static_cast<uint64_t>(plan.range);
+  group_of_row->resize(static_cast<size_t>(num_rows));
+  int64_t* g = group_of_row->data();
+  // The packed codes go straight into the output, then become group ids in place.
+  static_assert(sizeof(int64_t) == sizeof(uint64_t));
+  // Codes, and the first row of every slot: each thread packs and scans its
+  // own chunk (blocks of 64K rows, still in cache), the earliest row wins.
+  const int threads = KernelThreads();
+  std::vector<Vec<int64_t>> firsts(threads);
+  const int chunks = ParallelChunks(num_rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+    Vec<int64_t>& f = firsts[t];
+    f.assign(slots, -1);
+    for (int64_t block = b; block < e; block += 1 << 16) {
+      const int64_t end = std::min(e, block + (int64_t{1} << 16));
+      PackRange(keys, block, end, plan, reinterpret_cast<uint64_t*>(g));
+      for (int64_t i = block; i < end; ++i) {
+        int64_t& s = f[g[i]];
+        if (s < 0) s = i;
+      }
+    }
+  });
+  Vec<int64_t>& first = firsts[0];
+  for (int t = 1; t < chunks; ++t) {
+    for (uint64_t s = 0; s < slots; ++s) {
+      if (first[s] < 0) first[s] = firsts[t][s];
+    }
+  }
+  // Slot -> dense group id.
+  Vec<int64_t> dense(slots, -1);
+  first_row->clear();
+  for (uint64_t s = 0; s < slots; ++s) {
+    if (first[s] >= 0) {
+      dense[s] = static_cast<int64_t>(first_row->size());
+      first_row->push_back(first[s]);
+    }
+  }
+  if (ordered) {
+    // Number groups by first appearance, as the hash table does.
+    const int64_t groups = static_cast<int64_t>(first_row->size());
+    Vec<int64_t> order(static_cast<size_t>(groups));
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return (*first_row)[a] < (*first_row)[b]; });
+    Vec<int64_t> rank(static_cast<size_t>(groups));
+    for (int64_t r = 0; r < groups; ++r) rank[order[r]] = r;
+    for (uint64_t s = 0; s < slots; ++s) {
+      if (dense[s] >= 0) dense[s] = rank[dense[s]];
+    }
+    std::sort(first_row->begin(), first_row->end());
+  }
+  // Every slot used and numbered by key: the codes already are the group ids.
+  if (!(!ordered && first_row->size() == slots)) {
+    ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) g[i] = dense[g[i]];
+    });
+  }
+  return true;
+}
+
+bool GroupIdsByPacking(const Columns& keys, int64_t num_rows, bool nulls_equal, bool ordered,
+                       Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
+  bool any_nulls = false;
+  for (const Column* c : keys) any_nulls = any_nulls || c->has_nulls();
+  if (any_nulls && !nulls_equal) return false;  // join keys: null rows must stay unmatched
+  const KeyPacking plan = PlanKeyPacking(keys, num_rows);
+  if (!plan.packable) return false;
+  // One slot per possible key while the slot tables stay small next to the input
+  // (each thread keeps one: they must stay cache-sized to beat hashing).
+  const uint64_t max_slots = std::min<uint64_t>(uint64_t{1} << 20, std::max<int64_t>(4096, num_rows / 2));
+  if (DirectGroupIds(keys, num_rows, plan, max_slots, ordered, group_of_row, first_row)) return true;
+  if (keys.size() == 1) return false;  // one column: the caller's single-key paths already apply
+  Vec<uint64_t> codes(static_cast<size_t>(num_rows));
+  PackKeys(keys, num_rows, plan, codes.data());
+  Column code;
+  code.name = "__packed_key";
+  code.format = "L";
+  code.kind = Kind::kUnsigned;
+  code.width = 8;
+  code.length = num_rows;
+  code.data = reinterpret_cast<const uint8_t*>(codes.data());
+  if (!ordered && num_rows >= 65536 && RadixGroupIds(code, num_rows, true, group_of_row, first_row)) return true;
+  KeyTable table;
+  if (!table.Build(Columns{&code}, num_rows, true).ok()) return false;
+  *group_of_row = std::move(table.mutable_group_of_row());
+  *first_row = std::move(table.mutable_first_row());
+  return true;
+}
+
+}  // namespace cylon

@@ -1,0 +1,147 @@
+#include "small_group.h"
+
+#include <atomic>
+#include <vector>
+
+#include "key_table.h"
+#include "parallel.h"
+#include "row_compare.h"
+#include "row_hash.h"
+
+namespace cylon {
+namespace {
+
+// A growable open-addressing table of (hash, group); the caller says when two
+// keys with equal hashes are equal (for a single integer key the hash is the
+// key itself, so equal hashes suffice).
+class SmallTable {
+ public:
+  SmallTable() { Resize(256); }
+
+  /// The group whose key matches (hash h, then `equal(group)`); when absent, a
+  /// new group numbered `next` (the caller records its first row). Sets `inserted`.
+  template <typename Equal>
+  int64_t FindOrInsert(uint64_t h, int64_t next, const Equal& equal, bool* inserted) {
+    for (uint64_t pos = Mix64(h) & mask_;; pos = (pos + 1) & mask_) {
+      Slot& s = slots_[pos];
+      if (s.group < 0) {
+        if (static_cast<uint64_t>(used_ + 1) * 2 > slots_.size()) {  // load <= 0.5
+          Grow();
+          return FindOrInsert(h, next, equal, inserted);
+        }
+        s = Slot{h, next};
+        ++used_;
+        *inserted = true;
+        return next;
+      }
+      if (s.hash == h && equal(s.group)) {
+        *inserted = false;
+        return s.group;
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    int64_t group = -1;
+  };
+  void Resize(size_t n) {
+    slots_.assign(n, Slot{});
+    mask_ = n - 1;
+    used_ = 0;
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    Resize(old.size() * 2);
+    for (const Slot& s : old) {
+      if (s.group < 0) continue;
+      uint64_t pos = Mix64(s.hash) & mask_;
+      while (slots_[pos].group >= 0) pos = (pos + 1) & mask_;
+      slots_[pos] = s;
+      ++used_;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  uint64_t mask_ = 0;
+  int64_t used_ = 0;
+};
+
+// Groups per chunk, merged in row order, renumbered. hash_of(i) is row i's key
+// hash; same(a, b) says whether rows a and b (with equal hashes) have equal keys.
+template <typename HashOf, typename Same>
+bool GroupByChunks(int64_t num_rows, int64_t max_groups, const HashOf& hash_of, const Same& same,
+                   Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
+  group_of_row->resize(static_cast<size_t>(num_rows));
+  int64_t* g = group_of_row->data();
+  const int threads = KernelThreads();
+  std::vector<Vec<int64_t>> firsts(threads);  // per chunk: first row of each local group
+  std::vector<int64_t> begin(threads, 0), end(threads, 0);
+  std::atomic<bool> too_many{false};
+  const int chunks = ParallelChunks(num_rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+    begin[t] = b;
+    end[t] = e;
+    SmallTable table;
+    Vec<int64_t>& f = firsts[t];
+    for (int64_t i = b; i < e; ++i) {
+      bool inserted;
+      g[i] = table.FindOrInsert(hash_of(i), static_cast<int64_t>(f.size()),
+                                [&](int64_t group) { return same(f[group], i); }, &inserted);
+      if (inserted) {
+        f.push_back(i);
+        if (static_cast<int64_t>(f.size()) > max_groups || too_many.load(std::memory_order_relaxed)) {
+          too_many = true;
+          return;
+        }
+      }
+    }
+  });
+  if (too_many) return false;
+  // Merge the chunks' groups in row order: numbering by first appearance.
+  SmallTable global;
+  first_row->clear();
+  std::vector<Vec<int64_t>> renumber(chunks);
+  for (int t = 0; t < chunks; ++t) {
+    renumber[t].resize(firsts[t].size());
+    for (size_t local = 0; local < firsts[t].size(); ++local) {
+      const int64_t row = firsts[t][local];
+      bool inserted;
+      renumber[t][local] = global.FindOrInsert(hash_of(row), static_cast<int64_t>(first_row->size()),
+                                               [&](int64_t group) { return same((*first_row)[group], row); },
+                                               &inserted);
+      if (inserted) first_row->push_back(row);
+    }
+  }
+  ParallelTasks(chunks, [&](int64_t t) {
+    const Vec<int64_t>& map = renumber[t];
+    for (int64_t i = begin[t]; i < end[t]; ++i) g[i] = map[g[i]];
+  });
+  return true;
+}
+
+}  // namespace
+
+bool SmallGroupIds(const Columns& keys, int64_t num_rows, int64_t max_groups, Vec<int64_t>* group_of_row,
+                   Vec<int64_t>* first_row) {
+  if (keys.empty() || num_rows < (1 << 16)) return false;
+  auto all_same = [](int64_t, int64_t) { return true; };
+  if (keys.size() == 1 && keys[0]->has_int_code() && !keys[0]->has_nulls()) {
+    // One fixed-width key: its 64-bit code is the hash, equal codes are equal keys.
+    const Column& key = *keys[0];
+    if (key.width == 8 && key.kind != Kind::kFloat) {  // read directly, without the kind switch
+      const uint64_t* v = reinterpret_cast<const uint64_t*>(key.data) + key.offset;
+      return GroupByChunks(num_rows, max_groups, [v](int64_t i) { return v[i]; }, all_same, group_of_row,
+                           first_row);
+    }
+    return GroupByChunks(num_rows, max_groups, [&key](int64_t i) { return InlineKey(key, i); }, all_same,
+                         group_of_row, first_row);
+  }
+  Vec<uint64_t> hashes;
+  HashRows(keys, num_rows, &hashes);
+  return GroupByChunks(
+      num_rows, max_groups, [&hashes](int64_t i) { return hashes[i]; },
+      [&keys](int64_t a, int64_t b) { return RowsEqual(keys, a, keys, b, true); }, group_of_row, first_row);
+}
+
+}  // namespace cylon

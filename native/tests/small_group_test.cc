@@ -1,0 +1,64 @@
+// The few-groups path: thread-local tables merged in row order give the hash
+// table's grouping and first-appearance numbering; too many groups give up.
+#include <random>
+#include <string>
+
+#include "check.h"
+#include "key_table.h"
+#include "small_group.h"
+#include "views.h"
+
+using namespace cylon;
+
+namespace {
+
+using test::Imported;
+
+void CheckLikeHashTable(const Columns& keys, int64_t n) {
+  Vec<int64_t> ids, first;
+  CHECK(SmallGroupIds(keys, n, 4096, &ids, &first));
+  KeyTable table;
+  CHECK(table.Build(keys, n, true).ok());
+  CHECK(ids == table.group_of_row());  // same numbering: first appearance
+  CHECK(first == table.first_row());
+}
+
+}  // namespace
+
+TEST_CASE(int_keys_with_nulls_and_skew) {
+  std::mt19937_64 rng(3);
+  const int64_t n = 200000;
+  std::vector<int64_t> v(n), nulls;
+  for (int64_t i = 0; i < n; ++i) {
+    v[i] = rng() % 10 < 7 ? std::numeric_limits<int64_t>::min() : static_cast<int64_t>(rng() % 500) * 1000003;
+    if (rng() % 13 == 0) nulls.push_back(i);
+  }
+  Imported k(test::Int64s(v, nulls));
+  CheckLikeHashTable(Columns{&k.col.view}, n);
+}
+
+TEST_CASE(string_view_and_int_keys) {
+  std::mt19937_64 rng(5);
+  const int64_t n = 150000;
+  std::vector<std::string> s(n);
+  std::vector<int64_t> v(n), nulls;
+  for (int64_t i = 0; i < n; ++i) {
+    s[i] = "country-" + std::to_string(rng() % 40) + (rng() % 2 ? "-with-a-long-suffix" : "");
+    v[i] = static_cast<int64_t>(rng() % 3);
+    if (rng() % 17 == 0) nulls.push_back(i);
+  }
+  Imported a(test::StringViews(s, nulls)), b(test::Int64s(v));
+  CheckLikeHashTable(Columns{&a.col.view, &b.col.view}, n);
+}
+
+TEST_CASE(too_many_groups_give_up) {
+  const int64_t n = 100000;
+  std::vector<int64_t> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = i * 7;
+  Imported k(test::Int64s(v));
+  Vec<int64_t> ids, first;
+  CHECK(!SmallGroupIds(Columns{&k.col.view}, n, 4096, &ids, &first));
+  CHECK(!SmallGroupIds(Columns{&k.col.view, &k.col.view}, n, 4096, &ids, &first));
+}
+
+int main() { return test::RunAll(); }

@@ -1,0 +1,59 @@
+// string_view read natively: inline and out-of-line values, hashing and
+// comparison as utf8 bytes (so views and strings partition alike).
+#include "check.h"
+#include "column.h"
+#include "row_compare.h"
+#include "row_hash.h"
+#include "views.h"
+
+using namespace cylon;
+
+namespace {
+
+test::TestArray Utf8(const std::vector<std::string>& values) {
+  test::TestArray t;
+  t.format = "u";
+  t.length = static_cast<int64_t>(values.size());
+  std::vector<int32_t> offsets{0};
+  std::vector<uint8_t> chars;
+  for (const auto& s : values) {
+    chars.insert(chars.end(), s.begin(), s.end());
+    offsets.push_back(static_cast<int32_t>(chars.size()));
+  }
+  if (chars.empty()) chars.push_back(0);
+  t.buffers = {{}, test::Bytes(offsets), chars};
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE(views_hash_and_compare_as_their_bytes) {
+  const std::vector<std::string> values{"", "twelve bytes", "thirteen byte", "日本語のテキスト", "a"};
+  test::Imported vi(test::StringViews(values), "v"), si(Utf8(values), "s");
+  const ImportedColumn &v = vi.col, &s = si.col;
+  CHECK(v.view.kind == Kind::kBinaryView && v.view.is_binary());
+  CHECK(CheckComparable(Columns{&v.view}, Columns{&s.view}).ok());
+  for (int64_t i = 0; i < 5; ++i) {
+    CHECK(v.view.bytes(i) == values[i]);
+    CHECK(ValueHash(v.view, i) == ValueHash(s.view, i));
+    for (int64_t j = 0; j < 5; ++j) {
+      CHECK_EQ(CompareValues(v.view, i, s.view, j), CompareValues(s.view, i, s.view, j));
+      CHECK(ValuesEqual(v.view, i, s.view, j) == (i == j));
+    }
+  }
+}
+
+TEST_CASE(sliced_views_read_from_their_offset) {
+  test::TestArray vt = test::StringViews({"skip me", "a long value past the inline part", "x"});
+  ArrowSchema vs;
+  ArrowArray va;
+  vt.Export(&vs, &va);
+  va.offset = 1;
+  va.length = 2;
+  ImportedColumn v;
+  CHECK(ImportColumn(&vs, &va, "v", &v).ok());
+  CHECK(v.view.bytes(0) == "a long value past the inline part");
+  CHECK(v.view.bytes(1) == "x");
+}
+
+int main() { return test::RunAll(); }
