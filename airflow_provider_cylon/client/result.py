@@ -12,7 +12,7 @@ from airflow_provider_cylon.client.sizing import projected_cost
 
 #: Per-worker fields kept in the XCom (tracebacks and the rest stay in Redis / the worker logs).
 WORKER_FIELDS = ("rank", "state", "rows_in", "rows_out", "bytes_sent", "bytes_received", "phases", "threads",
-                 "peak_memory_bytes", "host", "pid")
+                 "peak_memory_bytes", "host", "pid", "columns_read", "steps")
 
 
 def worker_summary(status: Mapping[str, Any]) -> dict[str, Any]:
