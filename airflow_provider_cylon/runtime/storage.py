@@ -200,10 +200,8 @@ def list_input(inp: InputSpec, options: StorageOptions | None = None) -> tuple[p
         if info.type == pafs.FileType.File:
             entries = [FileEntry(path, int(info.size or 0), inp.format or format_of(path))]
         elif info.type == pafs.FileType.Directory:
-            manifest_path = _join(path, MANIFEST_NAME)
-            if _info(filesystem, manifest_path).type == pafs.FileType.File:
-                with filesystem.open_input_stream(manifest_path) as stream:
-                    manifest = json.loads(stream.read())
+            manifest = _our_manifest(filesystem, path)
+            if manifest is not None:  # a published Cylon output: exactly the files it lists
                 fmt = inp.format or manifest.get("format") or "parquet"
                 entries = [FileEntry(_join(path, f["path"]), int(f.get("bytes", 0)), fmt)
                            for f in manifest.get("files", [])]
@@ -223,6 +221,24 @@ def list_input(inp: InputSpec, options: StorageOptions | None = None) -> tuple[p
     return filesystem, entries
 
 
+def _our_manifest(filesystem: pafs.FileSystem, directory: str) -> dict[str, Any] | None:
+    """The ``_SUCCESS`` manifest under ``directory`` if it is one of ours, else ``None``.
+
+    Spark and Hive write an empty ``_SUCCESS`` marker: that is not a manifest, and the
+    directory is then read like any other (``_``- and ``.``-prefixed files skipped).
+    """
+    path = _join(directory, MANIFEST_NAME)
+    if _info(filesystem, path).type != pafs.FileType.File:
+        return None
+    with filesystem.open_input_stream(path) as stream:
+        data = stream.read()
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        return None
+    return manifest if isinstance(manifest, dict) and "job_id" in manifest and "files" in manifest else None
+
+
 def plan_units(filesystem: pafs.FileSystem, entries: Sequence[FileEntry], world_size: int) -> list[ReadUnit]:
     """Read units in input order: whole files, or Parquet row groups when files are too few to balance.
 
@@ -234,7 +250,10 @@ def plan_units(filesystem: pafs.FileSystem, entries: Sequence[FileEntry], world_
     units: list[ReadUnit] = []
     for e in entries:
         if split and e.format == "parquet":
-            meta = pq.ParquetFile(filesystem.open_input_file(e.path)).metadata
+            try:
+                meta = pq.ParquetFile(filesystem.open_input_file(e.path)).metadata
+            except (OSError, pa.ArrowException) as err:
+                raise StorageError(f"cannot read the Parquet footer of {e.path!r}: {err}") from err
             groups = [meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)]
             total = sum(groups) or 1
             for g, size in enumerate(groups):

@@ -118,3 +118,43 @@ def test_output_codec_errors_name_the_field() -> None:
         OutputSpec(destination="o", format="csv", compression="gzip").validate("output")
     with pytest.raises(SpecError, match="output.compression_level.*<= 22"):
         OutputSpec(destination="o", compression="zstd", compression_level=40).validate("output")
+
+
+def test_spark_markers_and_hidden_files_are_skipped(tmp_path) -> None:
+    """A prefix written by Spark: an empty _SUCCESS, .crc and _-prefixed files next to the parts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from airflow_provider_cylon.runtime import storage
+    from airflow_provider_cylon.runtime.errors import StorageError
+    from airflow_provider_cylon.runtime.spec import InputSpec
+
+    (tmp_path / "_SUCCESS").write_bytes(b"")
+    (tmp_path / ".part-00000.parquet.crc").write_bytes(b"\x00\x01")
+    (tmp_path / "_committed_123").write_text("{}")
+    pq.write_table(pa.table({"k": [1, 2]}), tmp_path / "part-00000-abc.snappy.parquet")
+    assert storage.read_all(str(tmp_path)).column("k").to_pylist() == [1, 2]
+    (tmp_path / "part-00000-abc.snappy.parquet").unlink()
+    try:
+        storage.read_rank_share(InputSpec(path=str(tmp_path), name="spark"), 0, 1)
+    except StorageError as err:
+        assert str(tmp_path) in str(err) and "matches no data file" in str(err)
+    else:  # pragma: no cover
+        raise AssertionError("an input with nothing readable must fail naming its prefix")
+
+
+def test_corrupt_parquet_errors_name_the_file(tmp_path) -> None:
+    from airflow_provider_cylon.runtime import storage
+    from airflow_provider_cylon.runtime.errors import StorageError
+    from airflow_provider_cylon.runtime.spec import InputSpec
+
+    bad = tmp_path / "data" / "broken.parquet"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not parquet at all, just random bytes" * 10)
+    for world in (1, 4):
+        try:
+            storage.read_rank_share(InputSpec(path=str(bad.parent), name="x"), 0, world)
+        except StorageError as err:
+            assert "broken.parquet" in str(err), str(err)
+        else:  # pragma: no cover
+            raise AssertionError("corrupt Parquet must fail")
