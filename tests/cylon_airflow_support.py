@@ -35,15 +35,19 @@ def isolate_airflow(prefix: str) -> str:
 
 
 class RecordingTI:
-    """The few task-instance members the operators use (xcom_push, try_number, map_index)."""
+    """The few task-instance members the operators and links use (xcom_push/pull, try_number, map_index)."""
 
-    def __init__(self, try_number: int = 1, map_index: int = -1) -> None:
+    def __init__(self, try_number: int = 1, map_index: int = -1, task_id: str = "task") -> None:
         self.try_number = try_number
         self.map_index = map_index
+        self.task_id = task_id
         self.xcoms: dict[str, object] = {}
 
     def xcom_push(self, key: str, value: object) -> None:
         self.xcoms[key] = value
+
+    def xcom_pull(self, task_ids: object = None, key: str = "return_value") -> object:
+        return self.xcoms.get(key)
 
 
 @pytest.fixture()

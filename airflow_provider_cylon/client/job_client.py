@@ -8,12 +8,13 @@ operator, the sensor and the trigger report a job the same way.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_cylon.client.executors.base import Executor
+from airflow_provider_cylon.client.executors.base import Executor, JobHandle
 from airflow_provider_cylon.client.snapshot import JobSnapshot, a_read_job_state, read_job_state
 from airflow_provider_cylon.runtime.errors import ExecutorError
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     import redis
     import redis.asyncio
 
-    from airflow_provider_cylon.client.executors.base import JobHandle
     from airflow_provider_cylon.client.watch import JobWatch
     from airflow_provider_cylon.runtime.spec import JobSpec
 
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 MAX_BLOCK_S = 10.0
 #: Consecutive Redis errors an async wait tolerates before it ends in an error event.
 MAX_REDIS_ERRORS = 5
+#: Lines of a failed rank's own log shown with the job's error.
+LOG_TAIL_LINES = 30
 
 
 class JobClient:
@@ -98,12 +100,40 @@ class JobClient:
         public_url, _ = split_redis_password(self.redis_url)
         self.redis.set(JobKeys(job_id).spec, spec.to_json(), ex=spec.key_ttl_s)
         try:
-            return self.executor.submit(job_id, spec.world_size, public_url, redis_password_env=DEFAULT_PASSWORD_ENV,
-                                        invocation_prefix=invocation_prefix, timeout_s=spec.timeout_s)
+            handle = self.executor.submit(job_id, spec.world_size, public_url,
+                                          redis_password_env=DEFAULT_PASSWORD_ENV,
+                                          invocation_prefix=invocation_prefix, timeout_s=spec.timeout_s)
         except Exception as err:
             self.cancel(job_id, f"submit failed: {type(err).__name__}: {err}", world_size=spec.world_size)
             raise ExecutorError(f"job_id={job_id}: starting {spec.world_size} workers with the "
                                 f"{self.executor.name} executor failed: {err}") from err
+        # Any later process (a resumed task, a retry) finds the workers and their logs through it.
+        self.redis.set(JobKeys(job_id).handle, json.dumps(handle.to_dict()), ex=spec.key_ttl_s)
+        return handle
+
+    def stored_handle(self, job_id: str) -> JobHandle | None:
+        """The handle stored at submit (None: unknown job, or cleaned up)."""
+    
+        raw = self.redis.get(JobKeys(job_id).handle)
+        return None if raw is None else JobHandle.from_dict(json.loads(raw))
+
+    def worker_log_tail(self, job_id: str, rank: int, lines: int = LOG_TAIL_LINES) -> list[str]:
+        """The last lines rank ``rank`` logged: its local log file, or its CloudWatch Logs by request id.
+
+        :param job_id: the job (its handle and claims must still be in Redis: a failed job keeps them).
+        :param rank: the rank.
+        :param lines: how many lines at most.
+        """
+        handle = self.stored_handle(job_id)
+        if handle is None:
+            return []
+        keys = JobKeys(job_id)
+        invocations = [e.invocation_id for e in handle.events]
+        claimed = self.redis.mget([keys.claim(i) for i in invocations]) if invocations else []
+        for invocation, value in zip(invocations, claimed):
+            if value is not None and int(value) == rank:
+                return self.executor.log_tail(handle, invocation, lines)
+        return []
 
     # ---- read and wait -------------------------------------------------------------------
 

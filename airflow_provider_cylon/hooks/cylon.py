@@ -189,6 +189,16 @@ class CylonHook(BaseHook):
         except Exception as err:
             self.log.error("job_id=%s could not cancel the job: %s", job_id, err)
 
+    def worker_log_tail(self, job_id: str | None, rank: int | None) -> list[str]:
+        """The last lines a failed rank logged (local log file or CloudWatch Logs); [] when unknown (never raises)."""
+        if rank is None or not job_id:
+            return []
+        try:
+            return self.job_client.worker_log_tail(job_id, rank)
+        except Exception as err:  # the log is a help, the error itself is already reported
+            self.log.warning("could not read the log of rank %s: %s", rank, err)
+            return []
+
     def cleanup(self, job_id: str) -> None:
         """Delete a finished job's keys (idempotent, best effort: every key has a TTL anyway)."""
         try:

@@ -63,7 +63,6 @@ class CylonBaseOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("destination",)
-    template_fields_renderers: ClassVar[dict[str, str]] = {}
     operator_extra_links = (CylonLambdaLogsLink(),)
     ui_color = "#cfe8d5"
     #: the JobSpec op of this operator (``join``, ``sort``, ...; ``pipeline`` for several steps).
@@ -156,6 +155,7 @@ class CylonBaseOperator(BaseOperator):
         spec, submit = self._plan()
         context["ti"].xcom_push(key=XCOM_JOB_ID_KEY, value=job_id)
         self._job_id, self._handle = job_id, self.hook.submit_job(spec, job_id)
+        CylonLambdaLogsLink().persist(context, self.hook, job_id, submit, spec.timeout_s)
         watch = JobWatch(job_id, world_size=spec.world_size, deadline=submit["started_at"] + spec.timeout_s,
                          started_at=submit["started_at"], log=self.log)
         if not self.deferrable:
@@ -186,7 +186,7 @@ class CylonBaseOperator(BaseOperator):
         :param submit: what execute recorded at submit time (executor, world size, ...).
         """
         if isinstance(event, dict) and event.get("status") == "error":
-            log_failure(self.log, event)
+            log_failure(self.log, event, self.hook.worker_log_tail(event.get("job_id"), event.get("rank")))
         raise_for_event(event)
         result = job_result(event, submit or {}, destination=self.destination, output_format=self.output_format)
         log_result(self.log, result)

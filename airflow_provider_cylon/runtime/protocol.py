@@ -8,6 +8,7 @@ spells a key. Every key lives under ``cylon:{job_id}:`` with a TTL
 key                    type                       meaning
 =====================  =========================  ============================================
 ``spec``               string (JSON)              the JobSpec, written by the submitter
+``handle``             string (JSON)              the submit's JobHandle (invocations, request ids)
 ``rank``               counter                    INCR - 1 gives a rank
 ``claim:{inv}``        string                     rank claimed by that invocation (set once)
 ``endpoints``          hash rank -> JSON          all_gather of worker endpoints
@@ -62,6 +63,11 @@ class JobKeys:
     @property
     def spec(self) -> str:
         return self.key("spec")
+
+    @property
+    def handle(self) -> str:
+        """The submitter's JobHandle (client/executors/base.py): who was started, where they log."""
+        return self.key("handle")
 
     @property
     def rank(self) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from datetime import timedelta
@@ -134,7 +135,10 @@ def test_deferrable_execute_defers_to_the_barrier_trigger_then_completes(
 
 
 def test_in_slot_failure_raises_with_the_failing_ranks_error(cylon_conn: str, context: dict[str, Any],
-                                                            small_tables: dict[str, str]) -> None:
+                                                            small_tables: dict[str, str],
+                                                            caplog: pytest.LogCaptureFixture,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.INFO)
     op = CylonGroupByOperator(task_id="bad", source=small_tables["orders"], by="no_such_column",
                               aggs={"amount": "sum"}, destination=small_tables["out"], deferrable=False,
                               poll_interval=0.1, execution_timeout=timedelta(minutes=2))
@@ -142,6 +146,14 @@ def test_in_slot_failure_raises_with_the_failing_ranks_error(cylon_conn: str, co
         op.execute(context)
     assert failed.value.rank in (0, 1)
     assert "no_such_column" in str(failed.value)
+    captured = capsys.readouterr()
+    logged = caplog.text + captured.out + captured.err
+    # the failing rank's own log follows its error (the worker's log file, found by its rank)
+    assert f"rank {failed.value.rank} log (last" in logged and "no_such_column" in logged.split(" log (last", 1)[1]
+    job_id = context["ti"].xcoms[XCOM_JOB_ID_KEY]
+    # short lines: the job id is named at submit and in the failure, not on every progress or rank line
+    assert f"job_id={job_id} submitting" in logged and "progress: " in logged
+    assert f"job_id={job_id} progress" not in logged and f"job_id={job_id} rank " not in logged
 
 
 EVENT = {"status": "success", "job_id": "j-1", "done": 2, "world_size": 2, "waited_s": 3.5,
