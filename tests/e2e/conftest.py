@@ -1,7 +1,7 @@
 """A real Airflow for the end-to-end tests, started the way `make airflow` does.
 
 ``scripts/airflow.sh`` starts the api-server, then (once it answers) the scheduler,
-dag-processor, triggerer) with AIRFLOW_HOME in a temp dir, in its own process
+dag-processor and triggerer, with AIRFLOW_HOME in a temp dir, in its own process
 group, with no ``cylon`` connection: the DAGs use local workers and the
 embedded Valkey. At the end the group is terminated (then killed) and the
 embedded Valkey stopped.
