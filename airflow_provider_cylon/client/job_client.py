@@ -18,7 +18,7 @@ from airflow_provider_cylon.client.executors.base import Executor, JobHandle
 from airflow_provider_cylon.client.snapshot import JobSnapshot, a_read_job_state, read_job_state
 from airflow_provider_cylon.runtime.errors import ExecutorError
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password
-from airflow_provider_cylon.runtime.protocol import ABORT_LUA, JobKeys, abort_args
+from airflow_provider_cylon.runtime.protocol import ABORT_LUA, FENCE_TTL_S, JobKeys, abort_args, destination_fence_key
 
 if TYPE_CHECKING:
     import redis
@@ -89,15 +89,31 @@ class JobClient:
 
     # ---- submit --------------------------------------------------------------------------
 
-    def submit(self, spec: JobSpec, job_id: str, *, invocation_prefix: str = "w") -> JobHandle:
+    def next_fence(self, destination: str) -> int:
+        """A new fencing token for ``destination`` (INCR): from now on only the job holding it may commit there.
+
+        :param destination: the spec's output destination.
+        """
+        key = destination_fence_key(destination)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, FENCE_TTL_S)
+        return int(pipe.execute()[0])
+
+    def submit(self, spec: JobSpec, job_id: str, *, invocation_prefix: str = "w", fence: int | None = None
+               ) -> JobHandle:
         """Store the spec in Redis and start the workers; returns at once.
 
         :param spec: the validated JobSpec.
         :param job_id: the job id (``runtime.event.make_job_id`` builds one).
         :param invocation_prefix: prefix of the invocation ids (stable per job: idempotent re-submits).
+        :param fence: this submission's fencing token (:meth:`next_fence`); rank 0 commits only while it is
+            the destination's latest. None: no fencing.
         :raises ExecutorError: when the workers cannot be started (the job is aborted first).
         """
         public_url, _ = split_redis_password(self.redis_url)
+        if fence is not None:
+            self.redis.set(JobKeys(job_id).fence, str(fence), ex=spec.key_ttl_s)
         self.redis.set(JobKeys(job_id).spec, spec.to_json(), ex=spec.key_ttl_s)
         try:
             handle = self.executor.submit(job_id, spec.world_size, public_url,
@@ -110,6 +126,22 @@ class JobClient:
         # Any later process (a resumed task, a retry) finds the workers and their logs through it.
         self.redis.set(JobKeys(job_id).handle, json.dumps(handle.to_dict()), ex=spec.key_ttl_s)
         return handle
+
+    def status(self, job_id: str, spec: JobSpec) -> str:
+        """``success``, ``failed``, ``running`` (heartbeats fresh) or ``missing`` (keys gone, nothing published).
+
+        A job whose keys were cleaned up after success still counts as ``success`` when the
+        destination's ``_SUCCESS`` manifest names it.
+
+        :param job_id: the job.
+        :param spec: its spec (destination and storage options).
+        """
+        if self.redis.exists(JobKeys(job_id).spec):
+            return self.snapshot(job_id).state
+        from airflow_provider_cylon.runtime import storage
+
+        manifest = storage.read_manifest(spec.output.destination, spec.storage)
+        return "success" if manifest is not None and manifest.get("job_id") == job_id else "missing"
 
     def stored_handle(self, job_id: str) -> JobHandle | None:
         """The handle stored at submit (None: unknown job, or cleaned up)."""
