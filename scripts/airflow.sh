@@ -20,8 +20,10 @@ cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"  # absolute: components may change cwd
-AIRFLOW_BIN="$(dirname "$PYTHON")/airflow"
-# Components (and the task supervisors they start) run `airflow ...` from PATH.
+# `python -m airflow`, not the venv's `airflow` script: a script's shebang may name another
+# interpreter (a copied virtualenv), which would import another checkout of the provider.
+AIRFLOW=("$PYTHON" -m airflow)
+# Anything that still runs `airflow ...` finds this virtualenv's first.
 export PATH="$(dirname "$PYTHON"):$PATH"
 
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$REPO/.airflow}"
@@ -57,7 +59,7 @@ trap 'exit 130' INT TERM
 start() {  # start NAME ARGS...: one component in the background
   local name="$1"; shift
   echo "starting $name"
-  "$AIRFLOW_BIN" "$@" &
+  "${AIRFLOW[@]}" "$@" &
   pids+=("$!")
 }
 
@@ -66,7 +68,7 @@ echo "UI / REST API:  http://localhost:$AIRFLOW__API__PORT  (user admin; passwor
 echo "                $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
 echo "DAGs:           $AIRFLOW__CORE__DAGS_FOLDER (nightly_etl and example_cylon_*)"
 echo "Sample data:    $CYLON_EXAMPLE_DATA_ROOT"
-"$AIRFLOW_BIN" db migrate >/dev/null
+"${AIRFLOW[@]}" db migrate >/dev/null
 start api-server api-server --port "$AIRFLOW__API__PORT"
 # Until the public and the execution API both answer (or the api-server died).
 "$PYTHON" "$REPO/scripts/wait_for_api_server.py" --pid "${pids[0]}" \
