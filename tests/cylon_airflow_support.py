@@ -10,7 +10,8 @@ come from ``AIRFLOW_CONN_*`` variables.
 """
 from __future__ import annotations
 
-__all__ = ["RecordingTI", "TaskStateStore", "context", "cylon_conn", "isolate_airflow", "job_id", "redis_client", "small_tables"]
+__all__ = ["RecordingTI", "TaskStateStore", "context", "cylon_conn", "isolate_airflow", "job_id", "redis_client",
+           "small_tables"]
 
 import json
 import os
