@@ -390,6 +390,9 @@ def airflow_role_policy(cfg: DeployConfig, function_arn: str | None = None) -> d
         {"Sid": "InvokeWorkerFunction", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
          "Resource": [arn, arn + ":*"]},
         {"Sid": "CheckWorkerFunction", "Effect": "Allow", "Action": ["lambda:GetFunction"], "Resource": arn},
+        # A failed rank's last log lines in the task log (FilterLogEvents on its request id).
+        {"Sid": "ReadWorkerLogs", "Effect": "Allow", "Action": ["logs:FilterLogEvents"],
+         "Resource": f"arn:aws:logs:{cfg.region}:{cfg.account_id or '*'}:log-group:/aws/lambda/{cfg.function_name}:*"},
     ]
     # Input sizes (the cost model and the plan) and the output manifest.
     statements += _s3_read(inputs + outputs, "Read")

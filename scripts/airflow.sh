@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# `make airflow`: a local Airflow (api-server, scheduler, dag-processor, triggerer via
-# `airflow standalone`) with this provider and the example DAGs in dags/.
+# `make airflow`: a local Airflow (api-server, scheduler, dag-processor, triggerer) with
+# this provider and the example DAGs in dags/.
+#
+# The components start in order: the api-server first, and the others only once its
+# public and execution APIs answer. (`airflow standalone` starts them all at once: the
+# scheduler queued nightly_etl's start-up run about 5 s before the api-server
+# answered, its first task was SIGKILLed after an execution-API read timeout, and the
+# first run of `make airflow` was red.)
 #
 # Everything lives under $AIRFLOW_HOME (default .airflow/ in the repository): the
 # SQLite database, logs, the sample data (data/) and the embedded Valkey's state
@@ -14,8 +20,10 @@ cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"  # absolute: components may change cwd
-AIRFLOW_BIN="$(dirname "$PYTHON")/airflow"
-# `airflow standalone` starts its components as `airflow ...` from PATH.
+# `python -m airflow`, not the venv's `airflow` script: a script's shebang may name another
+# interpreter (a copied virtualenv), which would import another checkout of the provider.
+AIRFLOW=("$PYTHON" -m airflow)
+# Anything that still runs `airflow ...` finds this virtualenv's first.
 export PATH="$(dirname "$PYTHON"):$PATH"
 
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$REPO/.airflow}"
@@ -37,15 +45,38 @@ if ! "$PYTHON" -c "import airflow_provider_cylon.get_provider_info" 2>/dev/null;
   exit 1
 fi
 
-stop_embedded_valkey() {
+pids=()
+stop_all() {
+  # End the components (with their children: task supervisors, api-server workers), then the embedded Valkey.
+  for pid in "${pids[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   "$PYTHON" -c "from airflow_provider_cylon.client.embedded_valkey import stop_embedded_valkey; stop_embedded_valkey()" \
     >/dev/null 2>&1 || true
 }
-trap stop_embedded_valkey EXIT
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+start() {  # start NAME ARGS...: one component in the background
+  local name="$1"; shift
+  echo "starting $name"
+  "${AIRFLOW[@]}" "$@" &
+  pids+=("$!")
+}
 
 echo "Airflow home:   $AIRFLOW_HOME"
 echo "UI / REST API:  http://localhost:$AIRFLOW__API__PORT  (user admin; password in"
 echo "                $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
 echo "DAGs:           $AIRFLOW__CORE__DAGS_FOLDER (nightly_etl and example_cylon_*)"
 echo "Sample data:    $CYLON_EXAMPLE_DATA_ROOT"
-"$AIRFLOW_BIN" standalone
+"${AIRFLOW[@]}" db migrate >/dev/null
+start api-server api-server --port "$AIRFLOW__API__PORT"
+# Until the public and the execution API both answer (or the api-server died).
+"$PYTHON" "$REPO/scripts/wait_for_api_server.py" --pid "${pids[0]}" \
+  "http://localhost:$AIRFLOW__API__PORT/api/v2/monitor/health" "${AIRFLOW__CORE__EXECUTION_API_SERVER_URL%/}/health"
+echo "api-server answers: starting the dag-processor, the scheduler and the triggerer"
+start dag-processor dag-processor
+start scheduler scheduler
+start triggerer triggerer
+echo "Airflow is ready: http://localhost:$AIRFLOW__API__PORT"
+# Stop everything as soon as one component ends.
+wait -n "${pids[@]}"

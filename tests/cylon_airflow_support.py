@@ -10,7 +10,8 @@ come from ``AIRFLOW_CONN_*`` variables.
 """
 from __future__ import annotations
 
-__all__ = ["RecordingTI", "context", "cylon_conn", "isolate_airflow", "job_id", "redis_client", "small_tables"]
+__all__ = ["RecordingTI", "TaskStateStore", "context", "cylon_conn", "isolate_airflow", "job_id", "redis_client",
+           "small_tables"]
 
 import json
 import os
@@ -34,16 +35,34 @@ def isolate_airflow(prefix: str) -> str:
     return home
 
 
-class RecordingTI:
-    """The few task-instance members the operators use (xcom_push, try_number, map_index)."""
+class TaskStateStore:
+    """The task-state store's get/set, kept in a dict (what Airflow 3.3 keeps per task instance across tries)."""
 
-    def __init__(self, try_number: int = 1, map_index: int = -1) -> None:
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def get(self, key: str, default: object = None) -> object:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: object) -> None:
+        self.values[key] = value
+
+
+class RecordingTI:
+    """The few task-instance members the operators and links use (xcom_push/pull, try_number, map_index)."""
+
+    def __init__(self, try_number: int = 1, map_index: int = -1, task_id: str = "task") -> None:
         self.try_number = try_number
         self.map_index = map_index
+        self.task_id = task_id
+        self.stats_tags: dict[str, str] = {}
         self.xcoms: dict[str, object] = {}
 
     def xcom_push(self, key: str, value: object) -> None:
         self.xcoms[key] = value
+
+    def xcom_pull(self, task_ids: object = None, key: str = "return_value") -> object:
+        return self.xcoms.get(key)
 
 
 @pytest.fixture()

@@ -8,22 +8,22 @@ operator, the sensor and the trigger report a job the same way.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_cylon.client.executors.base import Executor
+from airflow_provider_cylon.client.executors.base import Executor, JobHandle
 from airflow_provider_cylon.client.snapshot import JobSnapshot, a_read_job_state, read_job_state
 from airflow_provider_cylon.runtime.errors import ExecutorError
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password
-from airflow_provider_cylon.runtime.protocol import ABORT_LUA, JobKeys, abort_args
+from airflow_provider_cylon.runtime.protocol import ABORT_LUA, FENCE_TTL_S, JobKeys, abort_args, destination_fence_key
 
 if TYPE_CHECKING:
     import redis
     import redis.asyncio
 
-    from airflow_provider_cylon.client.executors.base import JobHandle
     from airflow_provider_cylon.client.watch import JobWatch
     from airflow_provider_cylon.runtime.spec import JobSpec
 
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 MAX_BLOCK_S = 10.0
 #: Consecutive Redis errors an async wait tolerates before it ends in an error event.
 MAX_REDIS_ERRORS = 5
+#: Lines of a failed rank's own log shown with the job's error.
+LOG_TAIL_LINES = 30
 
 
 class JobClient:
@@ -87,23 +89,83 @@ class JobClient:
 
     # ---- submit --------------------------------------------------------------------------
 
-    def submit(self, spec: JobSpec, job_id: str, *, invocation_prefix: str = "w") -> JobHandle:
+    def next_fence(self, destination: str) -> int:
+        """A new fencing token for ``destination`` (INCR): from now on only the job holding it may commit there.
+
+        :param destination: the spec's output destination.
+        """
+        key = destination_fence_key(destination)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, FENCE_TTL_S)
+        return int(pipe.execute()[0])
+
+    def submit(self, spec: JobSpec, job_id: str, *, invocation_prefix: str = "w", fence: int | None = None
+               ) -> JobHandle:
         """Store the spec in Redis and start the workers; returns at once.
 
         :param spec: the validated JobSpec.
         :param job_id: the job id (``runtime.event.make_job_id`` builds one).
         :param invocation_prefix: prefix of the invocation ids (stable per job: idempotent re-submits).
+        :param fence: this submission's fencing token (:meth:`next_fence`); rank 0 commits only while it is
+            the destination's latest. None: no fencing.
         :raises ExecutorError: when the workers cannot be started (the job is aborted first).
         """
         public_url, _ = split_redis_password(self.redis_url)
+        if fence is not None:
+            self.redis.set(JobKeys(job_id).fence, str(fence), ex=spec.key_ttl_s)
         self.redis.set(JobKeys(job_id).spec, spec.to_json(), ex=spec.key_ttl_s)
         try:
-            return self.executor.submit(job_id, spec.world_size, public_url, redis_password_env=DEFAULT_PASSWORD_ENV,
-                                        invocation_prefix=invocation_prefix, timeout_s=spec.timeout_s)
+            handle = self.executor.submit(job_id, spec.world_size, public_url,
+                                          redis_password_env=DEFAULT_PASSWORD_ENV,
+                                          invocation_prefix=invocation_prefix, timeout_s=spec.timeout_s)
         except Exception as err:
             self.cancel(job_id, f"submit failed: {type(err).__name__}: {err}", world_size=spec.world_size)
             raise ExecutorError(f"job_id={job_id}: starting {spec.world_size} workers with the "
                                 f"{self.executor.name} executor failed: {err}") from err
+        # Any later process (a resumed task, a retry) finds the workers and their logs through it.
+        self.redis.set(JobKeys(job_id).handle, json.dumps(handle.to_dict()), ex=spec.key_ttl_s)
+        return handle
+
+    def status(self, job_id: str, spec: JobSpec) -> str:
+        """``success``, ``failed``, ``running`` (heartbeats fresh) or ``missing`` (keys gone, nothing published).
+
+        A job whose keys were cleaned up after success still counts as ``success`` when the
+        destination's ``_SUCCESS`` manifest names it.
+
+        :param job_id: the job.
+        :param spec: its spec (destination and storage options).
+        """
+        if self.redis.exists(JobKeys(job_id).spec):
+            return self.snapshot(job_id).state
+        from airflow_provider_cylon.runtime import storage
+
+        manifest = storage.read_manifest(spec.output.destination, spec.storage)
+        return "success" if manifest is not None and manifest.get("job_id") == job_id else "missing"
+
+    def stored_handle(self, job_id: str) -> JobHandle | None:
+        """The handle stored at submit (None: unknown job, or cleaned up)."""
+    
+        raw = self.redis.get(JobKeys(job_id).handle)
+        return None if raw is None else JobHandle.from_dict(json.loads(raw))
+
+    def worker_log_tail(self, job_id: str, rank: int, lines: int = LOG_TAIL_LINES) -> list[str]:
+        """The last lines rank ``rank`` logged: its local log file, or its CloudWatch Logs by request id.
+
+        :param job_id: the job (its handle and claims must still be in Redis: a failed job keeps them).
+        :param rank: the rank.
+        :param lines: how many lines at most.
+        """
+        handle = self.stored_handle(job_id)
+        if handle is None:
+            return []
+        keys = JobKeys(job_id)
+        invocations = [e.invocation_id for e in handle.events]
+        claimed = self.redis.mget([keys.claim(i) for i in invocations]) if invocations else []
+        for invocation, value in zip(invocations, claimed):
+            if value is not None and int(value) == rank:
+                return self.executor.log_tail(handle, invocation, lines)
+        return []
 
     # ---- read and wait -------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ what was recorded at submit: handling an event twice gives the same value.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_cylon.client.sizing import projected_cost
@@ -52,27 +52,30 @@ def job_result(event: Mapping[str, Any], submit: Mapping[str, Any], *, destinati
 
 
 def log_result(log: Any, result: Mapping[str, Any]) -> None:
-    """Log a success: one summary line, then one short line per rank.
+    """Log a success: one summary line, then one short line per rank (the job id was logged at submit).
 
     :param log: the task's logger.
     :param result: from :func:`job_result`.
     """
-    log.info("job_id=%s succeeded: %s rows, %s bytes in %d files at %s (%.2f s)", result["job_id"],
-             result["rows"], result["bytes"], len(result["manifest"].get("files", [])), result["destination"],
-             result["wall_time_s"] or 0.0)
+    log.info("succeeded: %s rows, %s bytes in %d files at %s (%.2f s)", result["rows"], result["bytes"],
+             len(result["manifest"].get("files", [])), result["destination"], result["wall_time_s"] or 0.0)
     for w in result["workers"]:
         phases = {k: round(float(v), 3) for k, v in (w.get("phases") or {}).items()}
-        log.info("job_id=%s rank %s: %s rows in, %s rows out, %s bytes sent, peak memory %s MiB, phases %s",
-                 result["job_id"], w.get("rank"), w.get("rows_in"), w.get("rows_out"), w.get("bytes_sent"),
-                 int(w.get("peak_memory_bytes") or 0) >> 20, phases)
+        log.info("rank %s: %s rows in, %s rows out, %s bytes sent, peak memory %s MiB, phases %s", w.get("rank"),
+                 w.get("rows_in"), w.get("rows_out"), w.get("bytes_sent"), int(w.get("peak_memory_bytes") or 0) >> 20,
+                 phases)
 
 
-def log_failure(log: Any, event: Mapping[str, Any]) -> None:
-    """Log an error event: the failing rank's error, then its traceback.
+def log_failure(log: Any, event: Mapping[str, Any], worker_log: Sequence[str] = ()) -> None:
+    """Log an error event: the failing rank's error, its traceback, then the last lines of its own log.
 
     :param log: the task's logger.
     :param event: the final event (status ``error``).
+    :param worker_log: the failing rank's last log lines (``JobClient.worker_log_tail``).
     """
-    log.error("job_id=%s failed on rank %s: %s", event.get("job_id"), event.get("rank"), event.get("error"))
+    rank = event.get("rank")
+    log.error("job_id=%s failed on rank %s: %s", event.get("job_id"), rank, event.get("error"))
     if event.get("traceback"):
-        log.error("job_id=%s traceback of rank %s:\n%s", event.get("job_id"), event.get("rank"), event["traceback"])
+        log.error("rank %s traceback:\n%s", rank, event["traceback"])
+    if worker_log:
+        log.error("rank %s log (last %d lines):\n%s", rank, len(worker_log), "\n".join(worker_log))

@@ -80,6 +80,7 @@ def run_job(
             executor = LocalExecutor(function_timeout_s=spec.timeout_s + WAIT_SLACK_S / 2, memory_mb=memory_mb,
                                      redis_password=password)
         jobs = JobClient(url, executor)
+        log.info("job_id=%s: %s on %d workers, channel %s", job_id, spec.op, spec.world_size, spec.channel)
         try:
             snap = jobs.wait(jobs.submit(spec, job_id), spec.timeout_s + WAIT_SLACK_S)
         finally:

@@ -28,7 +28,7 @@ class JobWatch:
     :param expected: arrivals the barrier needs.
     :param deadline: UNIX time after which the verdict is ``timeout`` (None: never).
     :param started_at: UNIX time the job was submitted (for ``waited_s``).
-    :param log: where progress goes (``job_id=… progress: d/n workers done``).
+    :param log: where progress goes (``progress: d/n workers done``: the task log named the job at submit).
     """
 
     def __init__(self, job_id: str, *, world_size: int | None = None, barrier: str | None = None,
@@ -55,8 +55,7 @@ class JobWatch:
         world_size = self.world_size or snap.world_size
         if snap.done != self._last_done:
             self._last_done = snap.done
-            self.log.info("job_id=%s progress: %d/%s workers done", self.job_id, snap.done,
-                          world_size if world_size is not None else "?")
+            self.log.info("progress: %d/%s workers done", snap.done, world_size if world_size is not None else "?")
         if snap.state == "failed":
             return "error"  # an abort, or a worker vanished (e.g. a Lambda killed for memory): no timeout wait
         if self.barrier is not None:
@@ -103,7 +102,6 @@ class JobWatch:
             if status == "error":
                 event.update(snap.failure_details())
                 event["workers"] = snap.worker_summaries()
-                self.log.error("job_id=%s failed on rank %s: %s", self.job_id, event["rank"], event["error"])
             elif status == "success":
                 if self.barrier is not None:
                     event.update(barrier=self.barrier, count=snap.barrier_count, expected=self.expected)

@@ -132,29 +132,63 @@ class CylonHook(BaseHook):
         """A :class:`JobClient` for async reads and cancels (no executor: a triggerer starts no workers)."""
         return JobClient(await self.a_get_redis_url())
 
-    def submit_job(self, spec: JobSpec, job_id: str) -> JobHandle:
+    def next_fence(self, destination: str) -> int:
+        """A new fencing token for a destination (``JobClient.next_fence``)."""
+        return self.job_client.next_fence(destination)
+
+    def submit_job(self, spec: JobSpec, job_id: str, fence: int | None = None) -> JobHandle:
         """Store a job's spec in Redis and start its workers (``JobClient.submit``); returns at once.
 
         :param spec: the validated JobSpec.
         :param job_id: the job id.
+        :param fence: the submission's fencing token (:meth:`next_fence`).
         :raises CylonProviderError: when the workers cannot be started (the job is aborted first).
         """
         self.log.info("job_id=%s submitting %s: %d workers, channel %s, executor %s, redis %s, destination %s",
                       job_id, spec.op, spec.world_size, spec.channel, self.config.executor,
                       self.config.redis_url_redacted, spec.output.destination)
         try:
-            return self.job_client.submit(spec, job_id)
+            return self.job_client.submit(spec, job_id, fence=fence)
         except CylonRuntimeError as err:
             raise CylonProviderError(str(err)) from err
 
-    def wait_job(self, handle: JobHandle, watch: JobWatch) -> dict[str, Any]:
-        """Wait in this process for a job it submitted (the executor watches its workers); the final event.
+    def wait_job(self, job_id: str, watch: JobWatch) -> dict[str, Any]:
+        """Wait in this process until the job ends; the final event.
 
-        :param handle: from :meth:`submit_job`.
+        The executor waits (and watches the workers it started in this process); a job
+        started by an earlier try is found through the handle stored at submit.
+
+        :param job_id: the job.
         :param watch: the job's watch (its deadline bounds the wait; it logs progress).
         """
-        timeout = max(1.0, (watch.deadline or time.time() + 3600) - time.time())
+        deadline = watch.deadline or time.time() + 3600
+        handle = self.job_client.stored_handle(job_id)
+        if handle is None:  # keys gone: watch them all the same (the deadline ends it)
+            return self.job_client.wait_event(watch, deadline, poll_interval=1.0) or watch.event("timeout")
+        timeout = max(1.0, deadline - time.time())
         return watch.final_event(self.job_client.wait(handle, timeout, on_progress=watch.observe))
+
+    def job_status(self, job_id: str, spec: JobSpec) -> str:
+        """``success``, ``failed``, ``running`` or ``missing`` (``JobClient.status``)."""
+        return self.job_client.status(job_id, spec)
+
+    def final_event(self, job_id: str, spec: JobSpec) -> dict[str, Any]:
+        """The success event of a job that already ended: from its keys, else from the destination's manifest."""
+        from airflow_provider_cylon.client.watch import JobWatch
+        from airflow_provider_cylon.runtime import storage
+
+        snap = self.job_client.snapshot(job_id, with_statuses=True)
+        if snap.is_successful:
+            return JobWatch(job_id).final_event(snap)
+        manifest = storage.read_manifest(spec.output.destination, spec.storage) or {}
+        return {"status": "success", "job_id": job_id, "manifest": manifest, "workers": [], "waited_s": None,
+                "world_size": manifest.get("world_size")}
+
+    def abandon(self, job_id: str, reason: str) -> None:
+        """Abort an earlier try's job (so any worker still alive stops) and delete its keys."""
+        self.log.warning("job_id=%s abandoned: %s", job_id, reason)
+        self.cancel(job_id, reason)
+        self.cleanup(job_id)
 
     def wait_event(self, watch: JobWatch, until: float, poll_interval: float) -> dict[str, Any] | None:
         """Watch a job's keys until ``until``; its final event, or None while it still runs."""
@@ -189,6 +223,16 @@ class CylonHook(BaseHook):
         except Exception as err:
             self.log.error("job_id=%s could not cancel the job: %s", job_id, err)
 
+    def worker_log_tail(self, job_id: str | None, rank: int | None) -> list[str]:
+        """The last lines a failed rank logged (local log file or CloudWatch Logs); [] when unknown (never raises)."""
+        if rank is None or not job_id:
+            return []
+        try:
+            return self.job_client.worker_log_tail(job_id, rank)
+        except Exception as err:  # the log is a help, the error itself is already reported
+            self.log.warning("could not read the log of rank %s: %s", rank, err)
+            return []
+
     def cleanup(self, job_id: str) -> None:
         """Delete a finished job's keys (idempotent, best effort: every key has a TTL anyway)."""
         try:
@@ -214,7 +258,7 @@ class CylonHook(BaseHook):
                 spec = build_spec(info["world_size"])
         check_inputs(spec)  # every column, type and expression against the inputs, before any worker starts
         return spec, {"executor": self.config.executor, "world_size": spec.world_size, "channel": spec.channel,
-                      "op": spec.op, "started_at": time.time(), **info}
+                      "op": spec.op, "started_at": time.time(), "timeout_s": spec.timeout_s, **info}
 
     def lambda_plan(self, spec: JobSpec, *, choose_world_size: bool) -> dict[str, Any]:
         """Before a Lambda submit: check the function exists and size the inputs (for the cost model).

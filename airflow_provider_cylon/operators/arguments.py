@@ -29,7 +29,10 @@ def as_list(value: Any, name: str, task_id: str) -> list[Any]:
 
 
 def task_job_id(dag_id: str, task_id: str, context: Any) -> str:
-    """The job id of a task instance: unique per DAG, task, run, try and map index.
+    """The job id stem of a task instance: unique per DAG, task, run and map index, the same for every try.
+
+    A retry finds its earlier try's job in the task-state store, never by the try
+    number; each submission appends its fencing token (operators/resumable.py).
 
     :param dag_id: the DAG.
     :param task_id: the task.
@@ -39,7 +42,7 @@ def task_job_id(dag_id: str, task_id: str, context: Any) -> str:
 
     ti = context["ti"]
     map_index = getattr(ti, "map_index", -1)
-    parts = [dag_id, task_id, context["run_id"], f"try{ti.try_number}"]
+    parts = [dag_id, task_id, context["run_id"]]
     if map_index is not None and map_index >= 0:
         parts.append(f"map{map_index}")
     return make_job_id(*parts)

@@ -1,12 +1,14 @@
 """CylonBaseOperator: what every Cylon operator shares (submit, wait or defer, result).
 
-A subclass only says what to compute (:meth:`job_definition`: op, inputs, steps). The base
-builds the ``JobSpec`` and hands the rest to :class:`CylonHook` (over ``client.JobClient``):
-submit, then defer to :class:`CylonBarrierTrigger` or wait in the slot; both end in
-:meth:`execute_complete` with the same event, so both return the same XCom."""
+A subclass only says what to compute (:meth:`CylonBaseOperator.job_definition`:
+the op, its inputs and its steps). The base class builds the ``JobSpec`` and hands
+the rest to :class:`CylonHook` (over ``client.JobClient``): submit (or, on a retry,
+reconnect: operators/resumable.py), then either defer to :class:`CylonBarrierTrigger`
+or wait in the worker slot; both paths end in :meth:`execute_complete` with the same
+event, so both return the same XCom.
+"""
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -15,12 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_cylon.client.result import job_result, log_failure, log_result
-from airflow_provider_cylon.client.watch import JobWatch
-from airflow_provider_cylon.exceptions import CylonConnectionError
 from airflow_provider_cylon.hooks.cylon import CylonHook
 from airflow_provider_cylon.links.cloudwatch import CylonLambdaLogsLink
-from airflow_provider_cylon.operators.arguments import CylonSpecError, as_list, task_job_id
-from airflow_provider_cylon.triggers.barrier import CylonBarrierTrigger
+from airflow_provider_cylon.operators.arguments import CylonSpecError, as_list
+from airflow_provider_cylon.operators.resumable import DEFER_METHOD_NAME, XCOM_JOB_ID_KEY, CylonResumableJob
 from airflow_provider_cylon.triggers.events import raise_for_event
 
 __all__ = ["DEFER_METHOD_NAME", "XCOM_JOB_ID_KEY", "CylonBaseOperator", "CylonSpecError", "as_list"]
@@ -31,15 +31,13 @@ if TYPE_CHECKING:
     from airflow_provider_cylon.client.executors.base import JobHandle
     from airflow_provider_cylon.runtime.spec import JobSpec
 
-DEFER_METHOD_NAME = "execute_complete"
-XCOM_JOB_ID_KEY = "cylon_job_id"
 #: Workers per job when neither the operator nor the connection says.
 DEFAULT_PARALLELISM = 2
 #: Job time limit when the task has no execution_timeout.
 DEFAULT_JOB_TIMEOUT_S = 3600.0
 
 
-class CylonBaseOperator(BaseOperator):
+class CylonBaseOperator(CylonResumableJob, BaseOperator):
     """Run one distributed Cylon job: fan out workers, wait for their barrier, return the manifest.
 
     :param destination: output prefix (``file://``, ``s3://`` or a local directory);
@@ -61,10 +59,11 @@ class CylonBaseOperator(BaseOperator):
     :param if_exists: files at the destination that no Cylon manifest there lists are never
         deleted: ``overwrite`` (default) replaces our previous output and refuses such files;
         ``overwrite_all`` replaces our previous output and keeps them; ``append`` keeps all.
+    :param durable: on a retry, reconnect to the job of the earlier try when it is still alive, or
+        return its result when it succeeded (``task_state_store``; default True).
     """
 
     template_fields: Sequence[str] = ("destination",)
-    template_fields_renderers: ClassVar[dict[str, str]] = {}
     operator_extra_links = (CylonLambdaLogsLink(),)
     ui_color = "#cfe8d5"
     #: the JobSpec op of this operator (``join``, ``sort``, ...; ``pipeline`` for several steps).
@@ -99,6 +98,7 @@ class CylonBaseOperator(BaseOperator):
         self.output_compression = output_compression
         self._job_id: str | None = None
         self._handle: JobHandle | None = None
+        self._result: dict[str, Any] | None = None
 
     # ---- what to compute (subclasses) ---------------------------------------------------
 
@@ -142,36 +142,11 @@ class CylonBaseOperator(BaseOperator):
         except SpecError as err:
             raise CylonSpecError(f"task {self.task_id!r}: {err}") from err
 
-    def _job_id_for(self, context: Context) -> str:
-        return task_job_id(self.dag_id, self.task_id, context)
+    # ---- execution: ResumableJobMixin (a retry reconnects to a live job instead of fanning out again) ----
 
-    # ---- execution ----------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
-        """Submit the job, then defer (or wait here) until its barrier resolves."""
-        job_id = self._job_id_for(context)
-        spec, submit = self._plan()
-        context["ti"].xcom_push(key=XCOM_JOB_ID_KEY, value=job_id)
-        self._job_id, self._handle = job_id, self.hook.submit_job(spec, job_id)
-        watch = JobWatch(job_id, world_size=spec.world_size, deadline=submit["started_at"] + spec.timeout_s,
-                         started_at=submit["started_at"], log=self.log)
-        if not self.deferrable:
-            return self.execute_complete(context, self.hook.wait_job(self._handle, watch), submit=submit)
-        # A job that ends within a few seconds never defers (no triggerer round trip).
-        inline = conf.getfloat("cylon", "inline_wait_s", fallback=5.0)
-        event = self.hook.wait_event(watch, time.time() + inline, self.poll_interval) if inline > 0 else None
-        if event is not None:
-            return self.execute_complete(context, event, submit=submit)
-        self.defer(trigger=CylonBarrierTrigger.for_watch(watch, self.cylon_conn_id, self.poll_interval),
-                   method_name=DEFER_METHOD_NAME, kwargs={"submit": submit})
-
-    def _plan(self) -> tuple[JobSpec, dict[str, Any]]:
-        from airflow_provider_cylon.runtime.errors import SpecError, StorageError
-        try:  # the hook checks every column, type and expression against the inputs' footers
-            return self.hook.plan_job(self.build_spec, choose_world_size=self.parallelism is None)
-        except CylonConnectionError as err:
-            raise CylonConnectionError(f"task {self.task_id!r}, {err}") from err
-        except (SpecError, StorageError) as err:
-            raise CylonSpecError(f"task {self.task_id!r}: {err}") from err
+        """Submit the job (a retry reconnects to the live one, or returns its result), then wait or defer."""
+        return self.execute_resumable(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any], submit: Mapping[str, Any] | None = None
                          ) -> dict[str, Any]:
@@ -185,7 +160,7 @@ class CylonBaseOperator(BaseOperator):
         :param submit: what execute recorded at submit time (executor, world size, ...).
         """
         if isinstance(event, dict) and event.get("status") == "error":
-            log_failure(self.log, event)
+            log_failure(self.log, event, self.hook.worker_log_tail(event.get("job_id"), event.get("rank")))
         raise_for_event(event)
         result = job_result(event, submit or {}, destination=self.destination, output_format=self.output_format)
         log_result(self.log, result)

@@ -24,6 +24,7 @@ import redis
 
 from airflow_provider_cylon.runtime.errors import (
     CoordinationError,
+    FencedOffError,
     JobAbortedError,
     WorkerTimeoutError,
 )
@@ -34,8 +35,10 @@ from airflow_provider_cylon.runtime.protocol import (
     ARRIVE_LUA,
     CLAIM_LUA,
     DEFAULT_TTL_S,
+    FENCE_CHECK_LUA,
     JobKeys,
     abort_args,
+    destination_fence_key,
     parse_abort_record,
 )
 from airflow_provider_cylon.runtime.spec import JobSpec
@@ -113,6 +116,7 @@ class JobCoordinator:
         self._claim = client.register_script(CLAIM_LUA)
         self._arrive = client.register_script(ARRIVE_LUA)
         self._abort = client.register_script(ABORT_LUA)
+        self._fence_check = client.register_script(FENCE_CHECK_LUA)
         self._dead: DeadRankDetector | None = None
 
     def _tag(self) -> str:
@@ -284,6 +288,18 @@ class JobCoordinator:
         wakes = [self.keys.wake(f"barrier:{name}:{r}") for r in range(world)]
         self._arrive(keys=[key, *wakes], args=["set", rank, "", world, self.ttl_s])
         self.wait_until(lambda: int(self.client.scard(key)) >= world, wakes[rank], f"barrier {name!r}", timeout_s)
+
+    # -- fencing ---------------------------------------------------------------------------------
+    def check_fence(self, destination: str) -> None:
+        """Raise :class:`FencedOffError` if a later submission took ``destination`` (call right before commit).
+
+        :param destination: the spec's output destination.
+        """
+        keys = [self.keys.fence, destination_fence_key(destination)]
+        if not self._fence_check(keys=keys, args=[]):
+            raise FencedOffError(f"{self._tag()}: a later submission took destination {destination!r} "
+                                 f"(fence {self.client.get(keys[0])!r}, latest {self.client.get(keys[1])!r}); "
+                                 "this fan-out does not commit", job_id=self.job_id, rank=self.rank)
 
     # -- reporting -------------------------------------------------------------------------------
     def report_status(self, status: Mapping[str, Any], *, rank: int | None = None) -> None:

@@ -74,6 +74,10 @@ class JobAbortedError(CoordinationError):
         self.error = error
 
 
+class FencedOffError(CoordinationError):
+    """A later submission took this job's destination: this (older) fan-out must not commit."""
+
+
 class JobFailedError(CylonRuntimeError):
     """A job ended without a manifest; carries the failing rank and its error.
 

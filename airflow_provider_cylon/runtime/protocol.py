@@ -8,6 +8,8 @@ spells a key. Every key lives under ``cylon:{job_id}:`` with a TTL
 key                    type                       meaning
 =====================  =========================  ============================================
 ``spec``               string (JSON)              the JobSpec, written by the submitter
+``handle``             string (JSON)              the submit's JobHandle (invocations, request ids)
+``fence``              string (integer)           this submission's fencing token for its destination
 ``rank``               counter                    INCR - 1 gives a rank
 ``claim:{inv}``        string                     rank claimed by that invocation (set once)
 ``endpoints``          hash rank -> JSON          all_gather of worker endpoints
@@ -25,9 +27,15 @@ key                    type                       meaning
 Writers push a token to ``wake:final`` on every report, the manifest and an
 abort, so a submitter blocks on one list instead of polling; an abort also
 pushes every rank's ``wake:abort:{rank}``.
+
+One key lives outside a job: ``cylon:fence:{sha1(destination)[:20]}``, the
+destination's last fencing token (INCR per submission). Rank 0 commits only while
+its job's ``fence`` is still that token (:data:`FENCE_CHECK_LUA`), so an older
+fan-out that outlived its task never publishes over the submission that replaced it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -36,6 +44,8 @@ from typing import Any
 KEY_PREFIX = "cylon"
 #: TTL of every job key unless the spec says otherwise (a day: a failed job stays inspectable).
 DEFAULT_TTL_S = 24 * 3600
+#: TTL of a destination's fencing counter, refreshed on every submission (outlives any job's keys).
+FENCE_TTL_S = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,16 @@ class JobKeys:
     @property
     def spec(self) -> str:
         return self.key("spec")
+
+    @property
+    def handle(self) -> str:
+        """The submitter's JobHandle (client/executors/base.py): who was started, where they log."""
+        return self.key("handle")
+
+    @property
+    def fence(self) -> str:
+        """This submission's fencing token (see :func:`destination_fence_key`)."""
+        return self.key("fence")
 
     @property
     def rank(self) -> str:
@@ -122,6 +142,14 @@ class JobKeys:
 def job_key(job_id: str, kind: str) -> str:
     """Redis key ``cylon:{job_id}:{kind}`` (see :class:`JobKeys`)."""
     return JobKeys(job_id).key(kind)
+
+
+def destination_fence_key(destination: str) -> str:
+    """``cylon:fence:{hash}``: the last fencing token handed out for a destination (INCR per submission).
+
+    :param destination: the job's output destination, as the spec spells it.
+    """
+    return f"{KEY_PREFIX}:fence:{hashlib.sha1(destination.encode()).hexdigest()[:20]}"
 
 
 # ---- the abort record -------------------------------------------------------------------
@@ -200,6 +228,17 @@ for i = 2, #KEYS do
   redis.call('EXPIRE', KEYS[i], ARGV[2])
 end
 if first then return 1 end
+return 0
+"""
+
+#: May this job commit? KEYS[1] = the job's ``fence``, KEYS[2] = :func:`destination_fence_key`.
+#: Yes (1) when the job holds no token (a submitter without fencing) or its token is still the
+#: destination's latest (or that counter expired); no (0) when a later submission took the destination.
+FENCE_CHECK_LUA = """
+local mine = redis.call('GET', KEYS[1])
+if not mine then return 1 end
+local latest = redis.call('GET', KEYS[2])
+if (not latest) or latest == mine then return 1 end
 return 0
 """
 

@@ -79,7 +79,7 @@ class CylonBarrierSensor(BaseSensorOperator):
         if verdict == "error":
             raise_for_event(watch.event("error", self.hook.get_job_state(self.job_id, self.barrier, True)))
         if self.barrier is not None:
-            self.log.info("job_id=%s barrier %r: %d/%d arrived", self.job_id, self.barrier,
+            self.log.info("barrier %r: %d/%d arrived", self.barrier,
                           snap.barrier_count or 0, self.expected or 0)
         return verdict == "success"
 

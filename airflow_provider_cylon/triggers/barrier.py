@@ -119,5 +119,37 @@ class CylonBarrierTrigger(BaseTrigger):
         yield TriggerEvent(event)
 
     async def on_kill(self) -> None:
-        """The user killed the deferred task: cancel the job (``hook.a_cancel``) so every worker stops."""
+        """The user killed the deferred task: cancel the job (``hook.a_cancel``) so every worker stops.
+
+        Airflow 3.3 also calls on_kill when it only moves the trigger to another
+        triggerer (apache/airflow#73454); the task instance is then still deferred and
+        the job is healthy, so it is left running (the new triggerer keeps waiting on it).
+        """
+        state = await self._task_state()
+        if state == "deferred":
+            self.log.warning("job_id=%s on_kill while the task is still deferred: the trigger was reassigned "
+                             "(apache/airflow#73454), not killed; the job keeps running", self.job_id)
+            return
+        self.log.warning("job_id=%s task %s: cancelling the job", self.job_id, state or "killed")
         await self._hook().a_cancel(self.job_id, "task killed by user (trigger on_kill)", world_size=self.world_size)
+
+    async def _task_state(self) -> str | None:
+        """The task instance's current state (execution API), or None when it cannot be told (then on_kill cancels)."""
+        ti = self.task_instance
+        if ti is None:
+            return None
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+            from asgiref.sync import sync_to_async
+
+            map_index = getattr(ti, "map_index", -1)
+            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
+                dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id],
+                map_index=map_index if map_index is not None and map_index >= 0 else None)
+        except Exception as err:  # no execution API here: a user kill is the documented reason for on_kill
+            self.log.warning("job_id=%s could not read the task's state (%s): treating on_kill as a kill",
+                             self.job_id, err)
+            return None
+        key = ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
+        state = (states.get(ti.run_id) or {}).get(key)
+        return None if state is None else str(state)

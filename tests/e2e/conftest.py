@@ -1,7 +1,7 @@
 """A real Airflow for the end-to-end tests, started the way `make airflow` does.
 
-``scripts/airflow.sh`` runs ``airflow standalone`` (api-server, scheduler,
-dag-processor, triggerer) with AIRFLOW_HOME in a temp dir, in its own process
+``scripts/airflow.sh`` starts the api-server, then (once it answers) the scheduler,
+dag-processor and triggerer, with AIRFLOW_HOME in a temp dir, in its own process
 group, with no ``cylon`` connection: the DAGs use local workers and the
 embedded Valkey. At the end the group is terminated (then killed) and the
 embedded Valkey stopped.
@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,10 +96,15 @@ def _get(url: str) -> int:
         return 0
 
 
-@pytest.fixture(scope="module")
-def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
-    """``scripts/airflow.sh`` on a free port with a fresh AIRFLOW_HOME; stopped at the end."""
-    home = tmp_path_factory.mktemp("airflow-e2e")
+@contextmanager
+def running_airflow(home: Path, extra_env: dict[str, str] | None = None,
+                    idle_dags: tuple[str, ...] = ("nightly_etl",)) -> Iterator[AirflowServer]:
+    """``scripts/airflow.sh`` on a free port with AIRFLOW_HOME ``home``; stopped (after ``idle_dags`` end) at exit.
+
+    :param home: a fresh AIRFLOW_HOME.
+    :param extra_env: more environment (e.g. another DAGs folder).
+    :param idle_dags: DAGs whose runs must end before the server stops (no worker outlives it).
+    """
     port = _free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__", "CYLON_")) and k != "AIRFLOW_HOME"}
@@ -110,6 +116,7 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "CYLON_DEFERRABLE": "True",
         "AIRFLOW__CYLON__INLINE_WAIT_S": "0",  # every Cylon task defers (the triggerer path is tested)
+        **(extra_env or {}),
     })
     log_path = home / "standalone.log"
     with open(log_path, "wb") as log:
@@ -130,7 +137,8 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow
         with urllib.request.urlopen(req, timeout=30) as resp:
             server.token = json.loads(resp.read())["access_token"]
         yield server
-        server.wait_until_idle("nightly_etl")
+        for dag_id in idle_dags:
+            server.wait_until_idle(dag_id)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -147,3 +155,10 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow
         from airflow_provider_cylon.client.embedded_valkey import stop_embedded_valkey
 
         stop_embedded_valkey(home / "cylon")
+
+
+@pytest.fixture(scope="module")
+def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
+    """``scripts/airflow.sh`` on a free port with a fresh AIRFLOW_HOME and the example DAGs; stopped at the end."""
+    with running_airflow(tmp_path_factory.mktemp("airflow-e2e")) as server:
+        yield server

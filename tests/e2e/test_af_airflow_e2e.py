@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,28 @@ CYLON_TASKS = ("join_orders_customers", "revenue_per_country", "sort_by_revenue"
 def _logs(server: Any, run_id: str, task_id: str) -> str:
     folder = server.home / "logs" / "dag_id=nightly_etl" / f"run_id={run_id}" / f"task_id={task_id}"
     return "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob("attempt=1.log*")))
+
+
+def test_every_run_created_at_start_up_succeeds(airflow_server: Any) -> None:
+    """The first `make airflow` is green: the scheduler's start-up run of nightly_etl (@daily) succeeds.
+
+    scripts/airflow.sh starts the scheduler only once the api-server answers; before,
+    that run's first task was SIGKILLed after an execution-API read timeout.
+    """
+    server = airflow_server
+    server.wait_for_dag("nightly_etl")
+    end = time.monotonic() + 180
+    while True:
+        runs = server.request("GET", "/api/v2/dags/~/dagRuns")["dag_runs"]
+        scheduled = [r for r in runs if r["run_type"] == "scheduled"]
+        if scheduled:
+            break
+        assert time.monotonic() < end, f"no scheduled run after 180 s:\n{server.log_tail()}"
+        time.sleep(2)
+    for r in scheduled:
+        run = server.wait_for_run(r["dag_id"], r["dag_run_id"])
+        assert run["state"] == "success", (r["dag_id"], _logs(server, r["dag_run_id"], "join_orders_customers")[-4000:],
+                                           server.log_tail())
 
 
 def test_rest_triggered_run_defers_resumes_and_writes_the_report(airflow_server: Any) -> None:

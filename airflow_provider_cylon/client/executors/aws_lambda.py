@@ -68,6 +68,21 @@ class LambdaInvokeError(ExecutorError):
     """Lambda refused an invocation for a reason retrying cannot fix."""
 
 
+def function_short_name(function_name: str) -> str:
+    """Function name from a name, a partial ARN or a full ARN (``...:function:NAME[:ALIAS]``).
+
+    :param function_name: the configured function name or ARN.
+    """
+    if ":function:" in function_name:
+        return function_name.split(":function:", 1)[1].split(":", 1)[0]
+    return function_name.split(":", 1)[0]
+
+
+def log_group_name(function_name: str) -> str:
+    """The CloudWatch Logs group Lambda writes the function's invocations to."""
+    return f"/aws/lambda/{function_short_name(function_name)}"
+
+
 def _error_code(err: BaseException) -> tuple[str, int]:
     """(AWS error code, HTTP status) of a botocore ClientError; ("", 0) otherwise."""
     response = getattr(err, "response", None)
@@ -287,11 +302,13 @@ class LambdaExecutor(Executor):
 
     name = "lambda"
 
-    def __init__(self, invoker: LambdaInvoker, *, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
+    def __init__(self, invoker: LambdaInvoker, *, max_workers: int = DEFAULT_MAX_WORKERS,
+                 logs_client: Any = None) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, found {max_workers}")
         self.invoker = invoker
         self.max_workers = max_workers
+        self.logs_client = logs_client
 
     @classmethod
     def create(cls, function_name: str, *, session: Any = None, endpoint_url: str | None = None,
@@ -306,9 +323,15 @@ class LambdaExecutor(Executor):
         :param max_workers: invoke threads.
         :param invoker_kwargs: passed to :class:`LambdaInvoker` (retry and limit settings).
         """
+        import boto3
+
+        session = session or boto3.session.Session()
         client = make_lambda_client(session, max_pool_connections=max_workers, endpoint_url=endpoint_url,
                                     region_name=region_name)
-        return cls(LambdaInvoker(client, function_name, **invoker_kwargs), max_workers=max_workers)
+        # CloudWatch Logs of the same account and region (the endpoint override serves both in tests).
+        logs = session.client("logs", endpoint_url=endpoint_url, region_name=region_name or client.meta.region_name)
+        return cls(LambdaInvoker(client, function_name, **invoker_kwargs), max_workers=max_workers,
+                   logs_client=logs)
 
     @classmethod
     def from_config(cls, config: Any) -> LambdaExecutor:
@@ -329,6 +352,32 @@ class LambdaExecutor(Executor):
     def check_function(self) -> dict[str, Any]:
         """Raise :class:`LambdaFunctionNotFoundError` unless the function exists."""
         return self.invoker.check_function()
+
+    def log_tail(self, handle: JobHandle, invocation_id: str, lines: int) -> list[str]:
+        """The last ``lines`` CloudWatch Logs events of one invocation, found by its request id.
+
+        Lambda writes every invocation to ``/aws/lambda/{function}``, and each line
+        (``START``/``END``/``REPORT`` and the runtime's log records) carries the request
+        id, so ``FilterLogEvents`` with the quoted request id finds that worker's lines
+        among all the others.
+
+        :param handle: the job's handle (``extra["request_ids"]``, in event order).
+        :param invocation_id: the worker's invocation.
+        :param lines: how many lines at most.
+        """
+        ids = [e.invocation_id for e in handle.events]
+        request_ids = handle.extra.get("request_ids") or []
+        if self.logs_client is None or invocation_id not in ids or ids.index(invocation_id) >= len(request_ids):
+            return []
+        request_id = request_ids[ids.index(invocation_id)]
+        query: dict[str, Any] = {"logGroupName": log_group_name(self.function_name),
+                                 "filterPattern": f'"{request_id}"'}
+        if handle.extra.get("submitted_at"):
+            query["startTime"] = int((float(handle.extra["submitted_at"]) - 60) * 1000)
+        messages: list[str] = []
+        for page in self.logs_client.get_paginator("filter_log_events").paginate(**query):
+            messages.extend(m for e in page.get("events", []) for m in str(e["message"]).splitlines() if m.strip())
+        return messages[-lines:]
 
     def invoke_all(self, events: Sequence[InvocationEvent]) -> list[InvocationResult]:
         """Invoke every event from a bounded thread pool; results in event order.
@@ -371,10 +420,12 @@ class LambdaExecutor(Executor):
         started = time.monotonic()
         results = self.invoke_all(events)
         retried = sum(r.attempts - 1 for r in results)
-        log.info("job_id=%s invoked %d workers of function %s in %.2fs (%d retries)", job_id, len(results),
+        # No job id here: the submitter's own line names the job once (short task-log lines).
+        log.info("invoked %d workers of function %s in %.2fs (%d retries)", len(results),
                  self.function_name, time.monotonic() - started, retried)
         return JobHandle(job_id=job_id, world_size=world_size, redis_url=redis_url, events=events,
                          redis_password_env=redis_password_env,
                          extra={"executor": self.name, "function_name": self.function_name,
                                 "region": self.invoker._region(),
-                                "request_ids": [r.request_id for r in results], "retries": retried})
+                                "request_ids": [r.request_id for r in results], "retries": retried,
+                                "submitted_at": time.time()})

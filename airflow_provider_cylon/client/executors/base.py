@@ -112,6 +112,15 @@ class Executor(abc.ABC):
         finally:
             coordinator.client.close()
 
+    def log_tail(self, handle: JobHandle, invocation_id: str, lines: int) -> list[str]:
+        """The last ``lines`` lines one worker logged (empty when this executor cannot tell).
+
+        :param handle: the job's handle (as stored at submit).
+        :param invocation_id: the worker's invocation.
+        :param lines: how many lines at most.
+        """
+        return []
+
     def close(self) -> None:
         """Release resources held by the executor (servers, pools)."""
 

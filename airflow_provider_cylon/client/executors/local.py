@@ -60,6 +60,17 @@ def _limit_memory(memory_mb: int) -> None:  # runs in the child before exec
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def tail_lines(path: str, size: int = 64 * 1024) -> list[str]:
+    """The non-empty lines of the last ``size`` bytes of a log file ([] when it is gone)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - size))
+            return [line for line in f.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return []
+
+
 #: Threads one worker may use (the kernel's and pyarrow's pools); see native/src/parallel.cpp.
 THREADS_ENV = "CYLON_NUM_THREADS"
 
@@ -178,7 +189,8 @@ class LocalExecutor(Executor):
                            redis_password_env=redis_password_env,
                            extra={"pids": [w.proc.pid for w in workers], "log_dir": log_dir})
         self._jobs[job_id] = _Job(handle, workers, log_dir, limit)
-        log.info("job_id=%s started %d local workers (pids %s)", job_id, world_size, handle.extra["pids"])
+        # No job id here: the submitter's own line names the job once (short task-log lines).
+        log.info("started %d local workers (pids %s)", world_size, handle.extra["pids"])
         return handle
 
     # -- watch -------------------------------------------------------------------------------
@@ -224,13 +236,18 @@ class LocalExecutor(Executor):
 
     @staticmethod
     def _tail(path: str, size: int = 600) -> str:
-        try:
-            with open(path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - size))
-                return f.read().decode(errors="replace").strip().replace("\n", " | ")
-        except OSError:
-            return "(no log)"
+        text = " | ".join(tail_lines(path, size=size))
+        return text or "(no log)"
+
+    def log_tail(self, handle: JobHandle, invocation_id: str, lines: int) -> list[str]:
+        """The last ``lines`` lines of the worker's log file (stdout and stderr; kept after a failure).
+
+        :param handle: the job's handle (``extra["log_dir"]``).
+        :param invocation_id: the worker's invocation.
+        :param lines: how many lines at most.
+        """
+        log_dir = handle.extra.get("log_dir")
+        return tail_lines(os.path.join(log_dir, f"{invocation_id}.log"))[-lines:] if log_dir else []
 
     @staticmethod
     def _kill(worker: _Worker) -> None:
@@ -286,7 +303,7 @@ class LocalExecutor(Executor):
         if snap.is_successful and not self.keep_logs:
             shutil.rmtree(job.log_dir, ignore_errors=True)
         else:
-            log.info("job_id=%s worker logs kept in %s", handle.job_id, job.log_dir)
+            log.info("worker logs kept in %s", job.log_dir)
         self._jobs.pop(handle.job_id, None)
         return snap
 

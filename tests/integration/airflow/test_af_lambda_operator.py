@@ -44,8 +44,11 @@ def test_lambda_run_defers_and_reports_cost_and_logs_link(
     submit = deferred.value.kwargs["submit"]
     assert (submit["executor"], submit["function_name"], submit["memory_mb"]) == ("lambda", function_name, 2048)
     assert submit["input_files"] == 1 and submit["input_bytes"] > 0
-    link = CylonLambdaLogsLink().get_link(op, ti_key=None)  # what Airflow stores for the UI at the end
-    assert link == log_group_url(function_name, s3_server.region)
+    # persisted at submit (the UI shows it while the task is deferred), job-scoped, and kept at the end
+    link = CylonLambdaLogsLink()
+    assert context["ti"].xcoms[link.xcom_key] == link.get_link(op, ti_key=context["ti"])
+    assert f"job_id*3D{job_id}" in context["ti"].xcoms[link.xcom_key]
+    assert link.get_link(op, ti_key=None) == log_group_url(function_name, s3_server.region)  # never submitted
 
     # Play Lambda: run the workers with the invocation ids the events carried.
     executor = LocalExecutor()

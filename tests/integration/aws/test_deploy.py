@@ -162,6 +162,9 @@ def test_airflow_policy_invokes_only_this_function(s3_server: Any, role_arn: str
                                           "Action": ["lambda:InvokeFunction"], "Resource": [arn, arn + ":*"]}
     assert all(not a.startswith("s3:Put") for s in policy["Statement"] for a in s["Action"])
     assert not any("secretsmanager" in a for s in policy["Statement"] for a in s["Action"])
+    assert st["ReadWorkerLogs"]["Action"] == ["logs:FilterLogEvents"]  # a failed rank's log, nothing else
+    assert st["ReadWorkerLogs"]["Resource"] == (f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:"
+                                                f"/aws/lambda/{cfg.function_name}:*")
 
 
 def test_cli_deploys_and_prints_both_policies(s3_server: Any, role_arn: str) -> None:

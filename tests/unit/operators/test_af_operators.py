@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from datetime import timedelta
@@ -135,7 +136,10 @@ def test_deferrable_execute_defers_to_the_barrier_trigger_then_completes(
 
 
 def test_in_slot_failure_raises_with_the_failing_ranks_error(cylon_conn: str, context: dict[str, Any],
-                                                            small_tables: dict[str, str]) -> None:
+                                                            small_tables: dict[str, str],
+                                                            caplog: pytest.LogCaptureFixture,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.INFO)
     # statically fine (text casts to an integer), wrong only on the data: a worker fails
     op = CylonGroupByOperator(task_id="bad", source=small_tables["orders"], by="customer_id",
                               aggs={"bad": "sum(CAST(CAST(amount AS VARCHAR) || 'x' AS INTEGER))"},
@@ -145,6 +149,14 @@ def test_in_slot_failure_raises_with_the_failing_ranks_error(cylon_conn: str, co
         op.execute(context)
     assert failed.value.rank in (0, 1)
     assert "CAST" in str(failed.value)
+    captured = capsys.readouterr()
+    logged = caplog.text + captured.out + captured.err
+    # the failing rank's own log follows its error (the worker's log file, found by its rank)
+    assert f"rank {failed.value.rank} log (last" in logged and "CAST" in logged.split(" log (last", 1)[1]
+    job_id = context["ti"].xcoms[XCOM_JOB_ID_KEY]
+    # short lines: the job id is named at submit and in the failure, not on every progress or rank line
+    assert f"job_id={job_id} submitting" in logged and "progress: " in logged
+    assert f"job_id={job_id} progress" not in logged and f"job_id={job_id} rank " not in logged
 
 
 def test_a_bad_column_fails_before_any_worker_starts(cylon_conn: str, context: dict[str, Any],
@@ -219,13 +231,13 @@ def test_deferrable_job_that_ends_within_inline_wait_never_defers(
     assert result["rows"] == 6 and result["executor"] == "local"
 
 
-def test_job_id_is_unique_per_task_try_and_map_index(cylon_conn: str) -> None:
-    op = CylonSortOperator(task_id="s", source="a/", by="x", destination="o/")
-    ids = {op._job_id_for({"ti": RecordingTI(try_number=t, map_index=m), "run_id": "manual__1"})
-           for t in (1, 2) for m in (-1, 0, 1)}
-    assert len(ids) == 6
-    assert op._job_id_for({"ti": RecordingTI(), "run_id": "manual__1"}) == op._job_id_for(
-        {"ti": RecordingTI(), "run_id": "manual__1"})
+def test_job_id_stem_is_the_same_for_every_try_and_unique_per_map_index(cylon_conn: str) -> None:
+    from airflow_provider_cylon.operators.arguments import task_job_id
+
+    ids = {m: {task_job_id("d", "s", {"ti": RecordingTI(try_number=t, map_index=m), "run_id": "manual__1"})
+               for t in (1, 2, 3)} for m in (-1, 0, 1)}
+    assert all(len(per_try) == 1 for per_try in ids.values())  # a retry never derives a new id
+    assert len(set().union(*ids.values())) == 3
 
 
 def test_a_destination_that_is_a_source_fails_before_any_worker_starts(cylon_conn: str, context: dict[str, Any],

@@ -24,7 +24,7 @@ CONTRACTS = Path(__file__).resolve().parents[3] / "docs" / "contracts.md"
 def test_every_key_kind_is_documented_in_contracts() -> None:
     keys = JobKeys("j1")
     # built with the placeholders the contract's table spells
-    names = [keys.spec, keys.rank, keys.claim("{invocation_id}"), keys.gather("endpoints"), keys.gather("{name}"),
+    names = [keys.spec, keys.handle, keys.fence, keys.rank, keys.claim("{invocation_id}"), keys.gather("endpoints"), keys.gather("{name}"),
              keys.barrier("{name}"), keys.status, keys.done, keys.abort, keys.manifest, keys.heartbeats,
              keys.wake_abort("{rank}"), keys.wake_final, keys.channel_prefix + "..."]  # type: ignore[arg-type]
     table = CONTRACTS.read_text()
