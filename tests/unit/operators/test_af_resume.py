@@ -26,7 +26,7 @@ from airflow_provider_cylon.operators.base import XCOM_JOB_ID_KEY
 from airflow_provider_cylon.runtime import storage
 from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 from airflow_provider_cylon.runtime.errors import FencedOffError
-from airflow_provider_cylon.runtime.protocol import destination_fence_key
+from airflow_provider_cylon.runtime.protocol import JobKeys, destination_fence_key
 from airflow_provider_cylon.runtime.worker import STALL_ENV
 
 
@@ -88,7 +88,10 @@ def test_retry_of_a_dead_job_aborts_it_and_submits_again(cylon_conn: str, table_
     store = TaskStateStore()
     op = _op(table_dir, heartbeat_timeout=1.0)
     first = _crash_after_submit(op, _context(store, 1))
-    time.sleep(1.0)
+    beats = JobClient(cylon_conn).redis
+    deadline = time.monotonic() + 60
+    while beats.zcard(JobKeys(first["job_id"]).heartbeats) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # every rank attached (a cold worker may take more than a second here)
     for pid in op._handle.extra["pids"]:  # the node is lost: every worker dies without a word
         os.killpg(pid, signal.SIGKILL)
     time.sleep(2.0)  # its heartbeats go stale
