@@ -413,11 +413,28 @@ def compare(fn: str, a: Value, b: Value, t: pa.DataType) -> Value:
 
 
 def decimal_mod(a: Value, b: Value, t: pa.DataType) -> Value:
-    """``a % b`` on decimals: the sign of ``a``, exact (a - trunc(a / b) * b in decimal256)."""
-    wide = pa.decimal256(min(t.precision + 2, 76), t.scale)
-    a, b = pc.cast(a, wide), pc.cast(b, wide)
+    """``a % b`` on decimals: the sign of ``a``, exact.
+
+    Up to 18 digits on the unscaled int64 values; wider as a - trunc(a / b) * b in decimal256
+    (Arrow's division type limits that to about 30 digits).
+    """
+    if t.precision <= 18:
+        shift = pa.scalar(decimal.Decimal(10) ** t.scale, pa.decimal128(t.scale + 1, 0))
+        ia, ib = (pc.cast(pc.multiply_checked(pc.cast(x, t), shift), pa.int64()) for x in (a, b))
+        rest = pc.subtract_checked(ia, pc.multiply_checked(pc.divide_checked(ia, ib), ib))
+        unit = pa.scalar(decimal.Decimal(1).scaleb(-t.scale), pa.decimal128(t.scale + 1, t.scale))
+        return pc.cast(pc.multiply_checked(pc.cast(rest, pa.decimal128(19, 0)), unit), t)
+    a, b = _tight(a, t), _tight(b, t)  # as narrow as the values allow, so that Arrow can type a / b
     q = pc.round(pc.divide_checked(a, b), 0, round_mode="towards_zero")
     return pc.cast(pc.subtract_checked(a, pc.multiply_checked(q, b)), t)
+
+
+def _tight(v: Value, t: pa.DataType) -> Value:
+    """``v`` as the narrowest decimal256 at ``t``'s scale that holds its values."""
+    v = pc.cast(v, pa.decimal256(t.precision, t.scale))
+    largest = pc.max(pc.abs_checked(v)).as_py() if not is_scalar(v) else v.as_py()
+    digits = len(str(int(abs(largest)))) if largest else 1
+    return pc.cast(v, pa.decimal256(min(digits + t.scale, 76), t.scale))
 
 
 def round_decimal(v: Value, t: pa.DataType, digits: int) -> Value:
