@@ -280,7 +280,8 @@ class _Converter:
             raise self.fail(node, "aggregate functions cannot be nested")
         agg = _AGGREGATES.get(type(node))
         if agg is None:
-            raise self.fail(node, f"unsupported aggregate {node.sql_name()}; supported: count, count(distinct), "
+            name = node.sql_name() if isinstance(node, exp.Func) else type(node).__name__
+            raise self.fail(node, f"unsupported aggregate {name}; supported: count, count(distinct), "
                                   "sum, min, max, avg, var_samp/variance, stddev/stddev_samp, any_value")
         arg_node: exp.Expression | None = node.this
         if isinstance(arg_node, exp.Distinct):
@@ -310,7 +311,7 @@ class _Converter:
         return Col(self._seen[key])
 
 
-def _parse(text: str, where: str) -> exp.Expression:
+def _parse(text: str, where: str) -> Any:
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError(f"expected SQL expression text, found {text!r}", where=where)
     try:

@@ -48,6 +48,10 @@ _KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
 _COMPARE = {"eq": pc.equal, "ne": pc.not_equal, "lt": pc.less, "le": pc.less_equal,
             "gt": pc.greater, "ge": pc.greater_equal}
 _SHORT_CIRCUIT = ("coalesce", "and", "or")
+#: Functions that are NULL whenever an operand is (so a NULL literal operand decides the result).
+_STRICT = frozenset({"add", "sub", "mul", "div", "intdiv", "mod", "neg", "eq", "ne", "lt", "le", "gt", "ge",
+                     "like", "not_like", "ilike", "not_ilike", "concat", "year", "quarter", "month", "day",
+                     "hour", "minute", "second", "substring", "upper", "lower", "length", "abs", "round"})
 _EXTRACT = {"year": pc.year, "quarter": pc.quarter, "month": pc.month, "day": pc.day,
             "hour": pc.hour, "minute": pc.minute, "second": pc.second}
 
@@ -121,6 +125,8 @@ class Evaluator:
     def _call(self, node: Call) -> Value:
         fn, args = node.fn, node.args
         t = self.typer.type_of(node)
+        if fn in _STRICT and any(isinstance(a, Lit) and a.value is None for a in args):
+            return pa.scalar(None, t)  # as DuckDB folds it: the other operands are never computed
         if fn in ("add", "sub", "mul", "div", "intdiv", "mod"):
             return self._arithmetic(node, t)
         if fn in _COMPARE:
@@ -293,19 +299,7 @@ class Evaluator:
         start = self.typer.digits_of(node, 1, "start")
         length = self.typer.digits_of(node, 2, "length")
         assert start is not None
-        if length is not None and length < 0:  # DuckDB: the |length| characters before start
-            begin, stop = max(start - 1 + length, 0), start - 1
-            return pc.utf8_slice_codeunits(s, begin, max(stop, 0))
-        if start > 0:
-            begin, stop = start - 1, None if length is None else start - 1 + length
-        elif start == 0:
-            begin, stop = 0, None if length is None else max(length - 1, 0)
-        else:  # counted from the end; a stop at or past the end means "to the end"
-            begin = start
-            end = None if length is None else start + length
-            stop = None if end is None or end >= 0 else end
-            if end is not None and end >= 0 and length == 0:
-                stop = begin
+        begin, stop = substring_bounds(start, length)
         if stop is None:
             return pc.utf8_slice_codeunits(s, begin)
         return pc.utf8_slice_codeunits(s, begin, stop)
@@ -342,6 +336,24 @@ class Evaluator:
 
 
 # ----------------------------------------------------------------------------- shared kernels
+
+
+def substring_bounds(start: int, length: int | None) -> tuple[int, int | None]:
+    """DuckDB's substring(s, start, length) as Arrow slice bounds (negative: from the end; None: to the end).
+
+    Positions count from 1; a start of 0 or below eats into the length; a negative start counts
+    from the end; a negative length takes the characters before ``start``.
+    """
+    if length is not None and length < 0:  # typed only for start > 0
+        return max(start - 1 + length, 0), max(start - 1, 0)
+    if start > 0:
+        return start - 1, None if length is None else start - 1 + length
+    if start == 0:
+        return 0, None if length is None else max(length - 1, 0)
+    if length is None:
+        return start, None
+    end = start + length
+    return start, None if end >= 0 else end  # a stop at or past the end means "to the end"
 
 
 def _fold(kernel: Callable[..., Any], values: list[Value]) -> Value:

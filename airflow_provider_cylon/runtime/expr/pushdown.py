@@ -131,8 +131,9 @@ def _translate(node: Node, schema: pa.Schema) -> pc.Expression | None:
         t = _field_type(x, schema)
         if t is None or not all(isinstance(i, Lit) for i in items):
             return None
-        values = [v for v in (_literal_as(i, t) for i in items if isinstance(i, Lit) and i.value is not None)]
-        if any(v is None for v in values) or not values:
+        converted = [_literal_as(i, t) for i in items if isinstance(i, Lit) and i.value is not None]
+        values = [v for v in converted if v is not None]
+        if len(values) < len(converted) or not values:
             return None
         if pa.types.is_floating(t) and any(v.as_py() != v.as_py() for v in values):
             return None

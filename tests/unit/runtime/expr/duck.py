@@ -358,9 +358,11 @@ def check_expression(sql: str, table: pa.Table) -> None:
         ref_err = None
     expr = Expr.from_json(parse_expression(sql))
     try:
-        expr.output_type(table.schema)  # validation must accept every generated form ...
+        expr.output_type(table.schema)  # validation accepts what DuckDB computes ...
     except ExpressionError as err:
-        if "not supported" not in str(err):  # ... but the documented unsupported ones
+        if ref_err is not None or (table.num_rows == 0 and "is compared with the string" in str(err)):
+            return  # both refuse it (u8 = '-3'); DuckDB casts the literal only when rows come
+        if "not supported" not in str(err):  # ... but the documented unsupported forms
             raise
         reject()
     try:
