@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from airflow_provider_cylon.runtime.expr.errors import ExpressionError
 from airflow_provider_cylon.runtime.expr.lazy import LazyEvaluator
+from airflow_provider_cylon.runtime.expr.months import shift_timestamps
 from airflow_provider_cylon.runtime.expr.literals import interval_parts, literal_scalar, python_value, shift
 from airflow_provider_cylon.runtime.expr.tree import EXTRACT_FIELDS, Call, Case, Cast, Col, Lit, Node, render
 from airflow_provider_cylon.runtime.expr.types import (
@@ -245,6 +246,8 @@ class Evaluator:
                 return pa.scalar(None, t)
             return pa.scalar(shift(base, months=sign * months, days=sign * days), t)
         stamps = self.operand(date_node, t)
+        if months:
+            return shift_timestamps(self.broadcast(stamps), t, sign * months)
         delta = pa.scalar(datetime.timedelta(days=days), pa.duration(t.unit))
         return (pc.add_checked if fn == "add" else pc.subtract_checked)(stamps, delta)
 
@@ -267,7 +270,8 @@ class Evaluator:
         if pa.types.is_null(ct):
             return pa.scalar(None, pa.bool_())
         x = self.operand(x_node, ct)
-        if not all(isinstance(i, Lit) for i in items):
+        # is_in hashes: -0.0 would miss 0.0 (equal in SQL), so floats take the comparisons
+        if not all(isinstance(i, Lit) for i in items) or pa.types.is_floating(ct):
             return _fold(pc.or_kleene, [compare("eq", x, self.operand(i, ct), ct) for i in items])
         scalars = [self.operand(i, ct) for i in items]
         has_null = any(not s.is_valid for s in scalars)

@@ -184,7 +184,11 @@ def date_literal(draw: st.DrawFn) -> str:
 def temporal_expr(draw: st.DrawFn) -> str:
     """A date or timestamp SQL expression (interval arithmetic folded or on day columns)."""
     form = draw(st.sampled_from(["col", "col", "lit", "fold", "fold_month", "day_interval", "plus_int",
-                                 "ts_lit", "ts_col_interval"]))
+                                 "ts_lit", "ts_col_interval", "month_interval"]))
+    if form == "month_interval":
+        unit = draw(st.sampled_from(["MONTH", "YEAR"]))
+        col = draw(st.sampled_from(["dt"] + TIMESTAMPS))
+        return f"{col} {draw(st.sampled_from(['+', '-']))} INTERVAL '{draw(st.integers(0, 30))}' {unit}"
     if form == "col":
         return draw(st.sampled_from(["dt"] + TIMESTAMPS))
     if form == "lit":
