@@ -138,6 +138,11 @@ def _translate(node: Node, schema: pa.Schema) -> pc.Expression | None:
         if pa.types.is_floating(t) and any(v.as_py() != v.as_py() for v in values):
             return None
         assert isinstance(x, Col)
+        if pa.types.is_floating(t):  # isin hashes, and -0.0 would miss 0.0
+            out = pc.field(x.name) == values[0]
+            for v in values[1:]:
+                out = out | (pc.field(x.name) == v)
+            return out
         return pc.field(x.name).isin(pa.array([v.as_py() for v in values], type=t))
     if fn in ("is_null", "is_not_null"):
         if _field_type(args[0], schema) is None:
