@@ -30,10 +30,15 @@ def _array(v: pa.Array | pa.ChunkedArray, t: pa.DataType) -> pa.Array:
     return arr if arr.type == t else arr.cast(t)
 
 
+def _filled(n: int, value: pa.Scalar) -> pa.Array:
+    """``value`` repeated ``n`` times (vectorised, not through a Python list)."""
+    return pc.fill_null(pa.nulls(n, value.type), value)
+
+
 def scatter(pieces: list[tuple[pa.Array, pa.Array]], n: int, t: pa.DataType) -> pa.Array:
     """Rows in order from disjoint pieces (mask, values of the masked rows); rows in no piece are NULL."""
     values = pa.concat_arrays([_array(v, t) for _, v in pieces] + [pa.nulls(1, t)])
-    index = pa.array([len(values) - 1] * n, pa.int64()) if n else pa.array([], pa.int64())
+    index = _filled(n, pa.scalar(len(values) - 1, pa.int64()))
     offset = 0
     for mask, v in pieces:
         position = pc.add(pc.subtract(pc.cumulative_sum(mask.cast(pa.int64())), 1), offset)
@@ -59,7 +64,7 @@ class LazyEvaluator:
         return _array(convert(value, value.type, t), t)
 
     def everywhere(self) -> pa.Array:
-        return pa.array([True] * self.n, pa.bool_())  # every row reaches the first branch
+        return _filled(self.n, pa.scalar(True))  # every row reaches the first branch
 
     def value(self, node: Node) -> pa.Array:
         t = self.ev.typer.type_of(node)
