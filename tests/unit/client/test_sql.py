@@ -139,6 +139,10 @@ def test_aggregate_expression_over_placeholders_shares_equal_aggregates() -> Non
     ("x + 1", "expected an aggregate"),
     ("stddev_pop(x)", "unsupported aggregate"),
     ("sum(*)", "only count(*)"),
+    ("min(a, 3)", "takes one argument"),
+    ("count(a, b)", "takes one argument"),
+    ("avg(distinct a)", "DISTINCT is supported only as count(DISTINCT x)"),
+    ("sum(a) over ()", "unsupported function or operator Window"),
 ])
 def test_aggregate_errors(sql: str, needle: str) -> None:
     with pytest.raises(ExpressionError) as info:
