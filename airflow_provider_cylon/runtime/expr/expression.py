@@ -88,19 +88,20 @@ class Expr:
             raise ExpressionError(f"a predicate must be boolean, but this expression is of type {t}",
                                   expression=self.sql, where=self.where)
 
-    def evaluate(self, table: pa.Table) -> pa.ChunkedArray:
+    def evaluate(self, table: pa.Table | pa.RecordBatch) -> pa.ChunkedArray:
         """The value for every row of ``table`` (literals broadcast), of type :meth:`output_type`."""
         try:
-            return Evaluator(table).result(self.tree)
+            return Evaluator(_as_table(table)).result(self.tree)
         except ExpressionError as err:
             raise self._located(err) from None
 
-    def filter(self, table: pa.Table) -> pa.Table:
+    def filter(self, table: pa.Table | pa.RecordBatch) -> pa.Table:
         """The rows of ``table`` where the predicate is TRUE (FALSE and NULL are dropped).
 
         Conjunct by conjunct, each on the rows the previous ones kept: less work, and (as in
         DuckDB's WHERE) a conjunct never sees, so never fails on, a row already dropped.
         """
+        table = _as_table(table)
         self.check_predicate(table.schema)
         pending = conjuncts(self.tree)
         while pending:
@@ -132,6 +133,10 @@ class Expr:
 
     def __str__(self) -> str:
         return self.sql
+
+
+def _as_table(data: pa.Table | pa.RecordBatch) -> pa.Table:
+    return pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
 
 
 def filter_table(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
