@@ -19,9 +19,20 @@ from sqlglot.errors import ParseError, TokenError
 from airflow_provider_cylon.runtime.expr.errors import ExpressionError
 from airflow_provider_cylon.runtime.expr.literals import interval_parts, python_value, shift, timestamp_text
 from airflow_provider_cylon.runtime.expr.sqltypes import arrow_type, sql_type_name
-from airflow_provider_cylon.runtime.expr.tree import Call, Case, Cast, Col, Lit, Node, node_to_json, render
+from airflow_provider_cylon.runtime.expr.tree import (
+    Call,
+    Case,
+    Cast,
+    Col,
+    Lit,
+    Node,
+    columns,
+    node_from_json,
+    node_to_json,
+    render,
+)
 
-__all__ = ["parse_aggregates", "parse_expression", "parse_tree", "sql_to_arrow_type"]
+__all__ = ["parse_aggregates", "parse_expression", "parse_tree", "render_sql", "sql_to_arrow_type"]
 
 _BINARY: dict[type[exp.Expression], str] = {
     exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "div", exp.IntDiv: "intdiv", exp.Mod: "mod",
@@ -280,8 +291,11 @@ class _Converter:
             raise self.fail(node, "aggregate functions cannot be nested")
         agg = _AGGREGATES.get(type(node))
         if agg is None:
-            raise self.fail(node, f"unsupported aggregate {node.sql_name()}; supported: count, count(distinct), "
+            name = node.sql_name() if isinstance(node, exp.Func) else type(node).__name__
+            raise self.fail(node, f"unsupported aggregate {name}; supported: count, count(distinct), "
                                   "sum, min, max, avg, var_samp/variance, stddev/stddev_samp, any_value")
+        if any(value for key, value in node.args.items() if key not in ("this", "big_int")):
+            raise self.fail(node, f"{agg} takes one argument")  # e.g. DuckDB's min(x, n) is not this
         arg_node: exp.Expression | None = node.this
         if isinstance(arg_node, exp.Distinct):
             if agg != "count" or len(arg_node.expressions) != 1:
@@ -292,8 +306,6 @@ class _Converter:
             if agg != "count":
                 raise self.fail(node, f"{agg}(*) is not valid; only count(*)")
             arg_node = None
-        if node.expressions if hasattr(node, "expressions") and agg != "count" else False:
-            raise self.fail(node, "aggregates take one argument")
         arg_json: dict[str, Any] | None = None
         if arg_node is not None:
             self.inside_aggregate = True
@@ -310,7 +322,7 @@ class _Converter:
         return Col(self._seen[key])
 
 
-def _parse(text: str, where: str) -> exp.Expression:
+def _parse(text: str, where: str) -> Any:
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError(f"expected SQL expression text, found {text!r}", where=where)
     try:
@@ -359,7 +371,7 @@ def parse_aggregates(text: str, where: str = "") -> dict[str, Any]:
         raise ExpressionError("expected an aggregate such as sum(x), count(*) or avg(x)",
                               expression=text, where=where)
     placeholders = {a["name"] for a in aggs}
-    stray = sorted(_columns(tree) - placeholders)
+    stray = sorted(columns(tree) - placeholders)
     if stray:
         raise ExpressionError(f"column {stray[0]!r} is used outside an aggregate; wrap it in one "
                               "(e.g. any_value(...)) or group by it", expression=text,
@@ -368,14 +380,6 @@ def parse_aggregates(text: str, where: str = "") -> dict[str, Any]:
             "aggs": aggs}
 
 
-def _columns(node: Node) -> set[str]:
-    from airflow_provider_cylon.runtime.expr.tree import columns
-
-    return set(columns(node))
-
-
 def render_sql(tree: dict[str, Any]) -> str:
     """SQL text of a JSON tree (a convenience for messages)."""
-    from airflow_provider_cylon.runtime.expr.tree import node_from_json
-
     return render(node_from_json(tree))

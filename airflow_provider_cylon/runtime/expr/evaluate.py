@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from airflow_provider_cylon.runtime.expr.errors import ExpressionError
 from airflow_provider_cylon.runtime.expr.lazy import LazyEvaluator
+from airflow_provider_cylon.runtime.expr.months import shift_timestamps
 from airflow_provider_cylon.runtime.expr.literals import interval_parts, literal_scalar, python_value, shift
 from airflow_provider_cylon.runtime.expr.tree import EXTRACT_FIELDS, Call, Case, Cast, Col, Lit, Node, render
 from airflow_provider_cylon.runtime.expr.types import (
@@ -48,6 +49,10 @@ _KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
 _COMPARE = {"eq": pc.equal, "ne": pc.not_equal, "lt": pc.less, "le": pc.less_equal,
             "gt": pc.greater, "ge": pc.greater_equal}
 _SHORT_CIRCUIT = ("coalesce", "and", "or")
+#: Functions that are NULL whenever an operand is (so a NULL literal operand decides the result).
+_STRICT = frozenset({"add", "sub", "mul", "div", "intdiv", "mod", "neg", "eq", "ne", "lt", "le", "gt", "ge",
+                     "like", "not_like", "ilike", "not_ilike", "concat", "year", "quarter", "month", "day",
+                     "hour", "minute", "second", "substring", "upper", "lower", "length", "abs", "round"})
 _EXTRACT = {"year": pc.year, "quarter": pc.quarter, "month": pc.month, "day": pc.day,
             "hour": pc.hour, "minute": pc.minute, "second": pc.second}
 
@@ -121,6 +126,8 @@ class Evaluator:
     def _call(self, node: Call) -> Value:
         fn, args = node.fn, node.args
         t = self.typer.type_of(node)
+        if fn in _STRICT and any(isinstance(a, Lit) and a.value is None for a in args):
+            return pa.scalar(None, t)  # as DuckDB folds it: the other operands are never computed
         if fn in ("add", "sub", "mul", "div", "intdiv", "mod"):
             return self._arithmetic(node, t)
         if fn in _COMPARE:
@@ -239,6 +246,8 @@ class Evaluator:
                 return pa.scalar(None, t)
             return pa.scalar(shift(base, months=sign * months, days=sign * days), t)
         stamps = self.operand(date_node, t)
+        if months:
+            return shift_timestamps(self.broadcast(stamps), t, sign * months)
         delta = pa.scalar(datetime.timedelta(days=days), pa.duration(t.unit))
         return (pc.add_checked if fn == "add" else pc.subtract_checked)(stamps, delta)
 
@@ -261,7 +270,8 @@ class Evaluator:
         if pa.types.is_null(ct):
             return pa.scalar(None, pa.bool_())
         x = self.operand(x_node, ct)
-        if not all(isinstance(i, Lit) for i in items):
+        # is_in hashes: -0.0 would miss 0.0 (equal in SQL), so floats take the comparisons
+        if not all(isinstance(i, Lit) for i in items) or pa.types.is_floating(ct):
             return _fold(pc.or_kleene, [compare("eq", x, self.operand(i, ct), ct) for i in items])
         scalars = [self.operand(i, ct) for i in items]
         has_null = any(not s.is_valid for s in scalars)
@@ -293,19 +303,7 @@ class Evaluator:
         start = self.typer.digits_of(node, 1, "start")
         length = self.typer.digits_of(node, 2, "length")
         assert start is not None
-        if length is not None and length < 0:  # DuckDB: the |length| characters before start
-            begin, stop = max(start - 1 + length, 0), start - 1
-            return pc.utf8_slice_codeunits(s, begin, max(stop, 0))
-        if start > 0:
-            begin, stop = start - 1, None if length is None else start - 1 + length
-        elif start == 0:
-            begin, stop = 0, None if length is None else max(length - 1, 0)
-        else:  # counted from the end; a stop at or past the end means "to the end"
-            begin = start
-            end = None if length is None else start + length
-            stop = None if end is None or end >= 0 else end
-            if end is not None and end >= 0 and length == 0:
-                stop = begin
+        begin, stop = substring_bounds(start, length)
         if stop is None:
             return pc.utf8_slice_codeunits(s, begin)
         return pc.utf8_slice_codeunits(s, begin, stop)
@@ -342,6 +340,24 @@ class Evaluator:
 
 
 # ----------------------------------------------------------------------------- shared kernels
+
+
+def substring_bounds(start: int, length: int | None) -> tuple[int, int | None]:
+    """DuckDB's substring(s, start, length) as Arrow slice bounds (negative: from the end; None: to the end).
+
+    Positions count from 1; a start of 0 or below eats into the length; a negative start counts
+    from the end; a negative length takes the characters before ``start``.
+    """
+    if length is not None and length < 0:  # typed only for start > 0
+        return max(start - 1 + length, 0), max(start - 1, 0)
+    if start > 0:
+        return start - 1, None if length is None else start - 1 + length
+    if start == 0:
+        return 0, None if length is None else max(length - 1, 0)
+    if length is None:
+        return start, None
+    end = start + length
+    return start, None if end >= 0 else end  # a stop at or past the end means "to the end"
 
 
 def _fold(kernel: Callable[..., Any], values: list[Value]) -> Value:
@@ -413,11 +429,28 @@ def compare(fn: str, a: Value, b: Value, t: pa.DataType) -> Value:
 
 
 def decimal_mod(a: Value, b: Value, t: pa.DataType) -> Value:
-    """``a % b`` on decimals: the sign of ``a``, exact (a - trunc(a / b) * b in decimal256)."""
-    wide = pa.decimal256(min(t.precision + 2, 76), t.scale)
-    a, b = pc.cast(a, wide), pc.cast(b, wide)
+    """``a % b`` on decimals: the sign of ``a``, exact.
+
+    Up to 18 digits on the unscaled int64 values; wider as a - trunc(a / b) * b in decimal256
+    (Arrow's division type limits that to about 30 digits).
+    """
+    if t.precision <= 18:
+        shift = pa.scalar(decimal.Decimal(10) ** t.scale, pa.decimal128(t.scale + 1, 0))
+        ia, ib = (pc.cast(pc.multiply_checked(pc.cast(x, t), shift), pa.int64()) for x in (a, b))
+        rest = pc.subtract_checked(ia, pc.multiply_checked(pc.divide_checked(ia, ib), ib))
+        unit = pa.scalar(decimal.Decimal(1).scaleb(-t.scale), pa.decimal128(t.scale + 1, t.scale))
+        return pc.cast(pc.multiply_checked(pc.cast(rest, pa.decimal128(19, 0)), unit), t)
+    a, b = _tight(a, t), _tight(b, t)  # as narrow as the values allow, so that Arrow can type a / b
     q = pc.round(pc.divide_checked(a, b), 0, round_mode="towards_zero")
     return pc.cast(pc.subtract_checked(a, pc.multiply_checked(q, b)), t)
+
+
+def _tight(v: Value, t: pa.DataType) -> Value:
+    """``v`` as the narrowest decimal256 at ``t``'s scale that holds its values."""
+    v = pc.cast(v, pa.decimal256(t.precision, t.scale))
+    largest = pc.max(pc.abs_checked(v)).as_py() if not is_scalar(v) else v.as_py()
+    digits = len(str(int(abs(largest)))) if largest else 1
+    return pc.cast(v, pa.decimal256(min(digits + t.scale, 76), t.scale))
 
 
 def round_decimal(v: Value, t: pa.DataType, digits: int) -> Value:

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from airflow_provider_cylon.runtime.expr.errors import ExpressionError
 from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
-from airflow_provider_cylon.runtime.expr.pushdown import pushdown_filter
+from airflow_provider_cylon.runtime.expr.pushdown import conjuncts, pushdown_filter
 from airflow_provider_cylon.runtime.expr.tree import Node, columns, node_from_json, node_to_json, render
 from airflow_provider_cylon.runtime.expr.types import Typer, plain
 
@@ -88,20 +88,40 @@ class Expr:
             raise ExpressionError(f"a predicate must be boolean, but this expression is of type {t}",
                                   expression=self.sql, where=self.where)
 
-    def evaluate(self, table: pa.Table) -> pa.ChunkedArray:
+    def evaluate(self, table: pa.Table | pa.RecordBatch) -> pa.ChunkedArray:
         """The value for every row of ``table`` (literals broadcast), of type :meth:`output_type`."""
         try:
-            return Evaluator(table).result(self.tree)
+            return Evaluator(_as_table(table)).result(self.tree)
         except ExpressionError as err:
             raise self._located(err) from None
 
-    def filter(self, table: pa.Table) -> pa.Table:
-        """The rows of ``table`` where the predicate is TRUE (FALSE and NULL are dropped)."""
+    def filter(self, table: pa.Table | pa.RecordBatch) -> pa.Table:
+        """The rows of ``table`` where the predicate is TRUE (FALSE and NULL are dropped).
+
+        Conjunct by conjunct, each on the rows the previous ones kept: less work, and (as in
+        DuckDB's WHERE) a conjunct never sees, so never fails on, a row already dropped.
+        """
+        table = _as_table(table)
         self.check_predicate(table.schema)
-        mask = self.evaluate(table)
-        if pa.types.is_null(mask.type):  # WHERE NULL keeps nothing
-            mask = mask.cast(pa.bool_())
-        return filter_table(table, mask)
+        pending = conjuncts(self.tree)
+        while pending:
+            retry: list[Node] = []
+            first: ExpressionError | None = None
+            for term in pending:
+                try:
+                    mask = Evaluator(table).result(term)
+                except ExpressionError as err:
+                    # DuckDB may order conjuncts otherwise: retry this one on the rows the others keep
+                    retry.append(term)
+                    first = first or err
+                    continue
+                if pa.types.is_null(mask.type):  # WHERE NULL keeps nothing
+                    mask = mask.cast(pa.bool_())
+                table = filter_table(table, mask)
+            if first is not None and len(retry) == len(pending):
+                raise self._located(first) from None
+            pending = retry
+        return table
 
     def pushdown_filter(self, schema: pa.Schema) -> pc.Expression | None:
         """A pyarrow.dataset filter implied by this predicate (weaker or equal), or None.
@@ -113,6 +133,10 @@ class Expr:
 
     def __str__(self) -> str:
         return self.sql
+
+
+def _as_table(data: pa.Table | pa.RecordBatch) -> pa.Table:
+    return pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
 
 
 def filter_table(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from airflow_provider_cylon.runtime.expr.errors import ExpressionError
 from airflow_provider_cylon.runtime.expr.tree import Call, Case, Node
 
 if TYPE_CHECKING:
     from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
 
-Mask = pa.Array  # a boolean array without nulls, one entry per row of the evaluator's table
+# A "mask" below is a boolean pa.Array without nulls, one entry per row of the evaluator's table.
 
 
 def _array(v: pa.Array | pa.ChunkedArray, t: pa.DataType) -> pa.Array:
@@ -29,10 +30,15 @@ def _array(v: pa.Array | pa.ChunkedArray, t: pa.DataType) -> pa.Array:
     return arr if arr.type == t else arr.cast(t)
 
 
-def scatter(pieces: list[tuple[Mask, pa.Array]], n: int, t: pa.DataType) -> pa.Array:
+def _filled(n: int, value: pa.Scalar) -> pa.Array:
+    """``value`` repeated ``n`` times (vectorised, not through a Python list)."""
+    return pc.fill_null(pa.nulls(n, value.type), value)
+
+
+def scatter(pieces: list[tuple[pa.Array, pa.Array]], n: int, t: pa.DataType) -> pa.Array:
     """Rows in order from disjoint pieces (mask, values of the masked rows); rows in no piece are NULL."""
     values = pa.concat_arrays([_array(v, t) for _, v in pieces] + [pa.nulls(1, t)])
-    index = pa.array([len(values) - 1] * n, pa.int64()) if n else pa.array([], pa.int64())
+    index = _filled(n, pa.scalar(len(values) - 1, pa.int64()))
     offset = 0
     for mask, v in pieces:
         position = pc.add(pc.subtract(pc.cumulative_sum(mask.cast(pa.int64())), 1), offset)
@@ -48,7 +54,7 @@ class LazyEvaluator:
         self.ev = evaluator
         self.n = evaluator.n
 
-    def on_rows(self, node: Node, mask: Mask, t: pa.DataType) -> pa.Array:
+    def on_rows(self, node: Node, mask: pa.Array, t: pa.DataType) -> pa.Array:
         """``node`` evaluated on the masked rows only, as type ``t``."""
         from airflow_provider_cylon.runtime.expr.evaluate import Evaluator, convert
         from airflow_provider_cylon.runtime.expr.expression import filter_table
@@ -57,8 +63,8 @@ class LazyEvaluator:
         value = sub.result(node)
         return _array(convert(value, value.type, t), t)
 
-    def everywhere(self) -> Mask:
-        return pa.array([True] * self.n, pa.bool_())
+    def everywhere(self) -> pa.Array:
+        return _filled(self.n, pa.scalar(True))  # every row reaches the first branch
 
     def value(self, node: Node) -> pa.Array:
         t = self.ev.typer.type_of(node)
@@ -93,6 +99,19 @@ class LazyEvaluator:
         return scatter(pieces, self.n, t)
 
     def _logic(self, node: Call) -> pa.Array:
+        """AND / OR left to right; if that fails, right to left (DuckDB may reorder the operands)."""
+        try:
+            return self._logic_in_order(node)
+        except ExpressionError:
+            if len(node.args) < 2:
+                raise
+            try:
+                return self._logic_in_order(Call(node.fn, tuple(reversed(node.args))))
+            except ExpressionError:
+                pass
+            raise
+
+    def _logic_in_order(self, node: Call) -> pa.Array:
         is_and = node.fn == "and"
         kernel: Callable[..., pa.Array] = pc.and_kleene if is_and else pc.or_kleene
         result = self.on_rows(node.args[0], self.everywhere(), pa.bool_())

@@ -131,12 +131,18 @@ def _translate(node: Node, schema: pa.Schema) -> pc.Expression | None:
         t = _field_type(x, schema)
         if t is None or not all(isinstance(i, Lit) for i in items):
             return None
-        values = [v for v in (_literal_as(i, t) for i in items if isinstance(i, Lit) and i.value is not None)]
-        if any(v is None for v in values) or not values:
+        converted = [_literal_as(i, t) for i in items if isinstance(i, Lit) and i.value is not None]
+        values = [v for v in converted if v is not None]
+        if len(values) < len(converted) or not values:
             return None
         if pa.types.is_floating(t) and any(v.as_py() != v.as_py() for v in values):
             return None
         assert isinstance(x, Col)
+        if pa.types.is_floating(t):  # isin hashes, and -0.0 would miss 0.0
+            out = pc.field(x.name) == values[0]
+            for v in values[1:]:
+                out = out | (pc.field(x.name) == v)
+            return out
         return pc.field(x.name).isin(pa.array([v.as_py() for v in values], type=t))
     if fn in ("is_null", "is_not_null"):
         if _field_type(args[0], schema) is None:

@@ -435,9 +435,6 @@ class Typer:
         if fn in ("add", "sub") and INTERVAL in (lt, rt) and is_temporal(dt) and \
                 (fn == "add" or interval_side is right):
             assert isinstance(interval_side, Lit)
-            if interval_side.type != "interval day" and not isinstance(date_side, Lit):
-                raise self.fail(node, f"{interval_side.type.upper()} arithmetic on a column is not supported "
-                                      "(only on literals, folded when parsed); use an INTERVAL in days")
             if pa.types.is_date(dt):
                 return pa.timestamp("us")  # DuckDB: DATE +/- INTERVAL is a TIMESTAMP
             return dt

@@ -139,6 +139,10 @@ def test_aggregate_expression_over_placeholders_shares_equal_aggregates() -> Non
     ("x + 1", "expected an aggregate"),
     ("stddev_pop(x)", "unsupported aggregate"),
     ("sum(*)", "only count(*)"),
+    ("min(a, 3)", "takes one argument"),
+    ("count(a, b)", "takes one argument"),
+    ("avg(distinct a)", "DISTINCT is supported only as count(DISTINCT x)"),
+    ("sum(a) over ()", "unsupported function or operator Window"),
 ])
 def test_aggregate_errors(sql: str, needle: str) -> None:
     with pytest.raises(ExpressionError) as info:
@@ -158,3 +162,31 @@ def test_type_names() -> None:
     assert arrow_type("timestamp") == pa.timestamp("us")
     assert arrow_type("timestamptz") == pa.timestamp("us", tz="UTC")
     assert arrow_type("boolean") == pa.bool_()
+
+
+def test_aggregate_types_are_duckdbs() -> None:
+    from airflow_provider_cylon.runtime.expr.aggregates import typed_aggregates
+
+    schema = pa.schema([("l_extendedprice", pa.decimal128(15, 2)), ("l_discount", pa.decimal128(15, 2)),
+                        ("l_quantity", pa.int64()), ("p_type", pa.string_view()), ("f", pa.float32())])
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (l_extendedprice DECIMAL(15,2), l_discount DECIMAL(15,2), l_quantity BIGINT, "
+                "p_type VARCHAR, f FLOAT)")
+    for sql in ["sum(l_extendedprice * (1 - l_discount))", "avg(l_quantity)", "count(*)", "sum(l_quantity)",
+                "count(distinct p_type)", "min(p_type)", "max(l_discount)", "stddev(f)", "var_samp(l_quantity)",
+                "sum(f)", "any_value(l_quantity)",
+                "100.00 * sum(case when p_type like 'PROMO%' then l_extendedprice else 0 end) / sum(l_extendedprice)",
+                "sum(l_extendedprice) / count(*)", "sum(l_quantity) + 1"]:
+        got, _ = typed_aggregates(parse_aggregates(sql), schema)
+        ref = con.sql(f"SELECT {sql} AS v FROM t").to_arrow_table().schema.field("v").type
+        assert got == ref or (pa.types.is_string(ref) and pa.types.is_string(got)), f"{sql}: {got} vs DuckDB {ref}"
+
+
+def test_aggregate_type_errors() -> None:
+    from airflow_provider_cylon.runtime.expr.aggregates import typed_aggregates
+
+    schema = pa.schema([("p_type", pa.string())])
+    with pytest.raises(ExpressionError, match="sum.. needs numbers, found values of type string"):
+        typed_aggregates(parse_aggregates("sum(p_type)"), schema, where="steps[1].aggs.x")
+    with pytest.raises(ExpressionError, match="unknown column 'p_typ'"):
+        typed_aggregates(parse_aggregates("max(p_typ)"), schema, where="steps[1].aggs.x")

@@ -67,3 +67,26 @@ def test_aggregates_shape() -> None:
     assert out["expr"]["tree"] == {"col": "__agg0"}
     assert out["aggs"][0]["agg"] == "sum"
     assert parse_aggregates("count(*)")["aggs"] == [{"name": "__agg0", "agg": "count", "arg": None}]
+
+
+def test_case_branches_see_only_their_rows() -> None:
+    table = pa.table({"d": pa.array([0, 2, None, -3], pa.int64()), "x": pa.array([7, 7, 7, 7], pa.int64())})
+    e = Expr.from_json(parse_expression("case when d <> 0 then x // d else -1 end"))
+    assert e.evaluate(table).to_pylist() == [-1, 3, -1, -2]
+    assert Expr.from_json(parse_expression("coalesce(d, x // d)")).evaluate(table).to_pylist() == [0, 2, None, -3]
+    assert Expr.from_json(parse_expression("d <> 0 and x // d > 0")).filter(table).column("d").to_pylist() == [2]
+
+
+def test_month_arithmetic_on_a_column_clamps_the_day() -> None:
+    table = pa.table({"d": pa.array([datetime.date(2000, 1, 31), datetime.date(1999, 3, 31), None])})
+    got = Expr.from_json(parse_expression("d + interval '1' month")).evaluate(table)
+    assert got.type == pa.timestamp("us")
+    assert got.to_pylist() == [datetime.datetime(2000, 2, 29), datetime.datetime(1999, 4, 30), None]
+
+
+def test_literals_broadcast_and_empty_tables() -> None:
+    table = pa.table({"a": pa.array([1, 2, 3], pa.int32())})
+    assert Expr.from_json(parse_expression("0.05")).evaluate(table).to_pylist() == [D("0.05")] * 3
+    empty = table.slice(0, 0)
+    got = Expr.from_json(parse_expression("a * 1.5")).evaluate(empty)
+    assert len(got) == 0 and got.type == pa.decimal128(12, 1)
