@@ -176,6 +176,16 @@ Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<
     } else {
       ArgBest(g, v, best, [&](int64_t i, int64_t j) { return above(j, i); });
     }
+  } else if (v.kind == Kind::kDecimal && v.width == 16) {
+    const uint64_t* w = reinterpret_cast<const uint64_t*>(v.data) + 2 * v.offset;
+    auto at = [w](int64_t i) {
+      return static_cast<__int128>((static_cast<unsigned __int128>(w[2 * i + 1]) << 64) | w[2 * i]);
+    };
+    if (is_max) {
+      ArgBest(g, v, best, [at](int64_t i, int64_t j) { return at(i) > at(j); });
+    } else {
+      ArgBest(g, v, best, [at](int64_t i, int64_t j) { return at(i) < at(j); });
+    }
   } else if (v.kind == Kind::kSigned && v.width == 8) {
     const int64_t* x = reinterpret_cast<const int64_t*>(v.data) + v.offset;
     if (is_max) {
@@ -258,20 +268,57 @@ Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* ou
   Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
   __int128* s = out->values.data();
   bool overflow = false, fits = true;
-  if (v.kind == Kind::kSigned) {
-    for (int64_t i = 0; i < g.rows; ++i) {
-      if (!v.is_valid(i)) continue;
-      const int64_t k = g.ids[i];
-      s[k] += static_cast<int64_t>(v.int_bits(i));  // 2^63 rows of 2^63 cannot reach 2^127
-      ++counts[k];
+  // Rows [b, e) into sums ps / counts pc; returns false on a 128-bit overflow.
+  auto sum_range = [&](int64_t b, int64_t e, __int128* ps, int64_t* pc, bool* range_fits) {
+    bool over = false;
+    if (v.kind == Kind::kSigned) {
+      for (int64_t i = b; i < e; ++i) {
+        if (v.has_nulls() && !v.is_valid(i)) continue;
+        const int64_t k = g.ids[i];
+        ps[k] += static_cast<int64_t>(v.int_bits(i));  // 2^63 rows of 2^63 cannot reach 2^127
+        ++pc[k];
+      }
+    } else if (v.width == 16 && !v.has_nulls()) {
+      const uint64_t* w = reinterpret_cast<const uint64_t*>(v.data) + 2 * v.offset;
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t k = g.ids[i];
+        const __int128 x = static_cast<__int128>((static_cast<unsigned __int128>(w[2 * i + 1]) << 64) | w[2 * i]);
+        over |= __builtin_add_overflow(ps[k], x, &ps[k]);
+        ++pc[k];
+      }
+    } else {
+      for (int64_t i = b; i < e; ++i) {
+        if (!v.is_valid(i)) continue;
+        const int64_t k = g.ids[i];
+        over |= __builtin_add_overflow(ps[k], v.wide_value(i, range_fits), &ps[k]);
+        ++pc[k];
+      }
+    }
+    return !over;
+  };
+  if (SmallGroups(g)) {
+    // Per-thread partial sums, added with the same overflow check.
+    const int threads = KernelThreads();
+    std::vector<Vec<__int128>> part(threads);
+    std::vector<Vec<int64_t>> part_counts(threads);
+    std::vector<char> ok(threads, 1), part_fits(threads, 1);
+    const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+      part[t].assign(static_cast<size_t>(g.groups), 0);
+      part_counts[t].assign(static_cast<size_t>(g.groups), 0);
+      bool f = true;
+      ok[t] = sum_range(b, e, part[t].data(), part_counts[t].data(), &f);
+      part_fits[t] = f;
+    });
+    for (int t = 0; t < chunks; ++t) {
+      overflow |= !ok[t];
+      fits = fits && part_fits[t];
+      for (int64_t k = 0; k < g.groups; ++k) {
+        overflow |= __builtin_add_overflow(s[k], part[t][k], &s[k]);
+        counts[k] += part_counts[t][k];
+      }
     }
   } else {
-    for (int64_t i = 0; i < g.rows; ++i) {
-      if (!v.is_valid(i)) continue;
-      const int64_t k = g.ids[i];
-      overflow |= __builtin_add_overflow(s[k], v.wide_value(i, &fits), &s[k]);
-      ++counts[k];
-    }
+    overflow = !sum_range(0, g.rows, s, counts.data(), &fits);
   }
   for (int64_t k = 0; k < g.groups && !overflow; ++k) {
     overflow = s[k] > kMaxDecimal38 || s[k] < -kMaxDecimal38;
