@@ -158,6 +158,18 @@ bool SmallGroupIds(const Columns& keys, int64_t num_rows, int64_t max_groups, Ve
         },
         group_of_row, first_row);
   }
+  if (keys.size() == 1 && keys[0]->is_binary()) {
+    // One string key, hashed as it is read (no hash array): equal hashes compare
+    // length, then bytes (string_view's ==), nulls equal to each other.
+    const Column& key = *keys[0];
+    return GroupByChunks(
+        num_rows, max_groups, [&key](int64_t i) { return ValueHash(key, i); },
+        [&key](int64_t a, int64_t b) {
+          const bool va = key.is_valid(a), vb = key.is_valid(b);
+          return va && vb ? key.bytes(a) == key.bytes(b) : va == vb;
+        },
+        group_of_row, first_row);
+  }
   Vec<uint64_t> hashes;
   HashRows(keys, num_rows, &hashes);
   return GroupByChunks(
