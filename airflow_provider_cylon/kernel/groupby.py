@@ -77,16 +77,33 @@ class _Groups:
 
     def __init__(self, table: pa.Table, by: list[str], *, input_name: str) -> None:
         self._memo: dict[tuple[Any, ...], Any] = {}
+        self.rows_in = table.num_rows
+        self._ids: pa.Int64Array | None = None
         if not by:
-            # A global aggregate: one group, even over no rows (SQL without GROUP BY).
-            self.ids: pa.Int64Array = pa.repeat(pa.scalar(0, pa.int64()), table.num_rows)
+            # A global aggregate: one group, even over no rows (SQL without GROUP BY). The
+            # kernel reads empty ids with one group as "every row in group 0".
+            self.is_global = True
             self.first: pa.Int64Array = pa.array([], pa.int64())
             self.count = 1
             return
+        self.is_global = False
         # Group order is free in a group-by, so the partitioned (unordered) path may be used.
         gid_caps, first_caps, self.count = _ext.group_ids(_group_keys(table, by, input_name), True, False)
-        self.ids = imported(gid_caps)
+        self._ids = imported(gid_caps)
         self.first = imported(first_caps)
+
+    @property
+    def ids(self) -> pa.Int64Array:
+        """Group id per row (built only on demand for a global aggregate)."""
+        if self._ids is None:
+            self._ids = pa.repeat(pa.scalar(0, pa.int64()), self.rows_in)
+        return self._ids
+
+    def sizes(self) -> pa.Int64Array:
+        """Rows per group."""
+        if self.is_global:
+            return pa.array([self.rows_in], pa.int64())
+        return self.array("count", self.ids, "__group_id")
 
     def aggregate(self, op: str, values: pa.Array, name: str) -> Any:
         # One call computes an aggregate once (mean reuses sum and count) — keyed by
@@ -101,13 +118,16 @@ class _Groups:
         return self._memo[key][1]
 
     def ids_capsule(self) -> tuple[str, Any, Any]:
-        return one_capsule(self.ids, "__group_id")
+        return one_capsule(pa.array([], pa.int64()) if self.is_global else self.ids, "__group_id")
 
     def array(self, op: str, values: pa.Array, name: str) -> pa.Array:
         return self.aggregate(op, values, name)
 
     def rows(self, op: str) -> pa.Int64Array:
         """first_row / last_row per group."""
+        if self.is_global:
+            row = None if self.rows_in == 0 else (0 if op == "first_row" else self.rows_in - 1)
+            return pa.array([row], pa.int64())
         return self.array(op, self.ids, "__group_id")
 
     def pick(self, values: pa.Array, name: str, op: str) -> pa.Array:
@@ -116,10 +136,11 @@ class _Groups:
             return take_array(values, self.array("first_valid_row", values, name))
         return take_array(values, self.rows("first_row" if op == "first" else "last_row"))
 
-    def sum(self, values: pa.Array, name: str) -> pa.Array:
+    def sum(self, values: pa.Array, name: str, *, state: bool = False) -> pa.Array:
+        """Sum per group; ``state``: a two-phase state (a decimal may pass 38 digits, not 128 bits)."""
         t = values.type
         if pa.types.is_decimal(t):
-            return self.array("sum_decimal", values, name)
+            return self.array("sum_decimal_state" if state else "sum_decimal", values, name)
         if pa.types.is_floating(t):
             return self.array("sum_double", values, name)
         if pa.types.is_unsigned_integer(t):
@@ -237,7 +258,7 @@ def _direct(groups: _Groups, values: pa.Array, col: str, op: str) -> pa.Array:
 
 def _count(groups: _Groups, values: pa.Array, col: str) -> pa.Array:
     if values.null_count == 0:
-        return groups.array("count", groups.ids, "__group_id")  # group sizes, counted once
+        return groups.sizes()  # counted once
     if is_key_type(values.type) and not pa.types.is_dictionary(values.type):
         return groups.array("count", values, col)  # the kernel reads the validity bitmap
     return groups.array("sum_signed", pc.is_valid(values), col).fill_null(0)
@@ -267,13 +288,13 @@ def groupby_partial(table: pa.Table, by: str | Sequence[str], aggs: Mapping[str,
     for col, op in specs:
         values = contiguous(table.column(col))
         if op == "sum":
-            add(col, op, "sum", groups.sum(values, col))
+            add(col, op, "sum", groups.sum(values, col, state=True))
         elif op == "count":
             add(col, op, "count", _count(groups, values, col))
         elif op in ("min", "max"):
             add(col, op, "value", groups.take_extreme(values, col, op))
         elif op == "mean":
-            add(col, op, "sum", groups.sum(values, col) if pa.types.is_decimal(values.type)
+            add(col, op, "sum", groups.sum(values, col, state=True) if pa.types.is_decimal(values.type)
                 else groups.array("sum_double", values, col))
             add(col, op, "count", _count(groups, values, col))
         elif op in ("var", "std"):

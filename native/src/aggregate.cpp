@@ -44,7 +44,7 @@ Status SumIntegers(const GroupIds& g, const Column& v, OutputColumn<T>* out) {
   bool overflow = false;
   for (int64_t i = 0; i < g.rows; ++i) {
     if (!v.is_valid(i)) continue;
-    const int64_t k = g.ids[i];
+    const int64_t k = g.id(i);
     overflow |= __builtin_add_overflow(s[k], static_cast<T>(v.int_bits(i)), &s[k]);
     ++counts[k];
   }
@@ -74,7 +74,7 @@ Status SumDouble(const GroupIds& g, const Column& v, OutputColumn<double>* out) 
       const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
         part[t].assign(static_cast<size_t>(g.groups), 0.0);
         double* ps = part[t].data();
-        for (int64_t i = b; i < e; ++i) ps[g.ids[i]] += x[i];
+        for (int64_t i = b; i < e; ++i) ps[g.id(i)] += x[i];
       });
       for (int t = 0; t < chunks; ++t) {
         for (int64_t k = 0; k < g.groups; ++k) s[k] += part[t][k];
@@ -82,8 +82,8 @@ Status SumDouble(const GroupIds& g, const Column& v, OutputColumn<double>* out) 
       return Status::OK();  // no nulls: every group has a value
     }
     for (int64_t i = 0; i < g.rows; ++i) {
-      s[g.ids[i]] += x[i];
-      ++counts[g.ids[i]];
+      s[g.id(i)] += x[i];
+      ++counts[g.id(i)];
     }
   } else {
     for (int64_t i = 0; i < g.rows; ++i) {
@@ -91,8 +91,8 @@ Status SumDouble(const GroupIds& g, const Column& v, OutputColumn<double>* out) 
       const double x = v.kind == Kind::kFloat ? v.float_value(i)
                        : v.kind == Kind::kSigned ? static_cast<double>(static_cast<int64_t>(v.int_bits(i)))
                                                  : static_cast<double>(v.int_bits(i));
-      s[g.ids[i]] += x;
-      ++counts[g.ids[i]];
+      s[g.id(i)] += x;
+      ++counts[g.id(i)];
     }
   }
   NullWhereZero(counts, out);
@@ -109,9 +109,9 @@ Status CountValid(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out
       part[t].assign(static_cast<size_t>(g.groups), 0);
       int64_t* pc = part[t].data();
       if (!v.has_nulls()) {
-        for (int64_t i = b; i < e; ++i) ++pc[g.ids[i]];
+        for (int64_t i = b; i < e; ++i) ++pc[g.id(i)];
       } else {
-        for (int64_t i = b; i < e; ++i) pc[g.ids[i]] += v.is_valid(i);
+        for (int64_t i = b; i < e; ++i) pc[g.id(i)] += v.is_valid(i);
       }
     });
     for (int t = 0; t < chunks; ++t) {
@@ -120,9 +120,9 @@ Status CountValid(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out
     return Status::OK();
   }
   if (!v.has_nulls()) {
-    for (int64_t i = 0; i < g.rows; ++i) ++c[g.ids[i]];
+    for (int64_t i = 0; i < g.rows; ++i) ++c[g.id(i)];
   } else {
-    for (int64_t i = 0; i < g.rows; ++i) c[g.ids[i]] += v.is_valid(i);
+    for (int64_t i = 0; i < g.rows; ++i) c[g.id(i)] += v.is_valid(i);
   }
   return Status::OK();
 }
@@ -135,7 +135,7 @@ template <typename Better>
 void ArgBestRange(const GroupIds& g, const Column& v, int64_t b, int64_t e, int64_t* best, const Better& better) {
   for (int64_t i = b; i < e; ++i) {
     if (v.has_nulls() && !v.is_valid(i)) continue;
-    int64_t& slot = best[g.ids[i]];
+    int64_t& slot = best[g.id(i)];
     if (slot < 0 || better(i, slot)) slot = i;
   }
 }
@@ -175,6 +175,16 @@ Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<
       ArgBest(g, v, best, above);
     } else {
       ArgBest(g, v, best, [&](int64_t i, int64_t j) { return above(j, i); });
+    }
+  } else if (v.kind == Kind::kDecimal && v.width == 16) {
+    const uint64_t* w = reinterpret_cast<const uint64_t*>(v.data) + 2 * v.offset;
+    auto at = [w](int64_t i) {
+      return static_cast<__int128>((static_cast<unsigned __int128>(w[2 * i + 1]) << 64) | w[2 * i]);
+    };
+    if (is_max) {
+      ArgBest(g, v, best, [at](int64_t i, int64_t j) { return at(i) > at(j); });
+    } else {
+      ArgBest(g, v, best, [at](int64_t i, int64_t j) { return at(i) < at(j); });
     }
   } else if (v.kind == Kind::kSigned && v.width == 8) {
     const int64_t* x = reinterpret_cast<const int64_t*>(v.data) + v.offset;
@@ -216,7 +226,7 @@ Status FirstLastRow(const GroupIds& g, bool last, OutputColumn<int64_t>* out) {
   out->values.assign(static_cast<size_t>(g.groups), -1);
   int64_t* r = out->values.data();
   for (int64_t i = 0; i < g.rows; ++i) {
-    int64_t& slot = r[g.ids[i]];
+    int64_t& slot = r[g.id(i)];
     if (last || slot < 0) slot = i;
   }
   NullWhereUnset(out);
@@ -228,7 +238,7 @@ Status FirstValidRow(const GroupIds& g, const Column& v, OutputColumn<int64_t>* 
   out->values.assign(static_cast<size_t>(g.groups), -1);
   int64_t* r = out->values.data();
   for (int64_t i = 0; i < g.rows; ++i) {
-    int64_t& slot = r[g.ids[i]];
+    int64_t& slot = r[g.id(i)];
     if (slot < 0 && v.is_valid(i)) slot = i;
   }
   NullWhereUnset(out);
@@ -248,7 +258,7 @@ constexpr __int128 kMaxDecimal38 = Pow10_128(38) - 1;
 
 }  // namespace
 
-Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* out) {
+Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* out, bool partial_state) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   if (v.kind != Kind::kDecimal && v.kind != Kind::kSigned) {
     return Status::Invalid("decimal sum of column '" + v.name + "' needs decimal or signed values, found format '" +
@@ -258,25 +268,66 @@ Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* ou
   Vec<int64_t> counts(static_cast<size_t>(g.groups), 0);
   __int128* s = out->values.data();
   bool overflow = false, fits = true;
-  if (v.kind == Kind::kSigned) {
-    for (int64_t i = 0; i < g.rows; ++i) {
-      if (!v.is_valid(i)) continue;
-      const int64_t k = g.ids[i];
-      s[k] += static_cast<int64_t>(v.int_bits(i));  // 2^63 rows of 2^63 cannot reach 2^127
-      ++counts[k];
+  // Rows [b, e) into sums ps / counts pc; returns false on a 128-bit overflow.
+  auto sum_range = [&](int64_t b, int64_t e, __int128* ps, int64_t* pc, bool* range_fits) {
+    bool over = false;
+    if (v.kind == Kind::kSigned) {
+      for (int64_t i = b; i < e; ++i) {
+        if (v.has_nulls() && !v.is_valid(i)) continue;
+        const int64_t k = g.id(i);
+        ps[k] += static_cast<int64_t>(v.int_bits(i));  // 2^63 rows of 2^63 cannot reach 2^127
+        ++pc[k];
+      }
+    } else if (v.width == 16 && !v.has_nulls()) {
+      const uint64_t* w = reinterpret_cast<const uint64_t*>(v.data) + 2 * v.offset;
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t k = g.id(i);
+        const __int128 x = static_cast<__int128>((static_cast<unsigned __int128>(w[2 * i + 1]) << 64) | w[2 * i]);
+        over |= __builtin_add_overflow(ps[k], x, &ps[k]);
+        ++pc[k];
+      }
+    } else {
+      for (int64_t i = b; i < e; ++i) {
+        if (!v.is_valid(i)) continue;
+        const int64_t k = g.id(i);
+        over |= __builtin_add_overflow(ps[k], v.wide_value(i, range_fits), &ps[k]);
+        ++pc[k];
+      }
+    }
+    return !over;
+  };
+  if (SmallGroups(g)) {
+    // Per-thread partial sums, added with the same overflow check.
+    const int threads = KernelThreads();
+    std::vector<Vec<__int128>> part(threads);
+    std::vector<Vec<int64_t>> part_counts(threads);
+    std::vector<char> ok(threads, 1), part_fits(threads, 1);
+    const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+      part[t].assign(static_cast<size_t>(g.groups), 0);
+      part_counts[t].assign(static_cast<size_t>(g.groups), 0);
+      bool f = true;
+      ok[t] = sum_range(b, e, part[t].data(), part_counts[t].data(), &f);
+      part_fits[t] = f;
+    });
+    for (int t = 0; t < chunks; ++t) {
+      overflow |= !ok[t];
+      fits = fits && part_fits[t];
+      for (int64_t k = 0; k < g.groups; ++k) {
+        overflow |= __builtin_add_overflow(s[k], part[t][k], &s[k]);
+        counts[k] += part_counts[t][k];
+      }
     }
   } else {
-    for (int64_t i = 0; i < g.rows; ++i) {
-      if (!v.is_valid(i)) continue;
-      const int64_t k = g.ids[i];
-      overflow |= __builtin_add_overflow(s[k], v.wide_value(i, &fits), &s[k]);
-      ++counts[k];
-    }
+    overflow = !sum_range(0, g.rows, s, counts.data(), &fits);
   }
-  for (int64_t k = 0; k < g.groups && !overflow; ++k) {
+  for (int64_t k = 0; k < g.groups && !overflow && !partial_state; ++k) {
     overflow = s[k] > kMaxDecimal38 || s[k] < -kMaxDecimal38;
   }
   if (overflow || !fits) {
+    if (partial_state) {
+      return Status::Overflow("partial sum of column '" + v.name + "' (Arrow format '" + v.format +
+                              "') passes the 128-bit range of the two-phase state");
+    }
     return Status::Overflow("sum of column '" + v.name + "' (Arrow format '" + v.format +
                             "') does not fit decimal(38, " + std::to_string(v.scale) +
                             ") (|sum| must stay below 10^38, as in DuckDB)");
@@ -344,7 +395,7 @@ Status Moments(const GroupIds& g, const Column& v, OutputColumn<int64_t>* count,
     const double x = v.kind == Kind::kFloat ? v.float_value(i)
                      : v.kind == Kind::kSigned ? static_cast<double>(static_cast<int64_t>(v.int_bits(i)))
                                                : static_cast<double>(v.int_bits(i));
-    const int64_t k = g.ids[i];
+    const int64_t k = g.id(i);
     const int64_t n = ++count->values[k];
     const double delta = x - mean->values[k];
     mean->values[k] += delta / static_cast<double>(n);
@@ -366,7 +417,7 @@ Status MergeMoments(const GroupIds& g, const Column& count, const Column& mean, 
     if (nb == 0) continue;
     const double mb = mean.float_value(i);
     const double m2b = m2.is_valid(i) ? m2.float_value(i) : 0.0;
-    const int64_t k = g.ids[i];
+    const int64_t k = g.id(i);
     const int64_t na = count_out->values[k];
     const int64_t n = na + nb;
     const double delta = mb - mean_out->values[k];
@@ -381,6 +432,19 @@ Status MergeMoments(const GroupIds& g, const Column& count, const Column& mean, 
 Status CountDistinct(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out,
                      Vec<int64_t>* pair_rows) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
+  if (g.ids == nullptr) {
+    // One group (a global aggregate): the distinct values of the column itself.
+    Vec<int64_t> group_of_row, first_rows;
+    CYLON_RETURN_NOT_OK(GroupRows(Columns{&v}, g.rows, true, true, &group_of_row, &first_rows));
+    out->values.assign(1, 0);
+    pair_rows->clear();
+    for (int64_t r : first_rows) {
+      if (!v.is_valid(r)) continue;
+      ++out->values[0];
+      pair_rows->push_back(r);
+    }
+    return Status::OK();
+  }
   Column gid_col;
   gid_col.name = "__group_id";
   gid_col.format = "l";
@@ -397,7 +461,7 @@ Status CountDistinct(const GroupIds& g, const Column& v, OutputColumn<int64_t>* 
   pair_rows->clear();
   for (int64_t r : first_rows) {
     if (!v.is_valid(r)) continue;
-    ++out->values[g.ids[r]];
+    ++out->values[g.id(r)];
     pair_rows->push_back(r);
   }
   return Status::OK();

@@ -13,10 +13,12 @@
 namespace cylon {
 
 /// Group id of each row, and the number of groups.
+/// Null ids: every row is in group 0 (a global aggregate, no ids array needed).
 struct GroupIds {
   const int64_t* ids = nullptr;
   int64_t rows = 0;
   int64_t groups = 0;
+  int64_t id(int64_t i) const { return ids != nullptr ? ids[i] : 0; }
 };
 
 Status SumSigned(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out);
@@ -37,7 +39,9 @@ Status FirstValidRow(const GroupIds& g, const Column& v, OutputColumn<int64_t>* 
 /// Exact sum of decimal (or integer) values in a 128-bit accumulator; the result
 /// is decimal(38, scale) as in DuckDB, and a sum that does not fit 38 digits is
 /// an Overflow error, never a wrapped value. Null for groups without values.
-Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* out);
+/// With `partial_state`, only the 128-bit range is checked: a two-phase state
+/// may pass 38 digits when the final sum does not (worker sums that cancel).
+Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* out, bool partial_state = false);
 
 /// avg of a decimal from its exact sum (decimal128) and count per row, as DuckDB
 /// computes it: the sum cast to the nearest double, divided by the count.

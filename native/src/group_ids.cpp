@@ -1,6 +1,11 @@
 #include "group_ids.h"
 
+#include <atomic>
+#include <memory>
+#include <vector>
+
 #include "key_codes.h"
+#include "parallel.h"
 #include "key_table.h"
 #include "radix_group.h"
 #include "small_group.h"
@@ -11,6 +16,42 @@ namespace {
 // Groups per thread chunk up to which the small-group path runs (its tables stay in L1/L2).
 constexpr int64_t kSmallGroups = 4096;
 
+// decimal128 keys whose values all fit 64 bits (every decimal(p <= 18) does) as
+// int64 columns of their unscaled values, so the integer paths apply; equal
+// values stay equal and the row hash is the same (docs/kernel.md).
+struct NarrowedKeys {
+  std::vector<std::unique_ptr<Column>> columns;
+  std::vector<Vec<int64_t>> storage;
+  Columns views;
+};
+
+void NarrowDecimals(const Columns& keys, int64_t num_rows, NarrowedKeys* out) {
+  out->views = keys;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const Column& c = *keys[k];
+    if (c.kind != Kind::kDecimal || c.width != 16) continue;
+    std::atomic<bool> fits{true};
+    ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e && fits.load(std::memory_order_relaxed); ++i) {
+        const uint64_t* w = c.wide_words(i);
+        if (w[1] != (static_cast<int64_t>(w[0]) < 0 ? ~0ULL : 0ULL) && c.is_valid(i)) fits = false;
+      }
+    });
+    if (!fits) continue;
+    Vec<int64_t>& low = out->storage.emplace_back(static_cast<size_t>(num_rows + c.offset));
+    ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) low[i + c.offset] = static_cast<int64_t>(c.wide_words(i)[0]);
+    });
+    auto narrow = std::make_unique<Column>(c);  // same validity, offset, name
+    narrow->kind = Kind::kSigned;
+    narrow->width = 8;
+    narrow->format = "l";
+    narrow->data = reinterpret_cast<const uint8_t*>(low.data());
+    out->views[k] = narrow.get();
+    out->columns.push_back(std::move(narrow));
+  }
+}
+
 }  // namespace
 
 // In order of preference:
@@ -19,8 +60,12 @@ constexpr int64_t kSmallGroups = 4096;
 //  2. few groups of any key types: thread-local tables merged (small_group.h);
 //  3. one fixed-width key, many rows, order free: radix partitions (radix_group.h);
 //  4. a global hash table (key_table.h).
-Status GroupRows(const Columns& keys, int64_t num_rows, bool nulls_equal, bool ordered, Vec<int64_t>* group_of_row,
-                Vec<int64_t>* first_row) {
+// decimal128 keys that fit 64 bits take the integer paths.
+Status GroupRows(const Columns& original_keys, int64_t num_rows, bool nulls_equal, bool ordered,
+                 Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
+  NarrowedKeys narrowed;
+  NarrowDecimals(original_keys, num_rows, &narrowed);
+  const Columns& keys = narrowed.views;
   if (GroupIdsByPacking(keys, num_rows, nulls_equal, ordered, group_of_row, first_row)) return Status::OK();
   if (nulls_equal && SmallGroupIds(keys, num_rows, kSmallGroups, group_of_row, first_row)) return Status::OK();
   if (!ordered && keys.size() == 1 && num_rows >= 65536 &&

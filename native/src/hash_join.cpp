@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "key_codes.h"
 #include "key_table.h"
 #include "radix_partition.h"
 #include <atomic>
@@ -273,6 +274,21 @@ void EmitUniqueInner(const Vec<int64_t>* first_row, const Vec<int64_t>& match,
 Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& right_keys,
                 int64_t right_rows, JoinType type, bool nulls_equal, JoinIndices* out) {
   CYLON_RETURN_NOT_OK(CheckComparable(left_keys, right_keys));
+  if (left_keys.size() > 1) {
+    // Several null-free integer keys whose ranges pack into one 64-bit code:
+    // join on the codes (the single-key radix and inline paths then apply).
+    bool nulls = false;
+    for (const Column* c : left_keys) nulls = nulls || c->has_nulls();
+    for (const Column* c : right_keys) nulls = nulls || c->has_nulls();
+    const KeyPacking plan = nulls ? KeyPacking{} : PlanKeyPacking(left_keys, left_rows, right_keys, right_rows);
+    if (plan.packable) {
+      Vec<uint64_t> left_codes(static_cast<size_t>(left_rows)), right_codes(static_cast<size_t>(right_rows));
+      PackKeys(left_keys, left_rows, plan, left_codes.data());
+      PackKeys(right_keys, right_rows, plan, right_codes.data());
+      const Column l = CodeColumn(left_codes), r = CodeColumn(right_codes);
+      return HashJoin(Columns{&l}, left_rows, Columns{&r}, right_rows, type, nulls_equal, out);
+    }
+  }
   // A right join is a left join with the sides swapped.
   const bool swap = type == JoinType::kRight;
   const Columns& probe_keys = swap ? right_keys : left_keys;

@@ -91,17 +91,32 @@ bool ColumnRange(const Column& c, int64_t num_rows, __int128* lo, __int128* hi) 
 
 }  // namespace
 
-KeyPacking PlanKeyPacking(const Columns& keys, int64_t num_rows) {
+KeyPacking PlanKeyPacking(const Columns& keys, int64_t num_rows) { return PlanKeyPacking(keys, num_rows, {}, 0); }
+
+KeyPacking PlanKeyPacking(const Columns& keys, int64_t num_rows, const Columns& other, int64_t other_rows) {
   KeyPacking plan;
-  if (keys.empty() || num_rows == 0) return plan;
+  if (keys.empty() || num_rows + other_rows == 0) return plan;
+  if (!other.empty() && other.size() != keys.size()) return plan;
   for (const Column* c : keys) {
     if (!IntegerLike(*c)) return plan;
   }
-  for (const Column* c : keys) {
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const Column* c = keys[k];
     __int128 lo = 0, hi = 0;
+    bool seen = ColumnRange(*c, num_rows, &lo, &hi);
+    bool nulls = c->has_nulls();
+    if (!other.empty()) {
+      __int128 olo = 0, ohi = 0;
+      if (ColumnRange(*other[k], other_rows, &olo, &ohi)) {
+        lo = seen ? std::min(lo, olo) : olo;
+        hi = seen ? std::max(hi, ohi) : ohi;
+        seen = true;
+      }
+      nulls = nulls || other[k]->has_nulls();
+    }
     unsigned __int128 span = 0;
-    if (ColumnRange(*c, num_rows, &lo, &hi)) span = static_cast<unsigned __int128>(hi - lo) + 1;
-    if (c->has_nulls()) span += 1;  // the null code: after every value
+    if (seen) span = static_cast<unsigned __int128>(hi - lo) + 1;
+    if (nulls) span += 1;  // the null code: after every value
     plan.range *= span;
     if (span == 0 || plan.range >= (static_cast<unsigned __int128>(1) << 63)) return KeyPacking{};
     plan.min.push_back(static_cast<int64_t>(static_cast<uint64_t>(lo)));
@@ -203,6 +218,17 @@ bool DirectGroupIds(const Columns& keys, int64_t num_rows, const KeyPacking& pla
   return true;
 }
 
+Column CodeColumn(const Vec<uint64_t>& codes) {
+  Column code;
+  code.name = "__packed_key";
+  code.format = "L";
+  code.kind = Kind::kUnsigned;
+  code.width = 8;
+  code.length = static_cast<int64_t>(codes.size());
+  code.data = reinterpret_cast<const uint8_t*>(codes.data());
+  return code;
+}
+
 bool GroupIdsByPacking(const Columns& keys, int64_t num_rows, bool nulls_equal, bool ordered,
                        Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
   bool any_nulls = false;
@@ -217,13 +243,7 @@ bool GroupIdsByPacking(const Columns& keys, int64_t num_rows, bool nulls_equal, 
   if (keys.size() == 1) return false;  // one column: the caller's single-key paths already apply
   Vec<uint64_t> codes(static_cast<size_t>(num_rows));
   PackKeys(keys, num_rows, plan, codes.data());
-  Column code;
-  code.name = "__packed_key";
-  code.format = "L";
-  code.kind = Kind::kUnsigned;
-  code.width = 8;
-  code.length = num_rows;
-  code.data = reinterpret_cast<const uint8_t*>(codes.data());
+  const Column code = CodeColumn(codes);
   if (!ordered && num_rows >= 65536 && RadixGroupIds(code, num_rows, true, group_of_row, first_row)) return true;
   KeyTable table;
   if (!table.Build(Columns{&code}, num_rows, true).ok()) return false;

@@ -26,6 +26,13 @@ struct KeyPacking {
 /// Scans the key columns once (in parallel) for their ranges.
 KeyPacking PlanKeyPacking(const Columns& keys, int64_t num_rows);
 
+/// One packing for two comparable sets of key columns (a join's sides): the
+/// ranges cover both, so equal rows on either side get equal codes.
+KeyPacking PlanKeyPacking(const Columns& keys, int64_t num_rows, const Columns& other, int64_t other_rows);
+
+/// A null-free uint64 column viewing `codes` (which must outlive it).
+Column CodeColumn(const Vec<uint64_t>& codes);
+
 /// Writes the packed code of every row (plan.packable must hold).
 void PackKeys(const Columns& keys, int64_t num_rows, const KeyPacking& plan, uint64_t* codes);
 

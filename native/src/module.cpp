@@ -140,11 +140,14 @@ nb::tuple PermutationResult(cylon::Vec<int64_t>&& perm, cylon::Vec<int64_t>&& of
   return nb::make_tuple(VectorToCapsules(std::move(perm)), std::vector<int64_t>(offsets.begin(), offsets.end()));
 }
 
-cylon::GroupIds GroupsOf(const cylon::ImportedColumn& ids, int64_t groups) {
+// Group ids of `rows` rows; an empty ids array with one group stands for "every
+// row in group 0" (a global aggregate), so no n-long array of zeros is built.
+cylon::GroupIds GroupsOf(const cylon::ImportedColumn& ids, int64_t groups, int64_t rows) {
   const cylon::Column& c = ids.view;
   if (c.kind != cylon::Kind::kSigned || c.width != 8 || c.has_nulls()) {
     throw CylonError("group ids must be a non-null int64 array, found format '" + c.format + "'");
   }
+  if (c.length == 0 && groups == 1) return cylon::GroupIds{nullptr, rows, 1};
   return cylon::GroupIds{reinterpret_cast<const int64_t*>(c.data) + c.offset, c.length, groups};
 }
 
@@ -272,7 +275,7 @@ NB_MODULE(_ext, m) {
   m.def("aggregate", [](const nb::tuple& ids, int64_t groups, const std::string& op, const nb::tuple& value) {
     cylon::ImportedColumn gid_col = ImportOne(ids);
     cylon::ImportedColumn val = ImportOne(value);
-    const cylon::GroupIds g = GroupsOf(gid_col, groups);
+    const cylon::GroupIds g = GroupsOf(gid_col, groups, val.view.length);
     const cylon::Column& v = val.view;
     nb::object result;
     if (op == "sum_signed") {
@@ -295,9 +298,9 @@ NB_MODULE(_ext, m) {
       cylon::OutputColumn<int64_t> out;
       { nb::gil_scoped_release r; ThrowIfError(cylon::ArgExtreme(g, v, op == "argmax", &out)); }
       result = ToCapsules(std::move(out));
-    } else if (op == "sum_decimal") {
+    } else if (op == "sum_decimal" || op == "sum_decimal_state") {
       cylon::OutputColumn<__int128> out;
-      { nb::gil_scoped_release r; ThrowIfError(cylon::SumDecimal(g, v, &out)); }
+      { nb::gil_scoped_release r; ThrowIfError(cylon::SumDecimal(g, v, &out, op == "sum_decimal_state")); }
       result = ToCapsulesAs(std::move(out), "d:38," + std::to_string(v.scale));
     } else if (op == "first_valid_row") {
       cylon::OutputColumn<int64_t> out;
@@ -322,7 +325,7 @@ NB_MODULE(_ext, m) {
     }
     return result;
   }, "group_ids"_a, "num_groups"_a, "op"_a, "value"_a,
-     "One aggregate over dense group ids: sum_signed|sum_unsigned|sum_double|sum_decimal|count|argmin|argmax|"
+     "One aggregate over dense group ids: sum_signed|sum_unsigned|sum_double|sum_decimal|sum_decimal_state|count|argmin|argmax|"
      "first_row|last_row|first_valid_row|moments|count_distinct.");
 
   m.def("decimal_mean", [](const nb::tuple& sum, const nb::tuple& count, int scale) {
@@ -355,7 +358,7 @@ NB_MODULE(_ext, m) {
                             const nb::tuple& mean, const nb::tuple& m2) {
     cylon::ImportedColumn gid_col = ImportOne(ids);
     cylon::ImportedColumn c = ImportOne(count), mu = ImportOne(mean), q = ImportOne(m2);
-    const cylon::GroupIds g = GroupsOf(gid_col, groups);
+    const cylon::GroupIds g = GroupsOf(gid_col, groups, c.view.length);
     cylon::OutputColumn<int64_t> n;
     cylon::OutputColumn<double> mo, m2o;
     { nb::gil_scoped_release r; ThrowIfError(cylon::MergeMoments(g, c.view, mu.view, q.view, &n, &mo, &m2o)); }
