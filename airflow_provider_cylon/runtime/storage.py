@@ -167,11 +167,9 @@ def read_manifest(destination: str, options: StorageOptions | None = None) -> di
     :param options: storage options.
     """
     filesystem, base = resolve(destination, options)
-    path = _join(base, MANIFEST_NAME)
-    if _info(filesystem, path).type != pafs.FileType.File:
+    data = _manifest_bytes(filesystem, base)
+    if data is None:
         return None
-    with filesystem.open_input_stream(path) as stream:
-        data = stream.read()
     try:
         manifest = json.loads(data)
     except ValueError as err:
@@ -221,17 +219,24 @@ def list_input(inp: InputSpec, options: StorageOptions | None = None) -> tuple[p
     return filesystem, entries
 
 
+def _manifest_bytes(filesystem: pafs.FileSystem, directory: str) -> bytes | None:
+    """The bytes of ``directory/_SUCCESS``, or ``None`` when there is none."""
+    path = _join(directory, MANIFEST_NAME)
+    if _info(filesystem, path).type != pafs.FileType.File:
+        return None
+    with filesystem.open_input_stream(path) as stream:
+        return stream.read()
+
+
 def _our_manifest(filesystem: pafs.FileSystem, directory: str) -> dict[str, Any] | None:
     """The ``_SUCCESS`` manifest under ``directory`` if it is one of ours, else ``None``.
 
     Spark and Hive write an empty ``_SUCCESS`` marker: that is not a manifest, and the
     directory is then read like any other (``_``- and ``.``-prefixed files skipped).
     """
-    path = _join(directory, MANIFEST_NAME)
-    if _info(filesystem, path).type != pafs.FileType.File:
+    data = _manifest_bytes(filesystem, directory)
+    if data is None:
         return None
-    with filesystem.open_input_stream(path) as stream:
-        data = stream.read()
     try:
         manifest = json.loads(data)
     except ValueError:
