@@ -49,9 +49,18 @@ def is_key_type(t: pa.DataType) -> bool:
     )
 
 
+def is_string_view(t: pa.DataType) -> bool:
+    # By name: pyarrow < 16 has neither the type nor pa.types.is_string_view.
+    return str(t) == "string_view"
+
+
+def is_binary_view(t: pa.DataType) -> bool:
+    return str(t) == "binary_view"
+
+
 def is_view(t: pa.DataType) -> bool:
     """True for string_view / binary_view (no Arrow ``take`` kernel exists for them)."""
-    return pa.types.is_string_view(t) or pa.types.is_binary_view(t)
+    return is_string_view(t) or is_binary_view(t)
 
 
 def contiguous(column: pa.ChunkedArray | pa.Array) -> pa.Array:

@@ -18,6 +18,8 @@ from airflow_provider_cylon.kernel._native import (
     as_list,
     capsules,
     imported,
+    is_binary_view,
+    is_string_view,
     is_view,
     key_array,
     require_columns,
@@ -38,10 +40,10 @@ def common_key_type(lt: pa.DataType, rt: pa.DataType, lname: str, rname: str) ->
         return pa.int64()
     if (ints(lt) or pa.types.is_floating(lt)) and (ints(rt) or pa.types.is_floating(rt)):
         return pa.float64()
-    strings = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    strings = (pa.types.is_string, pa.types.is_large_string, is_string_view)
     if any(f(lt) for f in strings) and any(f(rt) for f in strings):
         return None  # the kernel compares utf8 and large_utf8 bytes directly
-    binaries = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_view)
+    binaries = (pa.types.is_binary, pa.types.is_large_binary, is_binary_view)
     if any(f(lt) for f in binaries) and any(f(rt) for f in binaries):
         return None
     if pa.types.is_decimal(lt) or pa.types.is_decimal(rt):
@@ -162,7 +164,7 @@ def _coalesce(col: pa.ChunkedArray, other: pa.ChunkedArray) -> pa.ChunkedArray:
     if is_view(col.type):
         # Arrow's coalesce has no view kernel: large_string holds every view's bytes
         # exactly (no 2 GiB offset limit), so the round trip gives the same values.
-        wide = pa.large_binary() if pa.types.is_binary_view(col.type) else pa.large_string()
+        wide = pa.large_binary() if is_binary_view(col.type) else pa.large_string()
         return pc.coalesce(col.cast(wide), other.cast(wide)).cast(col.type)
     return pc.coalesce(col, other)
 

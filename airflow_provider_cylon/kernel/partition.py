@@ -99,7 +99,8 @@ def _partition_block(table: pa.Table, names: list[str], num_partitions: int) -> 
 
 def _scatterable(column: pa.ChunkedArray) -> bool:
     t = column.type
-    plain = (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_temporal(t)) and not isinstance(
-        t, pa.ExtensionType
-    )
+    # Decimals too: the kernel moves 4/8/16/32-byte values whole.
+    plain = (
+        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_temporal(t) or pa.types.is_decimal(t)
+    ) and not isinstance(t, pa.ExtensionType)
     return plain and column.null_count == 0 and not pa.types.is_float16(t) and t.bit_width >= 8

@@ -115,6 +115,11 @@ bool GroupByChunks(int64_t num_rows, int64_t max_groups, const HashOf& hash_of, 
   }
   ParallelTasks(chunks, [&](int64_t t) {
     const Vec<int64_t>& map = renumber[t];
+    // The first chunk's numbering is the global one (its groups were merged
+    // first, in order); any chunk whose map is the identity is left as it is.
+    bool identity = true;
+    for (size_t k = 0; k < map.size() && identity; ++k) identity = map[k] == static_cast<int64_t>(k);
+    if (identity) return;
     for (int64_t i = begin[t]; i < end[t]; ++i) g[i] = map[g[i]];
   });
   return true;

@@ -1,7 +1,10 @@
 // string_view read natively: inline and out-of-line values, hashing and
 // comparison as utf8 bytes (so views and strings partition alike).
+#include <sys/mman.h>
+
 #include "check.h"
 #include "column.h"
+#include "group_ids.h"
 #include "row_compare.h"
 #include "row_hash.h"
 #include "views.h"
@@ -84,6 +87,38 @@ TEST_CASE(byte_hash_tail_reads_keep_the_contract) {
     CHECK(HashBytes(s.data(), s.size(), 7) == ReferenceHashBytes(s.data(), s.size(), 7));
     s.push_back(static_cast<char>(0x80 + n * 37));
   }
+}
+
+TEST_CASE(large_binary_offsets_beyond_four_gib) {
+  // 5 GiB of address space reserved; only the pages holding the values are touched.
+  const size_t reserve = size_t{5} << 30;
+  void* base = mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  CHECK(base != MAP_FAILED);
+  if (base == MAP_FAILED) return;
+  auto* chars = static_cast<char*>(base);
+  const std::vector<std::string> values{"same value past 4 GiB", "another one", "same value past 4 GiB"};
+  std::vector<int64_t> offsets{(int64_t{1} << 32) + 5};
+  for (const std::string& v : values) {
+    std::memcpy(chars + offsets.back(), v.data(), v.size());
+    offsets.push_back(offsets.back() + static_cast<int64_t>(v.size()));
+  }
+  Column c;
+  c.name = "big";
+  c.format = "Z";  // large_binary
+  c.kind = Kind::kLargeBinary;
+  c.length = 3;
+  c.offsets64 = offsets.data();
+  c.data = reinterpret_cast<const uint8_t*>(chars);
+  test::Imported small(Utf8(values), "s");
+  for (int64_t i = 0; i < 3; ++i) {
+    CHECK(c.bytes(i) == values[i]);
+    CHECK(ValueHash(c, i) == ValueHash(small.col.view, i));
+  }
+  Vec<int64_t> groups, first;
+  CHECK(GroupRows(Columns{&c}, 3, true, true, &groups, &first).ok());
+  CHECK_EQ(static_cast<int64_t>(first.size()), 2);
+  CHECK_EQ(groups[0], groups[2]);
+  munmap(base, reserve);
 }
 
 int main() { return test::RunAll(); }
