@@ -105,7 +105,19 @@ def test_two_phase_decimal_groupby_is_exact(data, cuts) -> None:
             assert any(sum(abs(v) for v in p.column("v").to_pylist() if v is not None) * 10**scale >= 2**127
                        for p in pieces), err
         return
-    assert ref is not None, "DuckDB's sum overflows, ours did not raise"
+    if ref is None:
+        # DuckDB's accumulator overflowed on the way (its order of additions: mixed signs near
+        # the type's limits); the exact sums all fit decimal(38, s), and ours are those sums.
+        scale = t.schema.field("v").type.scale
+        exact: dict[tuple, int] = {}
+        for row in t.to_pylist():
+            if row["v"] is not None:
+                key = tuple(row[k] for k in keys)
+                exact[key] = exact.get(key, 0) + int(row["v"].scaleb(scale))
+        assert all(abs(total) < 10**38 for total in exact.values()), "DuckDB's sum overflows, ours did not raise"
+        got = {tuple(r[k] for k in keys): r["v_sum"] for r in ours.to_pylist()}
+        assert all(got[key] is not None and int(got[key].scaleb(scale)) == total for key, total in exact.items())
+        return
     assert_types(ours, t)
     assert_same(ours, ref, keys, OPS)
 
