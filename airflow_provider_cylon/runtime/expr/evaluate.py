@@ -77,6 +77,8 @@ class Evaluator:
     def result(self, node: Node) -> pa.ChunkedArray:
         """The value of ``node`` as a chunked array of the table's length and the derived type."""
         out_type = self.typer.type_of(node)
+        if self.n == 0:  # nothing to compute (and no constant to fail on, as in DuckDB)
+            return pa.chunked_array([], type=out_type)
         value = self.value(node)
         if is_scalar(value):
             value = self.broadcast(value)
@@ -463,16 +465,25 @@ def round_decimal(v: Value, t: pa.DataType, digits: int) -> Value:
 
 
 def round_float(v: Value, digits: int, t: pa.DataType) -> Value:
-    """DuckDB's round(DOUBLE, digits): round(x * 10^d) / 10^d, half away from zero."""
+    """DuckDB's round(DOUBLE, digits): the exact binary value rounded half away from zero.
+
+    ``round(x * 10^d) / 10^d`` in doubles is not it: 2.675 * 100 is 267.5 there, which rounds
+    to 2.68, while DuckDB gives 2.67 (the double 2.675 is 2.67499999...). Arrow converts a double
+    to a decimal exactly (checked at scale 40), so rounding happens on that decimal, and the
+    decimal text is read back as the nearest double. Huge or non-finite values stay as they are.
+    """
     if digits == 0:
         return pc.round(v, 0, round_mode=HALF_AWAY)
-    if digits > 0:
-        m = pa.scalar(10.0 ** digits, t)
-        r = pc.divide(pc.round(pc.multiply(v, m), 0, round_mode=HALF_AWAY), m)
-        return pc.if_else(pc.is_finite(r), r, v)  # DuckDB keeps x when the scaled value overflows
-    m = pa.scalar(10.0 ** -digits, t)
-    r = pc.multiply(pc.round(pc.divide(v, m), 0, round_mode=HALF_AWAY), m)
-    return pc.if_else(pc.is_finite(r), r, pa.scalar(0.0, t))
+    if digits > 38:
+        return v
+    x = pc.cast(v, pa.float64())
+    keep = pc.or_(pc.invert(pc.is_finite(x)), pc.greater_equal(pc.abs(x), 1e35))
+    finite = pc.if_else(keep, 0.0, x)
+    exact = pc.cast(finite, pa.decimal256(76, 40), safe=False)
+    rounded = pc.round(exact, digits, round_mode=HALF_AWAY)
+    back = pc.cast(pc.cast(rounded, pa.string()), pa.float64())
+    out = pc.if_else(keep, x, back)
+    return out if t == pa.float64() else pc.cast(out, t, safe=False)
 
 
 def sql_cast(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
