@@ -32,6 +32,7 @@ from airflow_provider_cylon.runtime.expr.types import (
     INT_DECIMAL_WIDTH,
     INTERVAL,
     Typer,
+    is_numeric,
     is_string,
     is_temporal,
     plain,
@@ -496,6 +497,17 @@ def sql_cast(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
     src = plain(src)
     if src == dst:
         return v
+    if pa.types.is_boolean(src) and is_numeric(dst):
+        return sql_cast(pc.cast(v, pa.int8()), pa.int8(), dst)
+    if pa.types.is_decimal(src) and pa.types.is_boolean(dst):
+        return pc.not_equal(v, pa.scalar(0, pa.int8()).cast(src))
+    if pa.types.is_timestamp(src) and not src.tz and is_string(dst):
+        # DuckDB prints the fraction of a second without trailing zeros ('10:30:15.5'), or none
+        text = pc.replace_substring_regex(pc.cast(v, pa.string()), r"(\.\d*?)0+$", r"\1")
+        return pc.cast(pc.replace_substring_regex(text, r"\.$", ""), dst)
+    if pa.types.is_floating(src) and is_string(dst):
+        # DuckDB writes integral doubles as '100.0'; Arrow's exponent forms ('1e+10') stay (see docs)
+        return pc.cast(pc.replace_substring_regex(pc.cast(v, pa.string()), r"^(-?\d+)$", r"\1.0"), dst)
     if is_string(src) and not is_string(dst):
         if pa.types.is_integer(dst) or pa.types.is_decimal(dst) or pa.types.is_floating(dst):
             v = pc.utf8_trim_whitespace(v)
