@@ -10,6 +10,10 @@ semantics that Arrow's kernels do not give by themselves are built here:
   CAST of a DOUBLE to an integer rounds half to even, as DuckDB does;
 * ``//`` and ``%`` on integers truncate towards zero; by zero they are an error;
 * LIKE has no escape character (Arrow's backslash escape is neutralised);
+* a decimal becomes a DOUBLE as DuckDB converts it (unscaled / 10^scale), and
+  round(DOUBLE, d) rounds the exact binary value;
+* CASE, COALESCE, AND and OR short-circuit row by row when whole-column
+  evaluation fails (:mod:`~airflow_provider_cylon.runtime.expr.lazy`);
 * string_view / binary_view operands are cast to string / binary first, since
   pyarrow has few kernels for views.
 """
