@@ -225,7 +225,9 @@ class Evaluator:
             return decimal_mod(a, b, t)
         need = (max(ltd.precision - ltd.scale, rtd.precision - rtd.scale) + max(ltd.scale, rtd.scale) + 1
                 if fn in ("add", "sub") else ltd.precision + rtd.precision + 1)
-        if need > 38:
+        if need > 76:  # e.g. DECIMAL(38,0) * DECIMAL(38,0): as narrow as the values allow
+            a, b = _tight(a, ltd), _tight(b, rtd)
+        elif need > 38:
             a = pc.cast(a, pa.decimal256(ltd.precision, ltd.scale))
             b = pc.cast(b, pa.decimal256(rtd.precision, rtd.scale))
         return pc.cast(_KERNELS[fn][0](a, b), t)
