@@ -99,7 +99,10 @@ class _Converter:
             return self._fold(Call(_BINARY[type(node)], (self.convert(node.this), self.convert(node.expression))),
                               node)
         if isinstance(node, exp.Neg):
-            return self._fold(Call("neg", (self.convert(node.this),)), node)
+            inner = node.this
+            if isinstance(inner, exp.Literal) and not inner.is_string and str(inner.this) == str(2 ** 63):
+                return Lit(-(2 ** 63), "bigint")  # the one BIGINT whose magnitude is no BIGINT
+            return self._fold(Call("neg", (self.convert(inner),)), node)
         if isinstance(node, exp.Not):
             inner = self.convert(node.this)
             if isinstance(inner, Call) and inner.fn in _NEGATED:
@@ -257,8 +260,7 @@ class _Converter:
         if call.fn == "neg" and isinstance(args[0], Lit) and args[0].value is not None:
             lit = args[0]
             if lit.type in ("integer", "bigint"):
-                value = -int(lit.value)
-                return Lit(value, "integer" if -(2 ** 31) <= value < 2 ** 31 else "bigint")
+                return Lit(-int(lit.value), lit.type)  # DuckDB: -(2147483648) stays BIGINT
             if lit.type.startswith("decimal"):
                 return Lit(format(-decimal.Decimal(lit.value), "f"), lit.type)
             if lit.type == "double" and not isinstance(lit.value, str):

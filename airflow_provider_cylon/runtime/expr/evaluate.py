@@ -10,6 +10,10 @@ semantics that Arrow's kernels do not give by themselves are built here:
   CAST of a DOUBLE to an integer rounds half to even, as DuckDB does;
 * ``//`` and ``%`` on integers truncate towards zero; by zero they are an error;
 * LIKE has no escape character (Arrow's backslash escape is neutralised);
+* a decimal becomes a DOUBLE as DuckDB converts it (unscaled / 10^scale), and
+  round(DOUBLE, d) rounds the exact binary value;
+* CASE, COALESCE, AND and OR short-circuit row by row when whole-column
+  evaluation fails (:mod:`~airflow_provider_cylon.runtime.expr.lazy`);
 * string_view / binary_view operands are cast to string / binary first, since
   pyarrow has few kernels for views.
 """
@@ -32,6 +36,7 @@ from airflow_provider_cylon.runtime.expr.types import (
     INT_DECIMAL_WIDTH,
     INTERVAL,
     Typer,
+    is_numeric,
     is_string,
     is_temporal,
     plain,
@@ -77,6 +82,8 @@ class Evaluator:
     def result(self, node: Node) -> pa.ChunkedArray:
         """The value of ``node`` as a chunked array of the table's length and the derived type."""
         out_type = self.typer.type_of(node)
+        if self.n == 0:  # nothing to compute (and no constant to fail on, as in DuckDB)
+            return pa.chunked_array([], type=out_type)
         value = self.value(node)
         if is_scalar(value):
             value = self.broadcast(value)
@@ -218,7 +225,9 @@ class Evaluator:
             return decimal_mod(a, b, t)
         need = (max(ltd.precision - ltd.scale, rtd.precision - rtd.scale) + max(ltd.scale, rtd.scale) + 1
                 if fn in ("add", "sub") else ltd.precision + rtd.precision + 1)
-        if need > 38:
+        if need > 76:  # e.g. DECIMAL(38,0) * DECIMAL(38,0): as narrow as the values allow
+            a, b = _tight(a, ltd), _tight(b, rtd)
+        elif need > 38:
             a = pc.cast(a, pa.decimal256(ltd.precision, ltd.scale))
             b = pc.cast(b, pa.decimal256(rtd.precision, rtd.scale))
         return pc.cast(_KERNELS[fn][0](a, b), t)
@@ -463,16 +472,25 @@ def round_decimal(v: Value, t: pa.DataType, digits: int) -> Value:
 
 
 def round_float(v: Value, digits: int, t: pa.DataType) -> Value:
-    """DuckDB's round(DOUBLE, digits): round(x * 10^d) / 10^d, half away from zero."""
+    """DuckDB's round(DOUBLE, digits): the exact binary value rounded half away from zero.
+
+    ``round(x * 10^d) / 10^d`` in doubles is not it: 2.675 * 100 is 267.5 there, which rounds
+    to 2.68, while DuckDB gives 2.67 (the double 2.675 is 2.67499999...). Arrow converts a double
+    to a decimal exactly (checked at scale 40), so rounding happens on that decimal, and the
+    decimal text is read back as the nearest double. Huge or non-finite values stay as they are.
+    """
     if digits == 0:
         return pc.round(v, 0, round_mode=HALF_AWAY)
-    if digits > 0:
-        m = pa.scalar(10.0 ** digits, t)
-        r = pc.divide(pc.round(pc.multiply(v, m), 0, round_mode=HALF_AWAY), m)
-        return pc.if_else(pc.is_finite(r), r, v)  # DuckDB keeps x when the scaled value overflows
-    m = pa.scalar(10.0 ** -digits, t)
-    r = pc.multiply(pc.round(pc.divide(v, m), 0, round_mode=HALF_AWAY), m)
-    return pc.if_else(pc.is_finite(r), r, pa.scalar(0.0, t))
+    if digits > 38:
+        return v
+    x = pc.cast(v, pa.float64())
+    keep = pc.or_(pc.invert(pc.is_finite(x)), pc.greater_equal(pc.abs(x), 1e35))
+    finite = pc.if_else(keep, 0.0, x)
+    exact = pc.cast(finite, pa.decimal256(76, 40), safe=False)
+    rounded = pc.round(exact, digits, round_mode=HALF_AWAY)
+    back = pc.cast(pc.cast(rounded, pa.string()), pa.float64())
+    out = pc.if_else(keep, x, back)
+    return out if t == pa.float64() else pc.cast(out, t, safe=False)
 
 
 def sql_cast(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
@@ -485,6 +503,17 @@ def sql_cast(v: Value, src: pa.DataType, dst: pa.DataType) -> Value:
     src = plain(src)
     if src == dst:
         return v
+    if pa.types.is_boolean(src) and is_numeric(dst):
+        return sql_cast(pc.cast(v, pa.int8()), pa.int8(), dst)
+    if pa.types.is_decimal(src) and pa.types.is_boolean(dst):
+        return pc.not_equal(v, pa.scalar(0, pa.int8()).cast(src))
+    if pa.types.is_timestamp(src) and not src.tz and is_string(dst):
+        # DuckDB prints the fraction of a second without trailing zeros ('10:30:15.5'), or none
+        text = pc.replace_substring_regex(pc.cast(v, pa.string()), r"(\.\d*?)0+$", r"\1")
+        return pc.cast(pc.replace_substring_regex(text, r"\.$", ""), dst)
+    if pa.types.is_floating(src) and is_string(dst):
+        # DuckDB writes integral doubles as '100.0'; Arrow's exponent forms ('1e+10') stay (see docs)
+        return pc.cast(pc.replace_substring_regex(pc.cast(v, pa.string()), r"^(-?\d+)$", r"\1.0"), dst)
     if is_string(src) and not is_string(dst):
         if pa.types.is_integer(dst) or pa.types.is_decimal(dst) or pa.types.is_floating(dst):
             v = pc.utf8_trim_whitespace(v)

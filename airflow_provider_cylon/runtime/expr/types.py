@@ -450,7 +450,7 @@ class Typer:
             pa.types.is_null(src) or src == dst or is_string(dst)
             or (is_string(src) and (is_numeric(dst) or is_temporal(dst) or pa.types.is_boolean(dst)))
             or (is_numeric(src) and (is_numeric(dst) or pa.types.is_boolean(dst)))
-            or (pa.types.is_boolean(src) and pa.types.is_integer(dst))
+            or (pa.types.is_boolean(src) and is_numeric(dst))
             or (is_temporal(src) and is_temporal(dst))
             or (is_binary(src) and is_binary(dst))
         )
