@@ -133,7 +133,7 @@ class Evaluator:
     def _call(self, node: Call) -> Value:
         fn, args = node.fn, node.args
         t = self.typer.type_of(node)
-        if fn in _STRICT and any(isinstance(a, Lit) and a.value is None for a in args):
+        if fn in _STRICT and any(null_constant(a) for a in args):
             return pa.scalar(None, t)  # as DuckDB folds it: the other operands are never computed
         if fn in ("add", "sub", "mul", "div", "intdiv", "mod"):
             return self._arithmetic(node, t)
@@ -367,6 +367,17 @@ def substring_bounds(start: int, length: int | None) -> tuple[int, int | None]:
         return start, None
     end = start + length
     return start, None if end >= 0 else end  # a stop at or past the end means "to the end"
+
+
+def null_constant(node: Node) -> bool:
+    """True when ``node`` is NULL whatever the row: a NULL literal, or a strict function of one."""
+    if isinstance(node, Lit):
+        return node.value is None
+    if isinstance(node, Cast):
+        return null_constant(node.arg)
+    if isinstance(node, Call) and node.fn in _STRICT:
+        return any(null_constant(a) for a in node.args)
+    return False
 
 
 def _fold(kernel: Callable[..., Any], values: list[Value]) -> Value:

@@ -220,7 +220,9 @@ class Typer:
             # integer literals adapt to the columns' integer types when they fit
             cols = [(n, t) for n, t in typed if not is_int_literal(n)]
             lits = [n for n, _ in typed if is_int_literal(n)]
-            result = cols[0][1] if cols else pa.int32()
+            if not cols:  # literals only: their own types (a BIGINT literal stays BIGINT)
+                cols = [(n, literal_type(n)) for n in lits if isinstance(n, Lit)]
+            result = cols[0][1]
             for _, t in cols[1:]:
                 result = self._int_promote(result, t, at)
             for n in lits:

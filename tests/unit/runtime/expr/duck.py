@@ -382,6 +382,9 @@ def check_expression(sql: str, table: pa.Table) -> None:
     assert len(got) == table.num_rows, sql
     if not pa.types.is_null(ref.type):  # DuckDB's "NULL" type (e.g. NULL * 1.5) matches any type
         assert family(got.type) == family(ref.type), f"{sql}: type {got.type}, DuckDB {ref.type}"
+    if pa.types.is_timestamp(got.type) and got.type.tz and pa.types.is_timestamp(ref.type) and ref.type.tz:
+        # compare instants in UTC: Python never equates wall times in a DST fold across zones (PEP 495)
+        got, ref = got.cast(pa.timestamp("us", tz="UTC")), ref.cast(pa.timestamp("us", tz="UTC"))
     mine, theirs = got.to_pylist(), ref.to_pylist()
     bad = [(i, m, r) for i, (m, r) in enumerate(zip(mine, theirs)) if not same_value(m, r)]
     assert not bad, f"{sql}: rows (index, ours, DuckDB) {bad[:5]}"
