@@ -130,14 +130,22 @@ class JobClient:
     def status(self, job_id: str, spec: JobSpec) -> str:
         """``success``, ``failed``, ``running`` (heartbeats fresh) or ``missing`` (keys gone, nothing published).
 
+        A job whose spec is stored but whose handle is not counts as ``failed``: its submit never
+        finished starting the workers (asked from a retry, no submit is still under way).
+
         A job whose keys were cleaned up after success still counts as ``success`` when the
         destination's ``_SUCCESS`` manifest names it.
 
         :param job_id: the job.
         :param spec: its spec (destination and storage options).
         """
-        if self.redis.exists(JobKeys(job_id).spec):
-            return self.snapshot(job_id).state
+        keys = JobKeys(job_id)
+        has_spec, has_handle = self.redis.exists(keys.spec), self.redis.exists(keys.handle)
+        if has_spec:
+            state = self.snapshot(job_id).state
+            # No handle: the submitter died while starting the workers (status is asked by a later
+            # process), so some ranks may never start; the job can only end by its timeout.
+            return "failed" if state == "running" and not has_handle else state
         from airflow_provider_cylon.runtime import storage
 
         manifest = storage.read_manifest(spec.output.destination, spec.storage)

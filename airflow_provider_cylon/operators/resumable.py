@@ -54,10 +54,15 @@ class CylonResumableJob(ResumableJobMixin):
         spec, submit = self._plan()
         fence = self.hook.next_fence(spec.output.destination)
         job_id = f"{task_job_id(self.dag_id, self.task_id, context)}-f{fence}"
+        external_id = {"job_id": job_id, "submit": submit}
+        if store is not None:
+            # Before any worker starts (the mixin stores it only after submit_job returns): a try
+            # killed while starting workers leaves its job id to the retry, which aborts that job.
+            store.set(self.external_id_key, external_id)
         context["ti"].xcom_push(key=XCOM_JOB_ID_KEY, value=job_id)
         self._job_id, self._handle = job_id, self.hook.submit_job(spec, job_id, fence=fence)
         CylonLambdaLogsLink().persist(context, self.hook, job_id, submit, spec.timeout_s)
-        return {"job_id": job_id, "submit": submit}
+        return external_id
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         return self.hook.job_status(external_id["job_id"], self.build_spec())

@@ -64,7 +64,11 @@ def test_sigkilled_task_retry_reconnects_and_publishes_once(server: Any) -> None
         ti = _ti(server, run_id)
         client = _redis(server)
         jobs = list(client.scan_iter(match="cylon:*resume_e2e*:spec")) if client else []
-        if ti["state"] == "running" and ti.get("pid") and jobs:
+        # killed once its workers all started (the handle is stored) and beat: a kill while
+        # starting them makes the retry abort that job and submit again (test_job_client)
+        started = jobs and client.exists(jobs[0].rsplit(":", 1)[0] + ":handle")
+        if ti["state"] == "running" and ti.get("pid") and started \
+                and client.zcard(jobs[0].rsplit(":", 1)[0] + ":heartbeats") == 2:
             break
         assert time.monotonic() < end, (ti, server.log_tail())
         time.sleep(0.5)

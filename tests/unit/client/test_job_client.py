@@ -109,3 +109,19 @@ def test_state_rule_manifest_wins_and_a_dead_rank_fails() -> None:
     running = JobSnapshot("j", None, None, done=1, world_size=2)
     with pytest.raises(WorkerTimeoutError, match="1 of 2 ranks reported"):
         running.raise_for_failure()
+
+
+def test_status_of_a_submit_that_never_finished_starting_its_workers(redis_url: str, job_id: str,
+                                                                      sort_spec: JobSpec) -> None:
+    """Spec stored, no handle: the submitter died while starting workers; a retry must not wait on it."""
+    jobs = JobClient(redis_url, LocalExecutor)
+    try:
+        keys = JobKeys(job_id)
+        jobs.redis.set(keys.spec, sort_spec.to_json(), ex=60)
+        assert jobs.status(job_id, sort_spec) == "failed"
+        jobs.redis.set(keys.handle, json.dumps({}), ex=60)  # the workers all started
+        assert jobs.status(job_id, sort_spec) == "running"
+        jobs.cleanup(job_id)
+        assert jobs.status(job_id, sort_spec) == "missing"
+    finally:
+        jobs.close()
