@@ -172,6 +172,18 @@ def _alive_or_lost(pid: int) -> int | None:
     return None
 
 
+def running_hosts(env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The warm hosts of this user that answer: ``{"socket", "pid"}`` each (``cylon-airflow warm list``)."""
+    hosts = []
+    for sock in sorted(warm_dir(env).glob("host-*.sock")):
+        try:
+            reply = _request(str(sock), {"op": "ping"}, timeout_s=2.0)
+        except (OSError, ConnectionError, ValueError, ExecutorError):
+            continue
+        hosts.append({"socket": str(sock), "pid": int(reply["pid"])})
+    return hosts
+
+
 def kill_host(path: str) -> None:
     """Stop the host serving ``path`` (tests, ``cylon-airflow``); its running workers live on."""
     try:

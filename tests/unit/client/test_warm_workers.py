@@ -20,6 +20,7 @@ from airflow_provider_cylon.client.executors.warm_workers import (
     host_env,
     host_fingerprint,
     kill_host,
+    running_hosts,
     warm_enabled,
 )
 from airflow_provider_cylon.runtime.protocol import JobKeys
@@ -56,7 +57,13 @@ def test_the_host_stops_when_idle_and_removes_its_socket(warm_env: dict[str, str
         time.sleep(0.2)
     proc = warm.spawn(["{not json"], warm_env, str(tmp_path / "w2.log"), None)  # started again on use
     assert _wait_code(proc) == 2
+    (host,) = running_hosts(warm_env)
+    assert host["socket"] == warm.path
     kill_host(warm.path)
+    end = time.monotonic() + 30
+    while running_hosts(warm_env):
+        assert time.monotonic() < end, "kill_host did not stop the host"
+        time.sleep(0.1)
 
 
 def test_host_identity_follows_import_time_environment_and_keeps_no_secret() -> None:
