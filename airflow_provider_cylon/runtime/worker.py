@@ -35,12 +35,14 @@ from airflow_provider_cylon.runtime.context import WorkerStats
 from airflow_provider_cylon.runtime.errors import (
     ChannelError,
     CoordinationError,
+    CoordinationLostError,
     JobAbortedError,
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import InvocationEvent
 from airflow_provider_cylon.runtime.heartbeat import HeartbeatSender
 from airflow_provider_cylon.runtime.plan import plan_job
+from airflow_provider_cylon.runtime.protocol import abort_record
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -90,8 +92,12 @@ def _channel_for(spec: JobSpec, coordinator: JobCoordinator, rank: int, deadline
 
 def _abort_record(coordinator: JobCoordinator) -> Any:
     """What a channel polls while it waits: the abort key, after the heartbeat check (which
-    sets it, naming the rank, when a peer stopped beating)."""
-    coordinator.check_peers()
+    sets it, naming the rank, when a peer stopped beating). A vanished spec (Redis flushed or
+    restarted) reads as an abort, so the channel stops through its usual path."""
+    try:
+        coordinator.check_peers()
+    except CoordinationLostError as err:
+        return abort_record(str(err))
     return coordinator.client.get(coordinator.keys.abort)
 
 
@@ -275,9 +281,14 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         message = f"rank {rank} failed in {phase}: {type(err).__name__}: {err}"
         status.update(state="error", phase=phase, error=message, traceback=text[-8000:], **stats.to_dict())
         try:
-            if not aborted_by_peer:
-                coordinator.abort(f"{message}\n{text[-4000:]}", rank=rank)
-            coordinator.report_status(status)
+            if not client.exists(coordinator.keys.spec):
+                # The coordination state is gone (Redis flushed or restarted, or the job cleaned up):
+                # an abort or status now would only re-create orphan keys nobody reads.
+                log.warning("%s the job's spec is gone from Redis: not reporting", tag)
+            else:
+                if not aborted_by_peer:
+                    coordinator.abort(f"{message}\n{text[-4000:]}", rank=rank)
+                coordinator.report_status(status)
         except Exception as report_err:  # noqa: BLE001 - Redis itself may be what failed
             log.error("%s could not report the failure to Redis: %s", tag, report_err)
         try:
