@@ -332,10 +332,34 @@ class JobClient:
             handle = self.stored_handle(job_id)
         except (ValueError, KeyError, TypeError):  # a handle written by hand or a newer version: keys only
             handle = None
+        spec = self._stored_spec(job_id)
         deleted = JobCoordinator(self.redis, job_id).cleanup()
         if handle is not None:
             discard_logs(handle)
+        if spec is not None:
+            self._recover_commit(job_id, spec)
         return deleted
+
+    def _stored_spec(self, job_id: str) -> JobSpec | None:
+        from airflow_provider_cylon.runtime.spec import JobSpec
+
+        raw = self.redis.get(JobKeys(job_id).spec)
+        try:
+            return None if raw is None else JobSpec.from_json(raw)
+        except Exception:  # noqa: BLE001 - a spec this version cannot read: nothing to recover from it
+            return None
+
+    @staticmethod
+    def _recover_commit(job_id: str, spec: JobSpec) -> None:
+        """A rank 0 killed mid-commit leaves a journal: finish it (forward or back), so the destination
+        holds one complete output, not orphan parts that the next run would take for foreign files."""
+        from airflow_provider_cylon.runtime import storage
+
+        try:
+            storage.recover_commit(spec.output.destination, job_id, spec.storage)
+        except Exception as err:  # noqa: BLE001 - the next commit there recovers it as well
+            log.warning("job_id=%s could not check %s for an interrupted commit: %s", job_id,
+                        spec.output.destination, err)
 
     def wait_quiet(self, job_id: str, timeout_s: float = QUIET_S) -> bool:
         """Wait until every rank still in the heartbeat set has reported; whether that happened in time.
@@ -398,6 +422,7 @@ class JobClient:
                     break
                 await asyncio.sleep(0.05)
             raw = await client.get(JobKeys(job_id).handle)
+            raw_spec = await client.get(JobKeys(job_id).spec)
             found = [k async for k in client.scan_iter(match=f"{JobKeys(job_id).prefix}*", count=500)]
             deleted = 0
             for i in range(0, len(found), 500):
@@ -410,4 +435,13 @@ class JobClient:
             handle = None
         if handle is not None:  # a triggerer on the machine of local workers removes their logs too
             await asyncio.to_thread(discard_logs, handle)
+        if raw_spec is not None:
+            from airflow_provider_cylon.runtime.spec import JobSpec
+
+            try:
+                spec = JobSpec.from_json(raw_spec)
+            except Exception:  # noqa: BLE001 - nothing to recover from a spec this version cannot read
+                spec = None
+            if spec is not None:
+                await asyncio.to_thread(self._recover_commit, job_id, spec)
         return deleted

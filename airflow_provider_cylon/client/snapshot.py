@@ -106,11 +106,12 @@ class JobSnapshot:
         Judged by whoever knows the job was submitted (:class:`JobWatch`, the executors' wait):
         before its submit, a job has no spec either.
         """
-        return not self.spec_found and self.manifest is None
+        return (not self.spec_found and self.manifest is None
+                and (self.abort is None or bool(self.abort.get("lost"))))  # a real abort record says more
 
     def mark_lost(self) -> JobSnapshot:
         """This snapshot, failed with :func:`lost_message` (a local verdict: nothing is written to Redis)."""
-        if self.abort is not None and not self.lost:
+        if not self.lost or self.abort is not None:
             return self
         return replace(self, abort={"rank": None, "error": lost_message(self.job_id), "lost": True})
 

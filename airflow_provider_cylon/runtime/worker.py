@@ -56,6 +56,17 @@ PEER_FAILURE_GRACE_S = 2.0
 STALL_ENV = "CYLON_TEST_STALL"
 
 
+#: Test-only fault injection: ``"RANK:PHASE"`` makes that rank raise as it enters the phase
+#: (``read``, ``compute``, ``write`` or ``commit``; rank 0 is the one that commits).
+FAIL_ENV = "CYLON_TEST_FAIL"
+
+
+def _maybe_fail(rank: int, phase: str) -> None:
+    target, _, where = os.environ.get(FAIL_ENV, "").partition(":")
+    if target.strip() == str(rank) and where.strip() == phase:
+        raise RuntimeError(f"injected failure of rank {rank} in {phase} ({FAIL_ENV} is set: fault injection)")
+
+
 def _maybe_stall(rank: int) -> None:
     spec = os.environ.get(STALL_ENV)
     if not spec:
@@ -220,6 +231,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         lap("bootstrap")
 
         phase = "read"
+        _maybe_fail(rank, phase)
         needed = {name for i in range(len(spec.steps)) for name in spec.step_inputs(i)}
         job_plan = plan_job(spec, {inp.name: storage.input_schema(inp, spec.storage) for inp in spec.inputs})
         shares: dict[str, pa.Table] = {}
@@ -234,6 +246,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         lap("wait_read")
 
         phase = "compute"
+        _maybe_fail(rank, phase)
         _maybe_stall(rank)
         d = ops.Dist(channel=channel, rank=rank, world_size=world, stats=stats,
                      broadcast_threshold_bytes=spec.broadcast_threshold_bytes, job_id=event.job_id)
@@ -246,6 +259,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         lap("wait_computed")
 
         phase = "write"
+        _maybe_fail(rank, phase)
         part = storage.stage_part(result, spec.output, event.job_id, rank, spec.storage)
         lap("write")
         if rank != 0:
@@ -257,6 +271,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         if rank == 0:
             lap("wait_written")
             phase = "commit"
+        _maybe_fail(rank, phase)
             coordinator.check_fence(spec.output.destination)  # a later submission took it: do not publish
             manifest = storage.commit(spec.output, event.job_id, parts, result.schema, spec.storage,
                                       extra={"world_size": world, "op": spec.op, "channel": spec.channel})
@@ -292,6 +307,8 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         except Exception as report_err:  # noqa: BLE001 - Redis itself may be what failed
             log.error("%s could not report the failure to Redis: %s", tag, report_err)
         try:
+            # A commit that failed past its first move is finished (forward or back) by its journal.
+            storage.recover_commit(spec.output.destination, event.job_id, spec.storage)
             storage.discard_staging(spec.output.destination, event.job_id, spec.storage)
             if channel is not None and spec.channel == "s3":
                 from airflow_provider_cylon.runtime.channels import purge_objects
