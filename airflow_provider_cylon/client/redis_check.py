@@ -40,7 +40,10 @@ def _hints(url: str, err: BaseException, origin: str | None) -> list[str]:
     if isinstance(err, redis.exceptions.AuthenticationError) or "auth" in text or "password" in text:
         hints.append("the password: in the URL (redis://:PASSWORD@host:port/0) for the submitter, and "
                      f"${DEFAULT_PASSWORD_ENV} in the workers' environment (Lambda function configuration)")
-    if "ssl" in text or "tls" in text or "wrong version number" in text or "closed by server" in text:
+    if (scheme == "rediss" or "ssl" in text or "tls" in text or "wrong version number" in text
+            or "closed by server" in text):
+        # A TLS handshake with a plain server hangs until the connect timeout: rediss:// is a suspect
+        # whatever the error says.
         hints.append("TLS: rediss:// for a server that requires TLS (ElastiCache in-transit encryption), "
                      "redis:// for one that does not" + (f" (this URL uses {scheme}://)" if scheme else ""))
     if origin and "embedded" in origin:
