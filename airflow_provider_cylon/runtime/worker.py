@@ -271,7 +271,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         if rank == 0:
             lap("wait_written")
             phase = "commit"
-        _maybe_fail(rank, phase)
+            _maybe_fail(rank, phase)
             coordinator.check_fence(spec.output.destination)  # a later submission took it: do not publish
             manifest = storage.commit(spec.output, event.job_id, parts, result.schema, spec.storage,
                                       extra={"world_size": world, "op": spec.op, "channel": spec.channel})
