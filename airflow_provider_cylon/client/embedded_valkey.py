@@ -238,21 +238,22 @@ class EmbeddedServer:
 
 
 def _server_dirs() -> dict[int, Path]:
-    """pid -> ``--dir`` of every valkey-server / redis-server process on this machine (Linux ``/proc``)."""
+    """pid -> working directory of every valkey-server / redis-server process on this machine (``/proc``).
+
+    Valkey rewrites its process title (``valkey-server 127.0.0.1:PORT``), so its ``--dir`` is not in
+    ``cmdline``; our servers are started with their state directory as working directory instead.
+    """
     found: dict[int, Path] = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
         if not entry.name.isdigit():
             continue
         try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            name = os.path.basename(argv0.split()[0]) if argv0.strip() else ""
+            if name in ("valkey-server", "redis-server"):
+                found[int(entry.name)] = Path(os.readlink(entry / "cwd"))
+        except (OSError, IndexError):  # gone meanwhile, or another user's
             continue
-        name = os.path.basename(argv[0].decode(errors="replace")).split()[0] if argv and argv[0] else ""
-        if name not in ("valkey-server", "redis-server") or b"--dir" not in argv:
-            continue
-        index = argv.index(b"--dir")
-        if index + 1 < len(argv):
-            found[int(entry.name)] = Path(argv[index + 1].decode(errors="replace"))
     return found
 
 
