@@ -31,6 +31,41 @@ MAX_TRACEBACK_CHARS = 8000
 MAX_REDIS_ERRORS = 5
 
 
+#: Seconds after the submit by which every rank must have claimed its rank (``$CYLON_ATTACH_TIMEOUT_S``).
+#: A worker that never starts (a Lambda failing before the handler, an image that cannot be pulled, an
+#: invocation stuck in the asynchronous queue) never beats, so no heartbeat can go stale: without this
+#: deadline the job would count as alive until its timeout. Two minutes cover a Lambda cold start of a
+#: container image and a loaded machine starting many local processes.
+DEFAULT_ATTACH_TIMEOUT_S = 120.0
+ATTACH_TIMEOUT_ENV = "CYLON_ATTACH_TIMEOUT_S"
+
+
+def attach_timeout_s() -> float:
+    """``$CYLON_ATTACH_TIMEOUT_S`` (0 disables the check), else :data:`DEFAULT_ATTACH_TIMEOUT_S`."""
+    import os
+
+    try:
+        return float(os.environ.get(ATTACH_TIMEOUT_ENV) or DEFAULT_ATTACH_TIMEOUT_S)
+    except ValueError:
+        return DEFAULT_ATTACH_TIMEOUT_S
+
+
+def unattached_message(snap: JobSnapshot, waited_s: float, limit_s: float) -> str | None:
+    """The error of a running job some of whose ranks never started within ``limit_s``; None when all did.
+
+    :param snap: a fresh read (``claimed``: ranks claimed so far).
+    :param waited_s: seconds since the submit.
+    :param limit_s: the attach timeout (0: never).
+    """
+    world = snap.world_size
+    if limit_s <= 0 or waited_s < limit_s or world is None or snap.is_terminal or min(snap.claimed, world) >= world:
+        return None
+    return (f"job_id={snap.job_id}: only {min(snap.claimed, world)} of {world} workers started within "
+            f"{limit_s:g}s of the submit; the others never ran (a Lambda invocation that failed before its "
+            "handler, an image that could not be pulled, throttled in the asynchronous queue, or a local "
+            f"process that died at start): see the worker logs. ${ATTACH_TIMEOUT_ENV} raises the limit")
+
+
 def lost_message(job_id: str) -> str:
     """The error of a job whose coordination state vanished from Redis while it was watched."""
     return (f"job_id={job_id}: coordination state lost: the job's keys (cylon:{job_id}:spec and the rest) are "
@@ -286,7 +321,8 @@ def wait_for_final(coordinator: JobCoordinator, timeout_s: float, *,
     import redis.exceptions
 
     client, job_id = coordinator.client, coordinator.job_id
-    end = time.monotonic() + timeout_s
+    started, attach_limit = time.monotonic(), attach_timeout_s()
+    end = started + timeout_s
     spec = coordinator.get_spec()
     if spec is not None:
         coordinator.watch_heartbeats(spec.heartbeat_timeout_s)
@@ -315,6 +351,9 @@ def wait_for_final(coordinator: JobCoordinator, timeout_s: float, *,
         if snap.is_terminal:
             break
         stop = should_stop() if should_stop is not None else None
+        unattached = unattached_message(snap, time.monotonic() - started, attach_limit)
+        if unattached and not stop:
+            stop = (None, unattached)  # abort: the ranks that did start stop too
         if stop:
             coordinator.abort(stop[1], rank=stop[0])
             continue

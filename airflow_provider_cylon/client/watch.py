@@ -13,7 +13,8 @@ import logging
 import time
 from typing import Any
 
-from airflow_provider_cylon.client.snapshot import JobSnapshot, lost_message
+from airflow_provider_cylon.client.snapshot import JobSnapshot, lost_message, unattached_message
+from airflow_provider_cylon.client.snapshot import attach_timeout_s as snapshot_attach_timeout
 
 #: After the manifest appears, how long to wait for the last ranks' status records.
 STATUS_GRACE_S = 10.0
@@ -33,11 +34,15 @@ class JobWatch:
         coordination state was lost (Redis restarted or flushed): the verdict is ``error`` at once.
         False (the sensor: another task may not have submitted the job yet): only a spec that
         vanished after this watch saw it counts as lost.
+    :param attach_timeout_s: every rank must have claimed its rank this long after ``started_at``, or
+        the verdict is ``error`` naming how many started (default ``$CYLON_ATTACH_TIMEOUT_S``, 120 s;
+        0: never): a worker that never starts never beats, so no heartbeat could go stale.
     """
 
     def __init__(self, job_id: str, *, world_size: int | None = None, barrier: str | None = None,
                  expected: int | None = None, deadline: float | None = None, started_at: float | None = None,
-                 log: Any = None, status_grace_s: float = STATUS_GRACE_S, require_spec: bool = True) -> None:
+                 log: Any = None, status_grace_s: float = STATUS_GRACE_S, require_spec: bool = True,
+                 attach_timeout_s: float | None = None) -> None:
         self.job_id = job_id
         self.world_size = world_size
         self.barrier = barrier
@@ -47,6 +52,8 @@ class JobWatch:
         self.log = log or logging.getLogger(__name__)
         self.status_grace_s = status_grace_s
         self.require_spec = require_spec
+        self.attach_timeout_s = snapshot_attach_timeout() if attach_timeout_s is None else attach_timeout_s
+        self.unattached: str | None = None
         self._spec_seen = False
         self._last_done = -1
         self._manifest_seen_at: float | None = None
@@ -69,6 +76,11 @@ class JobWatch:
             return "error"  # Redis restarted or was flushed: nothing will ever finish this job
         if snap.state == "failed":
             return "error"  # an abort, or a worker vanished (e.g. a Lambda killed for memory): no timeout wait
+        if self.barrier is None and snap.spec_found:
+            self.unattached = unattached_message(snap, now - self.started_at, self.attach_timeout_s)
+            if self.unattached:
+                self.log.error("%s", self.unattached)
+                return "error"
         if self.barrier is not None:
             if (snap.barrier_count or 0) >= (self.expected or 0):
                 return "success"
@@ -118,6 +130,8 @@ class JobWatch:
                 event.update(snap.failure_details())
                 if snap.lost:
                     event["lost"] = True
+                elif self.unattached and snap.state == "running":
+                    event.update(rank=None, error=self.unattached)
                 event["workers"] = snap.worker_summaries()
             elif status == "success":
                 if self.barrier is not None:
