@@ -418,18 +418,40 @@ def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
         raise StorageError(f"{where}: schema {table.schema} cannot be cast to the first file's {schema}: {err}") from err
 
 
-def input_schema(inp: InputSpec, options: StorageOptions | None = None) -> pa.Schema:
+@dataclass(frozen=True)
+class InputListing:
+    """An input's files and its first file's schema: listed and read once per worker (on S3 a
+    LIST and a ranged GET each), then shared by the plan and the read."""
+
+    filesystem: pafs.FileSystem
+    entries: list[FileEntry]
+    schema: pa.Schema
+
+
+def open_input(inp: InputSpec, options: StorageOptions | None = None) -> InputListing:
+    """List an input and read its first file's schema (footer or header only).
+
+    :param inp: the input.
+    :param options: storage options.
+    :raises StorageError: when nothing matches or the first file cannot be read, naming it.
+    """
+    filesystem, entries = list_input(inp, options)
+    return InputListing(filesystem, entries, read_schema(filesystem, entries[0]))
+
+
+def input_schema(inp: InputSpec, options: StorageOptions | None = None,
+                 listing: InputListing | None = None) -> pa.Schema:
     """The schema of an input's first file (footer or header only), without metadata.
 
     :param inp: the input.
     :param options: storage options.
+    :param listing: the input's :func:`open_input`, when already read.
     """
-    filesystem, entries = list_input(inp, options)
-    return read_schema(filesystem, entries[0]).remove_metadata()
+    return (listing or open_input(inp, options)).schema.remove_metadata()
 
 
 def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: StorageOptions | None = None,
-                    request: ReadRequest | None = None) -> pa.Table:
+                    request: ReadRequest | None = None, listing: InputListing | None = None) -> pa.Table:
     """This rank's share of an input; an empty table with the result's schema if it gets nothing.
 
     :param inp: the input.
@@ -437,10 +459,11 @@ def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: Storage
     :param world_size: number of ranks.
     :param options: storage options.
     :param request: columns to read and rows to keep (default: every column and row).
+    :param listing: the input's :func:`open_input`, when already read.
     """
     request = request or ReadRequest()
-    filesystem, entries = list_input(inp, options)
-    schema = read_schema(filesystem, entries[0])
+    listing = listing or open_input(inp, options)
+    filesystem, entries, schema = listing.filesystem, listing.entries, listing.schema
     read_schema_ = schema if request.columns is None else pa.schema([schema.field(c) for c in request.columns])
     units = assign_units(plan_units(filesystem, entries, world_size), world_size)[rank]
     tables = [_conform(_read_run(filesystem, run, request),

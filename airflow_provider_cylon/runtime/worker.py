@@ -233,12 +233,15 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         phase = "read"
         _maybe_fail(rank, phase)
         needed = {name for i in range(len(spec.steps)) for name in spec.step_inputs(i)}
-        job_plan = plan_job(spec, {inp.name: storage.input_schema(inp, spec.storage) for inp in spec.inputs})
+        listings = {inp.name: storage.open_input(inp, spec.storage) for inp in spec.inputs}
+        job_plan = plan_job(spec, {inp.name: storage.input_schema(inp, listing=listings[inp.name])
+                                   for inp in spec.inputs})
         shares: dict[str, pa.Table] = {}
         for inp in spec.inputs:
             if inp.name in needed:
                 request = job_plan.reads[inp.name]
-                shares[inp.name] = storage.read_rank_share(inp, rank, world, spec.storage, request)
+                shares[inp.name] = storage.read_rank_share(inp, rank, world, spec.storage, request,
+                                                           listing=listings[inp.name])
                 stats.rows_in += shares[inp.name].num_rows
                 stats.columns_read[inp.name] = list(request.columns or ())
         lap("read")

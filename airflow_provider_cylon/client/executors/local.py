@@ -1,4 +1,4 @@
-"""Local executor: each worker is a fresh process running the Lambda handler.
+"""Local executor: each worker is a process running the Lambda handler.
 
 Every process gets the same JSON event a Lambda would
 (``python -m airflow_provider_cylon.runtime.worker_process EVENT_JSON @DEADLINE``:
@@ -8,6 +8,10 @@ Lambda-like context with the remaining time, and optionally a memory limit
 Lambda), notices a process that died without reporting (killed, crashed, out of
 memory) and aborts the job naming its rank, and kills whatever still runs once
 the job has failed. It never imports Airflow.
+
+A worker is forked by the warm host (``client/executors/warm_workers.py``), which
+imported the worker once, as a Lambda warm start keeps its imports; with
+``CYLON_WARM_WORKERS=0`` each is a fresh ``python -m`` process, a cold start.
 
 Parallelism is bounded (:func:`default_max_workers`): a job asking for more
 workers than this machine can hold is refused before any process starts. The
@@ -29,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from airflow_provider_cylon.client.executors.base import Executor, JobHandle
+from airflow_provider_cylon.client.executors.warm_workers import WarmProcess, WarmWorkers, host_env, warm_enabled
 from airflow_provider_cylon.client.snapshot import JobSnapshot, read_job_state, wait_for_final
 from airflow_provider_cylon.runtime.bootstrap import JobCoordinator, connect
 from airflow_provider_cylon.runtime.errors import ExecutorError
@@ -54,7 +59,7 @@ DEFAULT_WORKER_MEMORY_MB = 256
 @dataclass
 class _Worker:
     invocation_id: str
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | WarmProcess
     log_path: str
     started: float
     rank: int | None = None
@@ -265,17 +270,13 @@ class LocalExecutor(Executor):
         if self.redis_password is not None:
             env[redis_password_env] = self.redis_password
         log_dir = tempfile.mkdtemp(prefix=f"cylon-{job_id[:40]}-")
-        preexec = (lambda: _limit_memory(self.memory_mb)) if self.memory_mb else None  # noqa: E731
+        warm = WarmWorkers(self.python, host_env(env, redis_password_env)) if warm_enabled(env) else None
         workers: list[_Worker] = []
         try:
             for event in events:
                 path = os.path.join(log_dir, f"{event.invocation_id}.log")
-                with open(path, "wb") as sink:
-                    proc = subprocess.Popen(
-                        [self.python, "-m", HANDLER_MODULE, event.to_json(), f"@{time.time() + limit:.3f}"],
-                        stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                        preexec_fn=preexec, start_new_session=True,
-                    )
+                argv = [event.to_json(), f"@{time.time() + limit:.3f}"]
+                proc = warm.spawn(argv, env, path, self.memory_mb) if warm else self._start_cold(argv, env, path)
                 workers.append(_Worker(event.invocation_id, proc, path, time.monotonic()))
         except BaseException:
             # No handle reaches anyone: stop what started and leave no directory behind.
@@ -291,6 +292,14 @@ class LocalExecutor(Executor):
         # No job id here: the submitter's own line names the job once (short task-log lines).
         log.info("started %d local workers (pids %s)", world_size, handle.extra["pids"])
         return handle
+
+    def _start_cold(self, argv: list[str], env: dict[str, str], log_path: str) -> subprocess.Popen[bytes]:
+        """A fresh ``python -m`` worker process (a cold start: it imports everything itself)."""
+        preexec = (lambda: _limit_memory(self.memory_mb)) if self.memory_mb else None  # noqa: E731
+        with open(log_path, "wb") as sink:
+            return subprocess.Popen([self.python, "-m", HANDLER_MODULE, *argv], stdout=sink,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                    preexec_fn=preexec, start_new_session=True)
 
     # -- watch -------------------------------------------------------------------------------
     def _coordinator(self, handle: JobHandle) -> JobCoordinator:
