@@ -19,8 +19,12 @@ pytestmark = pytest.mark.integration("redis")
 def test_a_dag_run_leaves_no_key_and_no_dir(airflow_db: str, cylon_conn: str, redis_client: Any,  # noqa: F811
                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             deferrable: bool) -> None:
+    import os
+
     temp_root = tmp_path / "tmp"
     temp_root.mkdir()
+    # The warm host's socket stays where it was: a Unix socket path must be short (108 bytes).
+    monkeypatch.setenv("CYLON_WARM_DIR", str(Path(tempfile.gettempdir()) / f"cylonwarm-{os.getuid()}"))
     monkeypatch.setattr(tempfile, "tempdir", str(temp_root))  # dag.test runs tasks here: their log dirs too
     before = set(redis_client.scan_iter(match="cylon:nightly_etl*"))
     dag = load_dag("nightly_etl.py", tmp_path / "data", monkeypatch, deferrable=deferrable)

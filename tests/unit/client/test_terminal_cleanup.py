@@ -29,6 +29,8 @@ def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """This test's ``tempfile`` directory, where the executor makes its log dirs."""
     root = tmp_path / "tmp"
     root.mkdir()
+    # The warm host's socket stays where it was: a Unix socket path must be short (108 bytes).
+    monkeypatch.setenv("CYLON_WARM_DIR", str(Path(tempfile.gettempdir()) / f"cylonwarm-{os.getuid()}"))
     monkeypatch.setattr(tempfile, "tempdir", str(root))
     return root
 
