@@ -170,10 +170,14 @@ class JobCoordinator:
 
         :param timeout_s: the spec's ``heartbeat_timeout_s``.
         """
-        self._dead = DeadRankDetector(self.client, self.keys.heartbeats, timeout_s)
+        # The spec is checked in the same read: a flushed or restarted Redis ends the wait at once.
+        self._dead = DeadRankDetector(self.client, self.keys.heartbeats, timeout_s, spec_key=self.keys.spec)
 
     def check_peers(self) -> None:
-        """Abort the job naming a rank whose heartbeat stopped (at most one Redis read per beat interval)."""
+        """Abort the job naming a rank whose heartbeat stopped (at most one Redis read per beat interval).
+
+        :raises CoordinationLostError: the job's spec is gone from Redis.
+        """
         if self._dead is None:
             return
         found = self._dead.dead_rank()

@@ -35,12 +35,14 @@ from airflow_provider_cylon.runtime.context import WorkerStats
 from airflow_provider_cylon.runtime.errors import (
     ChannelError,
     CoordinationError,
+    CoordinationLostError,
     JobAbortedError,
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import InvocationEvent
 from airflow_provider_cylon.runtime.heartbeat import HeartbeatSender
 from airflow_provider_cylon.runtime.plan import plan_job
+from airflow_provider_cylon.runtime.protocol import abort_record
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,17 @@ PEER_FAILURE_GRACE_S = 2.0
 #: Test-only fault injection: ``"RANK:SECONDS"`` makes that rank stall before computing,
 #: while its peers already wait in the first exchange (used to kill a worker mid-shuffle).
 STALL_ENV = "CYLON_TEST_STALL"
+
+
+#: Test-only fault injection: ``"RANK:PHASE"`` makes that rank raise as it enters the phase
+#: (``read``, ``compute``, ``write`` or ``commit``; rank 0 is the one that commits).
+FAIL_ENV = "CYLON_TEST_FAIL"
+
+
+def _maybe_fail(rank: int, phase: str) -> None:
+    target, _, where = os.environ.get(FAIL_ENV, "").partition(":")
+    if target.strip() == str(rank) and where.strip() == phase:
+        raise RuntimeError(f"injected failure of rank {rank} in {phase} ({FAIL_ENV} is set: fault injection)")
 
 
 def _maybe_stall(rank: int) -> None:
@@ -90,8 +103,12 @@ def _channel_for(spec: JobSpec, coordinator: JobCoordinator, rank: int, deadline
 
 def _abort_record(coordinator: JobCoordinator) -> Any:
     """What a channel polls while it waits: the abort key, after the heartbeat check (which
-    sets it, naming the rank, when a peer stopped beating)."""
-    coordinator.check_peers()
+    sets it, naming the rank, when a peer stopped beating). A vanished spec (Redis flushed or
+    restarted) reads as an abort, so the channel stops through its usual path."""
+    try:
+        coordinator.check_peers()
+    except CoordinationLostError as err:
+        return abort_record(str(err))
     return coordinator.client.get(coordinator.keys.abort)
 
 
@@ -214,6 +231,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         lap("bootstrap")
 
         phase = "read"
+        _maybe_fail(rank, phase)
         needed = {name for i in range(len(spec.steps)) for name in spec.step_inputs(i)}
         listings = {inp.name: storage.open_input(inp, spec.storage) for inp in spec.inputs}
         job_plan = plan_job(spec, {inp.name: storage.input_schema(inp, listing=listings[inp.name])
@@ -231,6 +249,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         lap("wait_read")
 
         phase = "compute"
+        _maybe_fail(rank, phase)
         _maybe_stall(rank)
         d = ops.Dist(channel=channel, rank=rank, world_size=world, stats=stats,
                      broadcast_threshold_bytes=spec.broadcast_threshold_bytes, job_id=event.job_id)
@@ -243,6 +262,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         lap("wait_computed")
 
         phase = "write"
+        _maybe_fail(rank, phase)
         part = storage.stage_part(result, spec.output, event.job_id, rank, spec.storage)
         lap("write")
         if rank != 0:
@@ -254,6 +274,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         if rank == 0:
             lap("wait_written")
             phase = "commit"
+            _maybe_fail(rank, phase)
             coordinator.check_fence(spec.output.destination)  # a later submission took it: do not publish
             manifest = storage.commit(spec.output, event.job_id, parts, result.schema, spec.storage,
                                       extra={"world_size": world, "op": spec.op, "channel": spec.channel})
@@ -278,12 +299,19 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         message = f"rank {rank} failed in {phase}: {type(err).__name__}: {err}"
         status.update(state="error", phase=phase, error=message, traceback=text[-8000:], **stats.to_dict())
         try:
-            if not aborted_by_peer:
-                coordinator.abort(f"{message}\n{text[-4000:]}", rank=rank)
-            coordinator.report_status(status)
+            if not client.exists(coordinator.keys.spec):
+                # The coordination state is gone (Redis flushed or restarted, or the job cleaned up):
+                # an abort or status now would only re-create orphan keys nobody reads.
+                log.warning("%s the job's spec is gone from Redis: not reporting", tag)
+            else:
+                if not aborted_by_peer:
+                    coordinator.abort(f"{message}\n{text[-4000:]}", rank=rank)
+                coordinator.report_status(status)
         except Exception as report_err:  # noqa: BLE001 - Redis itself may be what failed
             log.error("%s could not report the failure to Redis: %s", tag, report_err)
         try:
+            # A commit that failed past its first move is finished (forward or back) by its journal.
+            storage.recover_commit(spec.output.destination, event.job_id, spec.storage)
             storage.discard_staging(spec.output.destination, event.job_id, spec.storage)
             if channel is not None and spec.channel == "s3":
                 from airflow_provider_cylon.runtime.channels import purge_objects

@@ -353,6 +353,10 @@ class LambdaExecutor(Executor):
         """Raise :class:`LambdaFunctionNotFoundError` unless the function exists."""
         return self.invoker.check_function()
 
+    def check_parallelism(self, world_size: int) -> None:
+        """Refuse more workers than the function's reserved concurrency (:func:`check_reserved_concurrency`)."""
+        check_reserved_concurrency(self.invoker.client, self.function_name, world_size)
+
     def log_tail(self, handle: JobHandle, invocation_id: str, lines: int) -> list[str]:
         """The last ``lines`` CloudWatch Logs events of one invocation, found by its request id.
 
@@ -429,3 +433,42 @@ class LambdaExecutor(Executor):
                                 "region": self.invoker._region(),
                                 "request_ids": [r.request_id for r in results], "retries": retried,
                                 "submitted_at": time.time()})
+
+
+def check_reserved_concurrency(client: Any, function_name: str, world_size: int) -> int | None:
+    """``GetFunctionConcurrency``: refuse ``world_size`` above the function's reserved concurrency.
+
+    A function with reserved concurrency R runs at most R invocations at once; the
+    others wait in Lambda's asynchronous queue while the R running ranks wait for them
+    in the first barrier, so the job could only end at its timeout. Without reserved
+    concurrency the API says nothing (the account's unreserved pool applies), and a
+    caller without ``lambda:GetFunctionConcurrency`` cannot tell: both pass.
+
+    :param client: a boto3 ``lambda`` client.
+    :param function_name: function name or ARN.
+    :param world_size: workers the job asks for.
+    :returns: the reserved concurrency, or None when the function has none (or it cannot be read).
+    :raises ExecutorError: ``world_size`` exceeds it (the message names both and how to raise it).
+    """
+    try:
+        reply = client.get_function_concurrency(FunctionName=function_name)
+    except Exception as err:
+        code, status = _error_code(err)
+        if code in NOT_FOUND_CODES or status == 404:
+            raise LambdaFunctionNotFoundError(f"Lambda function {function_name!r} was not found: {err}") from err
+        if code in ("AccessDeniedException", "AccessDenied") or status == 403:
+            log.info("function=%s: cannot read its reserved concurrency (%s); parallelism is not checked",
+                     function_name, code)
+            return None
+        raise LambdaInvokeError(f"GetFunctionConcurrency {function_name!r} failed: {err}") from err
+    reserved = reply.get("ReservedConcurrentExecutions")
+    if reserved is None:
+        return None
+    if world_size > int(reserved):
+        raise ExecutorError(
+            f"parallelism={world_size} exceeds the reserved concurrency of Lambda function {function_name!r} "
+            f"({reserved}, from GetFunctionConcurrency): only {reserved} workers could run at once and the job "
+            f"would wait for the rest until its timeout; lower parallelism to at most {reserved}, or raise it "
+            f"(aws lambda put-function-concurrency --function-name {function_short_name(function_name)} "
+            f"--reserved-concurrent-executions {world_size})")
+    return int(reserved)
