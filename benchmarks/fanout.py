@@ -21,13 +21,15 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from child_server import ChildServer  # noqa: E402  (a sibling file: benchmarks are scripts)
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 
@@ -120,7 +122,7 @@ def serve(port: int, latency_ms: tuple[float, float], throttle: float, seed: int
     server.serve_forever()
 
 
-class FakeLambdaEndpoint:
+class FakeLambdaEndpoint(ChildServer):
     """The fake endpoint in a child process (``with FakeLambdaEndpoint(...) as ep: ep.url``).
 
     :param latency_ms: (min, max) accept latency per call.
@@ -131,33 +133,17 @@ class FakeLambdaEndpoint:
 
     def __init__(self, latency_ms: tuple[float, float] = (20.0, 50.0), throttle: float = 0.1, seed: int = 7,
                  lifetime_s: float = 300.0) -> None:
-        self.args = [sys.executable, os.path.abspath(__file__), "--serve", "--port", "0",
-                     "--latency-ms", f"{latency_ms[0]},{latency_ms[1]}", "--throttle", str(throttle),
-                     "--seed", str(seed), "--lifetime", str(lifetime_s)]
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
+        super().__init__([sys.executable, os.path.abspath(__file__), "--serve", "--port", "0",
+                          "--latency-ms", f"{latency_ms[0]},{latency_ms[1]}", "--throttle", str(throttle),
+                          "--seed", str(seed), "--lifetime", str(lifetime_s)], "fake Lambda endpoint")
 
-    def __enter__(self) -> FakeLambdaEndpoint:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("listening "):
-            self.proc.kill()
-            raise RuntimeError(f"fake Lambda endpoint did not start: {line!r}")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
-        return self
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def stats(self) -> dict[str, int]:
         with urllib.request.urlopen(self.url + "/stats", timeout=10) as resp:
             return dict(json.loads(resp.read()))
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 class PayloadClosingClient:

@@ -118,6 +118,9 @@ class JobCoordinator:
         self._abort = client.register_script(ABORT_LUA)
         self._fence_check = client.register_script(FENCE_CHECK_LUA)
         self._dead: DeadRankDetector | None = None
+        #: This rank's all_gathers and barriers: ``{"what", "arrive", "release"}`` (UNIX times),
+        #: reported in its status under ``coordination`` (benchmarks/protocol.py reads them).
+        self.waits: list[dict[str, Any]] = []
 
     def _tag(self) -> str:
         return f"job_id={self.job_id} rank={self.rank}"
@@ -266,10 +269,12 @@ class JobCoordinator:
         rank, world = self._require_rank()
         key = self.keys.gather(name)
         wakes = [self.keys.wake(f"gather:{name}:{r}") for r in range(world)]
+        arrive = time.time()
         self._arrive(keys=[key, *wakes], args=["hash", rank, json.dumps(value), world, self.ttl_s])
         self.wait_until(lambda: int(self.client.hlen(key)) >= world, wakes[rank], f"all_gather {name!r}",
                         timeout_s)
         raw = self.client.hgetall(key)
+        self.waits.append({"what": f"gather:{name}", "arrive": arrive, "release": time.time()})
         out: list[Any] = [None] * world
         for field, val in raw.items():
             r = int(field)
@@ -286,8 +291,10 @@ class JobCoordinator:
         rank, world = self._require_rank()
         key = self.keys.barrier(name)
         wakes = [self.keys.wake(f"barrier:{name}:{r}") for r in range(world)]
+        arrive = time.time()
         self._arrive(keys=[key, *wakes], args=["set", rank, "", world, self.ttl_s])
         self.wait_until(lambda: int(self.client.scard(key)) >= world, wakes[rank], f"barrier {name!r}", timeout_s)
+        self.waits.append({"what": f"barrier:{name}", "arrive": arrive, "release": time.time()})
 
     # -- fencing ---------------------------------------------------------------------------------
     def check_fence(self, destination: str) -> None:
@@ -311,8 +318,11 @@ class JobCoordinator:
         r = self.rank if rank is None else rank
         if r is None:
             raise CoordinationError(f"job_id={self.job_id}: cannot report a status without a rank")
+        record = dict(status)
+        if self.waits and r == self.rank:
+            record.setdefault("coordination", [dict(w) for w in self.waits])
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(self.keys.status, str(r), json.dumps(dict(status), default=str))
+        pipe.hset(self.keys.status, str(r), json.dumps(record, default=str))
         pipe.expire(self.keys.status, self.ttl_s)
         pipe.sadd(self.keys.done, str(r))
         pipe.expire(self.keys.done, self.ttl_s)
