@@ -60,6 +60,9 @@ _COUNTS_PATH = "/_cylon_counts"
 
 def serve_s3(port: int, lifetime_s: float) -> None:
     """moto's S3 API with a WSGI middleware counting requests by method, kind and prefix."""
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
