@@ -9,8 +9,8 @@ whatever the thread count. The same call written directly costs about 0.3 ms:
   ``x-amz-invocation-type``, the session token) with the signing key derived
   once per day, region and secret (four HMACs saved per call); its output equals
   botocore's ``SigV4Auth`` for the same request (tests/unit/client);
-* :class:`RawInvokeClient` sends it over ``http.client``, one kept-alive
-  connection per invoke thread (the pool is the thread count), and answers in
+* :class:`RawInvokeClient` sends it over ``http.client`` connections kept alive
+  in a small pool (one per invoke thread in flight, reused by the next fan-out), and answers in
   botocore's shapes: a response dict with ``StatusCode`` and ``ResponseMetadata``,
   ``ClientError`` for an HTTP error, ``HTTPClientError`` for a transport failure,
   so :class:`~airflow_provider_cylon.client.executors.aws_lambda.LambdaInvoker`'s
@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import logging
 import ssl
 import threading
 import time
@@ -37,6 +38,10 @@ from urllib.request import getproxies, proxy_bypass
 #: Headers Lambda needs on an asynchronous invocation besides the signature's own.
 _INVOKE_HEADERS = {"X-Amz-Invocation-Type": "Event", "Content-Type": "application/json"}
 _ALGORITHM = "AWS4-HMAC-SHA256"
+#: What a request on a connection the server already closed fails with, before any answer.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+log = logging.getLogger(__name__)
 
 
 def invoke_path(function_name: str) -> str:
@@ -122,10 +127,11 @@ class RawInvokeClient:
     :param connect_timeout_s: TCP (and TLS) connect limit.
     :param read_timeout_s: socket read limit of one call.
     :param ca_bundle: CA file for TLS (default: botocore's, i.e. certifi's where installed).
+    :param max_idle: idle connections kept between calls (the invoke threads' count suffices).
     """
 
     def __init__(self, client: Any, credentials: Any, *, connect_timeout_s: float = 10.0,
-                 read_timeout_s: float = 30.0, ca_bundle: str | None = None) -> None:
+                 read_timeout_s: float = 30.0, ca_bundle: str | None = None, max_idle: int = 64) -> None:
         self._client = client
         self.meta = client.meta
         self.credentials = credentials
@@ -148,7 +154,11 @@ class RawInvokeClient:
 
                 ca_bundle = get_cert_path(True)
             self._ssl = ssl.create_default_context(cafile=ca_bundle if isinstance(ca_bundle, str) else None)
-        self._local = threading.local()
+        # Idle connections outlive the threads of one fan-out: the next fan-out (the next job)
+        # reuses them instead of dialling (on AWS: a TLS handshake) again.
+        self.max_idle = max_idle
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     @classmethod
     def from_session(cls, client: Any, session: Any, **kwargs: Any) -> RawInvokeClient | None:
@@ -173,25 +183,28 @@ class RawInvokeClient:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            if self.secure:
-                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.connect_timeout_s,
-                                                   context=self._ssl)
-            else:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout_s)
-            conn.connect()
-            assert conn.sock is not None
-            conn.sock.settimeout(self.read_timeout_s)
-            self._local.conn = conn
-        return conn
+    def _acquire(self, reuse: bool = True) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle kept-alive connection (and ``True``), or a new one (and ``False``)."""
+        if reuse:
+            with self._lock:
+                if self._idle:
+                    return self._idle.pop(), True
+        if self.secure:
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                self.host, self.port, timeout=self.connect_timeout_s, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout_s)
+        conn.connect()
+        assert conn.sock is not None
+        conn.sock.settimeout(self.read_timeout_s)
+        return conn, False
 
-    def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            conn.close()
+    def _release(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self.max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
         """``Invoke`` with botocore's keyword names; only ``InvocationType="Event"`` is sent this way.
@@ -207,18 +220,30 @@ class RawInvokeClient:
         headers = self.signer.sign("POST", self.host_header, path, Payload, _INVOKE_HEADERS,
                                    self.credentials.get_frozen_credentials())
         headers["Content-Length"] = str(len(Payload))
+        conn = None
         try:
-            conn = self._connection()
-            conn.request("POST", path, body=Payload, headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-            if response.will_close:
-                self._drop_connection()
+            conn, reused = self._acquire()
+            try:
+                response, body = self._send(conn, path, Payload, headers)
+            except _STALE as err:
+                if not reused:
+                    raise
+                # The server closed this idle connection meanwhile (keep-alive timeout): not a
+                # failure of the call, so no backoff; the same request once more on a fresh one.
+                log.debug("idle connection to %s was closed (%s); resending on a new one", self.host, err)
+                conn.close()
+                conn, _ = self._acquire(reuse=False)
+                response, body = self._send(conn, path, Payload, headers)
         except (OSError, http.client.HTTPException) as err:
             # The request may or may not have reached Lambda: resending is safe (idempotent by
-            # invocation id), and the next attempt dials a fresh connection.
-            self._drop_connection()
+            # invocation id), and the next attempt takes another connection or dials a fresh one.
+            if conn is not None:
+                conn.close()
             raise HTTPClientError(error=f"{type(err).__name__}: {err} (POST {self.endpoint_url}{path})") from err
+        if response.will_close:
+            conn.close()
+        else:
+            self._release(conn)
         request_id = response.getheader("x-amzn-RequestId")
         if 200 <= response.status < 300:
             return {"StatusCode": response.status, "ResponseMetadata": {"RequestId": request_id,
@@ -228,9 +253,20 @@ class RawInvokeClient:
                            "ResponseMetadata": {"HTTPStatusCode": response.status, "RequestId": request_id}},
                           "Invoke")
 
+    @staticmethod
+    def _send(conn: http.client.HTTPConnection, path: str, payload: bytes,
+              headers: dict[str, str]) -> tuple[http.client.HTTPResponse, bytes]:
+        """One request, its response and the whole body (read, so the connection can serve the next)."""
+        conn.request("POST", path, body=payload, headers=headers)
+        response = conn.getresponse()
+        return response, response.read()
+
     def close(self) -> None:
-        """Close this thread's connection (the others close with their threads' ends)."""
-        self._drop_connection()
+        """Close the idle connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 def _error_of(error_type: str | None, body: bytes) -> tuple[str, str]:

@@ -184,6 +184,16 @@ def test_throttling_5xx_and_dropped_connections_are_resent_identically(fake: Fak
     assert len(fake.seen) == 3 and len({s.body for s in fake.seen}) == 1  # same invocation id every time
 
 
+def test_an_idle_connection_the_server_closed_is_replaced_without_a_retry(fake: FakeLambda) -> None:
+    executor = _executor(fake.url, raw_min_workers=1, max_workers=1)
+    executor.invoke_all([_event(0)])
+    fake.script = ["drop"]  # the kept-alive connection dies under the next request
+    result = executor.invoke_all([_event(1)])[0]
+    assert result.attempts == 1 and result.status_code == 202
+    assert len(fake.seen) == 3 and fake.connections() == 2
+    assert fake.seen[1].body == fake.seen[2].body == encode_payload(_event(1))
+
+
 def test_persistent_throttling_raises_lambda_throttled(fake: FakeLambda) -> None:
     fake.script = [(429, "TooManyRequestsException")] * 3
     with pytest.raises(LambdaThrottledError, match="throttled invocation 'inv-0' of job_id=job-raw 3 times"):
@@ -203,9 +213,13 @@ def test_missing_function_is_named(fake: FakeLambda) -> None:
         _executor(fake.url, raw_min_workers=1).invoke_all([_event()])
 
 
-def test_one_kept_alive_connection_per_thread(fake: FakeLambda) -> None:
-    _executor(fake.url, raw_min_workers=1, max_workers=1).invoke_all([_event(i) for i in range(20)])
-    assert len(fake.seen) == 20 and fake.connections() == 1
+def test_connections_are_kept_alive_and_reused_by_the_next_fan_out(fake: FakeLambda) -> None:
+    executor = _executor(fake.url, raw_min_workers=1, max_workers=4)
+    executor.invoke_all([_event(i) for i in range(40)])
+    first = fake.connections()
+    assert 1 <= first <= 4  # never more connections than threads in flight
+    executor.invoke_all([_event(i) for i in range(40, 80)])  # new threads, the same connections
+    assert len(fake.seen) == 80 and fake.connections() == first
 
 
 # ---- which path a fan-out takes ------------------------------------------------------------------------
