@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
 
     worlds = [int(w) for w in args.worlds.split(",")]
     channels = args.channels.split(",")
+    # W local processes on purpose, past the local executor's default bound on a small machine.
+    os.environ.setdefault("CYLON_LOCAL_MAX_WORKERS", str(max(worlds)))
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
