@@ -1,12 +1,13 @@
 """One worker's life: bootstrap -> read -> compute -> write -> report.
 
 1. Bootstrap: load the spec from Redis, claim a rank (once per invocation id),
-   open the channel, exchange endpoints (all_gather ``endpoints``).
+   open the channel, exchange endpoints (all_gather ``endpoints``; channels
+   without endpoints meet at barrier ``started`` instead).
 2. Read this rank's share of every input (balanced by bytes); barrier ``read``.
 3. Compute the steps (kernel + channel all_to_all); barrier ``computed``.
-4. Write ``part-{rank:05d}`` under the staging prefix; all_gather ``parts``
-   (which is also the barrier before the commit); rank 0 commits and publishes
-   the manifest.
+4. Write ``part-{rank:05d}`` under the staging prefix; gather ``parts`` to rank 0
+   (the barrier before its commit: the other ranks publish theirs and end); rank 0
+   commits and publishes the manifest.
 5. Report the status (rows, bytes, phase timings) and join ``done``.
 
 Any exception sets the abort key with this rank and the traceback, so every
@@ -225,9 +226,13 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         pa.array([0])
         channel = _channel_for(spec, coordinator, rank, deadline)
         endpoint = channel.bind(_advertised_host()) if world > 1 else None
-        endpoints = coordinator.all_gather("endpoints", {"endpoint": endpoint, "pid": os.getpid()})
-        if world > 1:
+        if channel.needs_endpoints and world > 1:
+            endpoints = coordinator.all_gather("endpoints", {"endpoint": endpoint, "pid": os.getpid()})
             channel.connect({r: e["endpoint"] for r, e in enumerate(endpoints) if e and e.get("endpoint")})
+        else:  # nothing to exchange: a barrier, O(W) bytes where an all_gather reads O(W^2)
+            coordinator.barrier("started")
+            if world > 1:
+                channel.connect({})
         lap("bootstrap")
 
         phase = "read"
@@ -270,8 +275,9 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
             # every status is already in Redis for the submitter to read.
             status.update(state="ok", **stats.to_dict())
             coordinator.report_status(status)
-        parts = coordinator.all_gather("parts", part)
-        if rank == 0:
+        # Only rank 0 reads the parts (to commit); the others publish theirs and are done.
+        parts = coordinator.gather_to_root("parts", part)
+        if parts is not None:
             lap("wait_written")
             phase = "commit"
             _maybe_fail(rank, phase)
