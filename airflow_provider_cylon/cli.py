@@ -167,6 +167,33 @@ def _valkey(args: argparse.Namespace) -> int:
     return 0 if stopped or args.all else 1
 
 
+# -- warm: the warm worker hosts ---------------------------------------------------------------
+def _warm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("list", "stop"),
+                   help="list: this user's warm worker hosts; stop: stop them all (running workers finish)")
+    p.add_argument("--json", action="store_true", help="list as JSON")
+
+
+def _warm(args: argparse.Namespace) -> int:
+    """List or stop the hosts that fork warm local workers (client/executors/warm_workers.py)."""
+    from airflow_provider_cylon.client.executors.warm_workers import kill_host, running_hosts
+
+    hosts = running_hosts()
+    if args.action == "list":
+        if args.json:
+            print(json.dumps(hosts, indent=1))
+        elif not hosts:
+            print("no warm worker host is running")
+        for h in hosts:
+            if not args.json:
+                print(f"pid {h['pid']}  {h['socket']}")
+        return 0
+    for h in hosts:
+        kill_host(h["socket"])
+        print(f"stopped the warm worker host pid {h['pid']}")
+    return 0
+
+
 # -- demo (Airflow provider) ------------------------------------------------------------------
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--home", default=".demo", help="directory for the demo's Airflow database, data and logs")
@@ -254,6 +281,8 @@ COMMANDS: dict[str, Command] = {
                           _rendezvous),
     "valkey": Command("list or stop the embedded Valkey servers of this machine (they stop by themselves after "
                       "$CYLON_VALKEY_IDLE_S idle seconds, default 600)", _valkey_args, _valkey),
+    "warm": Command("list or stop the hosts that fork warm local workers (they stop by themselves after "
+                    "$CYLON_WARM_IDLE_S idle seconds, default 300)", _warm_args, _warm),
     "demo": Command("run dags/nightly_etl.py once (local workers, embedded Valkey, sample data) and print "
                     "the result and the per-worker summary", _demo_args, _demo),
 }

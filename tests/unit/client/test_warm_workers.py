@@ -98,3 +98,22 @@ def test_jobs_run_the_same_warm_and_cold(redis_url: str, job_id: str, tmp_path: 
         jobs.close()
         for sock in Path(warm_env["CYLON_WARM_DIR"]).glob("host-*.sock"):
             kill_host(str(sock))
+
+
+def test_cylon_airflow_warm_lists_and_stops_the_hosts(warm_env: dict[str, str], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from airflow_provider_cylon.cli import main
+
+    monkeypatch.setenv("CYLON_WARM_DIR", warm_env["CYLON_WARM_DIR"])
+    warm = WarmWorkers(sys.executable, {**warm_env, "CYLON_WARM_IDLE_S": "60"})
+    assert _wait_code(warm.spawn(["{not json"], warm_env, str(tmp_path / "w.log"), None)) == 2
+    assert main(["warm", "list", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["socket"] == warm.path
+    assert main(["warm", "stop"]) == 0
+    assert f"pid {listed['pid']}" in capsys.readouterr().out
+    end = time.monotonic() + 30
+    while running_hosts(warm_env):
+        assert time.monotonic() < end, "cylon-airflow warm stop did not stop the host"
+        time.sleep(0.1)
