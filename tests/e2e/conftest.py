@@ -58,7 +58,7 @@ class AirflowServer:
     def log_tail(self, size: int = 6000) -> str:
         return self.log_path.read_text(errors="replace")[-size:]
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
+    def wait_for_dag(self, dag_id: str, timeout: float = 300) -> dict[str, Any]:
         end = time.monotonic() + timeout
         while True:
             try:
@@ -114,6 +114,9 @@ def running_airflow(home: Path, extra_env: dict[str, str] | None = None,
         "PYTHON": str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").exists() else os.sys.executable,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        # a loaded CI machine parses a DAG file in minutes, not Airflow's default 30-50 s
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "240",
         "CYLON_DEFERRABLE": "True",
         "AIRFLOW__CYLON__INLINE_WAIT_S": "0",  # every Cylon task defers (the triggerer path is tested)
         **(extra_env or {}),
