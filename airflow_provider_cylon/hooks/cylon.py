@@ -233,6 +233,12 @@ class CylonHook(BaseHook):
             self.log.warning("could not read the log of rank %s: %s", rank, err)
             return []
 
+    def report_lineage(self, spec: JobSpec) -> None:
+        """Tell Airflow's hook-lineage collector what the job read and wrote (inputs, destination as Assets)."""
+        from airflow_provider_cylon.lineage.assets import report_job_lineage
+
+        report_job_lineage(self, spec)
+
     def cleanup(self, job_id: str) -> None:
         """Delete a finished job's keys (idempotent, best effort: every key has a TTL anyway)."""
         try:
