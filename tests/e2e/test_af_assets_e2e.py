@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,13 +46,17 @@ def _wait_idle(server: Any, dag_id: str, timeout: float = 900) -> None:
         time.sleep(3)
 
 
+def _asset_events(server: Any, **filters: str) -> list[dict[str, Any]]:
+    # run ids hold "+" (a space in a query string unless encoded) and ":"
+    return server.request("GET", f"/api/v2/assets/events?{urllib.parse.urlencode(filters)}")["asset_events"]
+
+
 def _report_event(server: Any, run_id: str, timeout: float = 300) -> dict[str, Any]:
     """The asset event of the producer run's report task, once it has created a consumer run."""
     end = time.monotonic() + timeout
     while True:
         try:
-            events = server.request("GET", f"/api/v2/assets/events?source_dag_id={PRODUCER}&source_run_id={run_id}"
-                                           f"&source_task_id={REPORT_TASK}")["asset_events"]
+            events = _asset_events(server, source_dag_id=PRODUCER, source_run_id=run_id, source_task_id=REPORT_TASK)
         except urllib.error.HTTPError as err:
             # Airflow 3.3.2 answers 500 while the created run is still queued: its response model
             # (DagRunAssetReference) requires a start_date, which a queued run does not have yet.
@@ -111,6 +116,5 @@ def test_a_nightly_etl_run_triggers_the_dag_scheduled_on_its_report(airflow_serv
     assert got == want and len(got) == 8  # the null-country group is filtered out
 
     # the consumer's own output is an Asset too: its alias resolved to the summary's partition
-    [summary_event] = server.request("GET", f"/api/v2/assets/events?source_dag_id={CONSUMER}"
-                                            f"&source_run_id={created['run_id']}")["asset_events"]
+    [summary_event] = _asset_events(server, source_dag_id=CONSUMER, source_run_id=created["run_id"])
     assert summary_event["uri"] == f"file://{summary}" and summary_event["extra"]["destination"] == f"{summary}/"
