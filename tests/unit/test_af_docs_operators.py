@@ -13,6 +13,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cylon_airflow_support import isolate_airflow
+
+isolate_airflow("cylon-airflow-unit-")  # before Airflow is imported (the operators' import): not ~/airflow
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "operators.md"
