@@ -18,8 +18,8 @@ from airflow.sdk import DAG, Asset, task
 from airflow_provider_cylon.operators import CylonSelectOperator
 
 DATA_ROOT = os.environ.get("CYLON_EXAMPLE_DATA_ROOT", "/tmp/cylon-example-data")
-# nightly_etl's REVENUE_REPORT (an Asset is its name and URI: this is the same one).
-REVENUE_REPORT = Asset(name="cylon_revenue_per_country", uri=f"file://{DATA_ROOT}/reports/revenue_per_country")
+# nightly_etl's REVENUE_REPORT (an Asset is its URI, which is also its name: this is the same one).
+REVENUE_REPORT = Asset(uri=f"file://{DATA_ROOT}/reports/revenue_per_country")
 
 # [START howto_cylon_asset_consumer]
 with DAG(

@@ -28,8 +28,9 @@ ROOT = "{{ params.data_root }}"
 
 # [START howto_cylon_asset_producer]
 # The report table (every day's partition): an Asset is known when the DAG is parsed, so its URI
-# names the table, and each run's event names the day (extra["destination"]).
-REVENUE_REPORT = Asset(name="cylon_revenue_per_country", uri=f"file://{DATA_ROOT}/reports/revenue_per_country")
+# names the table, and each run's event names the day (extra["destination"]). No separate name: an
+# Asset's name is unique, so one fixed name over a data root that can change would clash.
+REVENUE_REPORT = Asset(uri=f"file://{DATA_ROOT}/reports/revenue_per_country")
 # [END howto_cylon_asset_producer]
 
 # [START howto_cylon_nightly_etl]
