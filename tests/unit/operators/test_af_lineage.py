@@ -1,7 +1,7 @@
 """Lineage of the operators: dataset names, default outlets, outlet events, hook lineage, OpenLineage facets.
 
 The facets are built with the real OpenLineage provider's classes, from a job that
-real local workers ran on real Parquet files (tests/integration/airflow/test_af_lineage.py
+real local workers ran on real Parquet files (tests/integration/airflow/test_af_lineage_dag_run.py
 checks the events a DAG run emits through the provider's listener).
 """
 from __future__ import annotations
