@@ -116,6 +116,84 @@ def _rendezvous(args: argparse.Namespace) -> int:
     return run_cli(args)
 
 
+# -- valkey: the embedded servers -------------------------------------------------------------
+def _valkey_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("list", "stop"),
+                   help="list: every embedded Valkey running on this machine; stop: stop one (or --all)")
+    p.add_argument("--state-dir", default=None,
+                   help="stop the server of this state directory (default $CYLON_STATE_DIR, else $AIRFLOW_HOME/cylon)")
+    p.add_argument("--pid", type=int, default=None, help="stop the embedded server with this process id")
+    p.add_argument("--all", action="store_true", help="stop every embedded server that `list` shows")
+    p.add_argument("--json", action="store_true", help="list as JSON")
+
+
+def _valkey(args: argparse.Namespace) -> int:
+    """List or stop embedded Valkey servers (never any other Valkey or Redis on the machine)."""
+    import time
+
+    from airflow_provider_cylon.client.embedded_valkey import list_embedded, state_dir, stop_embedded_valkey
+
+    servers = list_embedded()
+    if args.action == "list":
+        if args.json:
+            print(json.dumps([s.to_dict() for s in servers], indent=1))
+            return 0
+        if not servers:
+            print("no embedded Valkey is running")
+        for s in servers:
+            age = f"{time.time() - s.started_at:.0f}s" if s.started_at else "?"
+            stops = (f"stops after {s.idle_s:g}s idle" if s.idle_s > 0 else
+                     "stops with its run_job" if s.throwaway else "never stops by itself")
+            print(f"pid {s.pid}  {s.url}  up {age}  {'throw-away' if s.throwaway else 'shared'}, {stops}  "
+                  f"{s.directory}")
+        return 0
+    if args.all:
+        targets = [s.directory for s in servers]
+    elif args.pid is not None:
+        targets = [s.directory for s in servers if s.pid == args.pid]
+        if not targets:
+            print(f"cylon-airflow valkey: no embedded Valkey with pid {args.pid} (see `cylon-airflow valkey list`)",
+                  file=sys.stderr)
+            return 1
+    else:
+        targets = [Path(args.state_dir) if args.state_dir else state_dir()]
+    stopped = 0
+    for directory in targets:
+        if stop_embedded_valkey(directory):
+            stopped += 1
+            print(f"stopped the embedded Valkey of {directory}")
+        else:
+            print(f"no embedded Valkey running for {directory}")
+    return 0 if stopped or args.all else 1
+
+
+# -- warm: the warm worker hosts ---------------------------------------------------------------
+def _warm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("list", "stop"),
+                   help="list: this user's warm worker hosts; stop: stop them all (running workers finish)")
+    p.add_argument("--json", action="store_true", help="list as JSON")
+
+
+def _warm(args: argparse.Namespace) -> int:
+    """List or stop the hosts that fork warm local workers (client/executors/warm_workers.py)."""
+    from airflow_provider_cylon.client.executors.warm_workers import kill_host, running_hosts
+
+    hosts = running_hosts()
+    if args.action == "list":
+        if args.json:
+            print(json.dumps(hosts, indent=1))
+        elif not hosts:
+            print("no warm worker host is running")
+        for h in hosts:
+            if not args.json:
+                print(f"pid {h['pid']}  {h['socket']}")
+        return 0
+    for h in hosts:
+        kill_host(h["socket"])
+        print(f"stopped the warm worker host pid {h['pid']}")
+    return 0
+
+
 # -- demo (Airflow provider) ------------------------------------------------------------------
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--home", default=".demo", help="directory for the demo's Airflow database, data and logs")
@@ -201,6 +279,10 @@ COMMANDS: dict[str, Command] = {
                       _deploy),
     "rendezvous": Command("serve the TCP hole-punching rendezvous (tcp-punch channel)", _rendezvous_args,
                           _rendezvous),
+    "valkey": Command("list or stop the embedded Valkey servers of this machine (they stop by themselves after "
+                      "$CYLON_VALKEY_IDLE_S idle seconds, default 600)", _valkey_args, _valkey),
+    "warm": Command("list or stop the hosts that fork warm local workers (they stop by themselves after "
+                    "$CYLON_WARM_IDLE_S idle seconds, default 300)", _warm_args, _warm),
     "demo": Command("run dags/nightly_etl.py once (local workers, embedded Valkey, sample data) and print "
                     "the result and the per-worker summary", _demo_args, _demo),
 }

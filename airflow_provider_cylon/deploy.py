@@ -389,7 +389,9 @@ def airflow_role_policy(cfg: DeployConfig, function_arn: str | None = None) -> d
     statements: list[dict[str, Any]] = [
         {"Sid": "InvokeWorkerFunction", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
          "Resource": [arn, arn + ":*"]},
-        {"Sid": "CheckWorkerFunction", "Effect": "Allow", "Action": ["lambda:GetFunction"], "Resource": arn},
+        # GetFunctionConcurrency: parallelism above the function's reserved concurrency is refused at submit.
+        {"Sid": "CheckWorkerFunction", "Effect": "Allow",
+         "Action": ["lambda:GetFunction", "lambda:GetFunctionConcurrency"], "Resource": arn},
         # A failed rank's last log lines in the task log (FilterLogEvents on its request id).
         {"Sid": "ReadWorkerLogs", "Effect": "Allow", "Action": ["logs:FilterLogEvents"],
          "Resource": f"arn:aws:logs:{cfg.region}:{cfg.account_id or '*'}:log-group:/aws/lambda/{cfg.function_name}:*"},

@@ -44,6 +44,9 @@ CONN_FIELDS: dict[str, Any] = {
                     "gives none.", "schema": {"type": ["integer", "null"], "minimum": 1}},
     "channel": _string("Channel", "Shuffle channel between workers.", enum=["redis", "tcp", "s3", "tcp-punch"],
                        default="redis"),
+    "local_max_workers": {"label": "Local max workers", "description": "Most workers one task may start with the "
+                          "local executor (empty: min(4 x cores, memory / 256 MiB), or $CYLON_LOCAL_MAX_WORKERS).",
+                          "schema": {"type": ["integer", "null"], "minimum": 1}},
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {

@@ -9,9 +9,10 @@ import json
 import sys
 
 COLORS = {"duckdb": "#f2c14e", "polars": "#5b8def", "w1": "#9bc995", "w2": "#2e7d32",
-          "w1_work": "#cfe8d5", "w2_work": "#7fb77e"}
+          "w1_work": "#cfe8d5", "w2_work": "#7fb77e", "cold": "#b0b0b0"}
 LABELS = {"duckdb": "DuckDB", "polars": "Polars (lazy)", "w1": "Cylon W=1 job", "w2": "Cylon W=2 job",
-          "w1_work": "W=1 workers' own time", "w2_work": "W=2 workers' own time"}
+          "w1_work": "W=1 workers' own time", "w2_work": "W=2 workers' own time",
+          "cold": "Cylon W=2 job, cold workers"}
 
 
 def svg(results: list[dict], title: str) -> str:

@@ -5,7 +5,8 @@
 
 Contenders alternate within each round (DuckDB, Polars, W=1, W=2) and the report
 gives medians, because this machine is noisy. Cylon's time is the job time: submit
-to published manifest (local worker processes, an embedded Valkey started once).
+to published manifest (local worker processes forked warm, an embedded Valkey started
+once; ``--cold`` also times fresh ``python -m`` workers, a cold Lambda start).
 DuckDB runs the official query text over ``read_parquet`` views; Polars the same
 query with ``scan_parquet`` (benchmarks/tpch_polars.py). Per query it also reports
 the bytes of the column chunks the workers read (before row-group skipping), the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -72,6 +74,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 start = time.perf_counter()
                 tpch_polars.QUERIES[q](data).collect()
                 times["polars"].append(time.perf_counter() - start)
+                if args.cold:  # the largest W again, each worker a fresh process (a cold Lambda start)
+                    os.environ["CYLON_WARM_WORKERS"] = "0"
+                    try:
+                        start = time.perf_counter()
+                        run_job(_spec(data, q, f"{tmp}/{q}-cold", worlds[-1]), redis_url=url)
+                        times.setdefault("cold", []).append(time.perf_counter() - start)
+                    finally:
+                        os.environ.pop("CYLON_WARM_WORKERS")
                 for w in worlds:
                     out = f"{tmp}/{q}-w{w}"
                     start = time.perf_counter()
@@ -102,12 +112,17 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             print(f"{q:>4}  duckdb {med['duckdb']:.3f}s  polars {med['polars']:.3f}s  "
                   + "  ".join(f"W={w} {med[f'w{w}']:.3f}s ({row[f'w{w}_vs_duckdb']:.2f}x duckdb; "
                               f"workers {med[f'w{w}_work']:.3f}s)" for w in worlds)
+                  + (f"  cold W={worlds[-1]} {med['cold']:.3f}s ({med['cold'] / med['duckdb']:.2f}x)"
+                     if args.cold else "")
                   + f"  read {detail[f'w{worlds[-1]}']['bytes_read'] / 1e6:.1f} MB"
                   f"  shuffled {detail[f'w{worlds[-1]}']['bytes_shuffled'] / 1e6:.1f} MB", flush=True)
     for w in worlds:
         geo = statistics.geometric_mean(r[f"w{w}_vs_duckdb"] for r in results)
         print(f"geometric mean W={w}: {geo:.2f}x DuckDB, "
               f"{statistics.geometric_mean(r[f'w{w}_vs_polars'] for r in results):.2f}x Polars")
+    if args.cold:
+        geo = statistics.geometric_mean(r["median_s"]["cold"] / r["median_s"]["duckdb"] for r in results)
+        print(f"geometric mean cold W={worlds[-1]}: {geo:.2f}x DuckDB")
     return results
 
 
@@ -118,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", default=None, help="comma-separated, e.g. q1,q6 (default: all)")
     parser.add_argument("--worlds", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--repeat", type=int, default=3, help="alternating rounds per query")
+    parser.add_argument("--cold", action="store_true",
+                        help="also time the largest W with cold worker processes (CYLON_WARM_WORKERS=0)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     results = run(args)

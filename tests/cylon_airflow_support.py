@@ -22,9 +22,33 @@ from collections.abc import Iterator
 import pytest
 
 
+def _remove_home(home: str) -> None:
+    """At exit: stop the embedded Valkey a test may have started there, then delete the directory."""
+    import shutil
+    from pathlib import Path
+
+    try:
+        from airflow_provider_cylon.client.embedded_valkey import stop_embedded_valkey
+
+        stop_embedded_valkey(Path(home) / "cylon")
+    except Exception:  # noqa: BLE001 - best effort at interpreter exit
+        pass
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def isolate_airflow(prefix: str) -> str:
-    """Point Airflow and Cylon state at a fresh temp dir; returns it."""
+    """Point Airflow and Cylon state at a fresh temp dir (removed when the test session exits); returns it.
+
+    It must exist before Airflow is imported, so before any pytest fixture (``tmp_path``) could
+    make it: an ``atexit`` hook removes it instead, so no session leaves a ``cylon-*`` dir behind.
+    """
+    import atexit
+
     home = tempfile.mkdtemp(prefix=prefix)
+    if os.environ.get("AIRFLOW_HOME", home) == home:  # ours: nobody set it before
+        atexit.register(_remove_home, home)
+    else:
+        os.rmdir(home)
     os.environ.setdefault("AIRFLOW_HOME", home)
     os.environ.setdefault("CYLON_STATE_DIR", os.path.join(home, "cylon"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

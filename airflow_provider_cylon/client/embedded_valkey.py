@@ -14,6 +14,12 @@ Two lifetimes, one way to start a server:
 
 The server listens on loopback only and persists nothing. Without the wheel,
 ``valkey-server`` or ``redis-server`` on PATH is used.
+
+Each server has a watchdog process (client/valkey_watchdog.py): the shared one
+stops after ``$CYLON_VALKEY_IDLE_S`` seconds (default 600; 0: never) in which
+nobody ran a command, the throw-away one when the process that started it is
+gone. ``cylon-airflow valkey list`` shows the running ones, ``cylon-airflow
+valkey stop`` stops them (:func:`list_embedded`, :func:`stop_embedded_valkey`).
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_provider_cylon.runtime.errors import CoordinationError
@@ -38,6 +45,27 @@ log = logging.getLogger(__name__)
 STATE_FILE = "embedded-valkey.json"
 STATE_DIR_ENV = "CYLON_STATE_DIR"
 START_TIMEOUT_S = 15.0
+#: Seconds without a command after which the shared embedded server stops (0: never).
+IDLE_ENV = "CYLON_VALKEY_IDLE_S"
+#: Ten minutes: longer than any pause inside a job (workers beat every few seconds, waiters
+#: re-block every 10 s), short enough that a server left by ended DAG runs goes soon.
+DEFAULT_IDLE_S = 600.0
+#: Prefix of a throw-away server's temp directory (how `valkey list` recognises one).
+THROWAWAY_PREFIX = "cylon-valkey-"
+
+
+def idle_timeout_s() -> float:
+    """``$CYLON_VALKEY_IDLE_S`` (seconds, 0 disables), else :data:`DEFAULT_IDLE_S`."""
+    raw = os.environ.get(IDLE_ENV)
+    if not raw:
+        return DEFAULT_IDLE_S
+    try:
+        value = float(raw)
+    except ValueError as err:
+        raise CoordinationError(f"${IDLE_ENV} must be a number of seconds >= 0, found {raw!r}") from err
+    if value < 0:
+        raise CoordinationError(f"${IDLE_ENV} must be a number of seconds >= 0, found {raw!r}")
+    return value
 
 
 def state_dir() -> Path:
@@ -97,7 +125,7 @@ def embedded_redis_url(directory: Path | None = None) -> str:
         url = running_embedded_url(directory)
         if url:
             return url
-        return _start(directory)
+        return _start(directory, idle_s=idle_timeout_s())
 
 
 def _binary() -> str:
@@ -116,7 +144,14 @@ def _binary() -> str:
         ) from err
 
 
-def _start(directory: Path) -> str:
+def _start(directory: Path, *, idle_s: float = 0.0, owner_pid: int | None = None, throwaway: bool = False) -> str:
+    """Start a server whose state lives in ``directory``, and its watchdog; its URL.
+
+    :param directory: state directory (``--dir``, the log, the state file).
+    :param idle_s: the watchdog stops it after this many idle seconds (0: never for idleness).
+    :param owner_pid: the watchdog stops it when this process is gone.
+    :param throwaway: the watchdog also removes ``directory`` once the server stopped.
+    """
     binary = _binary()
     host = "127.0.0.1"
     port = _free_port(host)
@@ -136,12 +171,109 @@ def _start(directory: Path) -> str:
                 f"Embedded Valkey exited with code {proc.returncode} at start; see {log_path}"
             )
         if _ping(host, port):
-            (directory / STATE_FILE).write_text(json.dumps({"pid": proc.pid, "host": host, "port": port}))
-            log.info("Started embedded Valkey pid=%s at %s:%s (state in %s)", proc.pid, host, port, directory)
+            watchdog = _start_watchdog(directory, host, port, proc.pid, idle_s=idle_s, owner_pid=owner_pid,
+                                       throwaway=throwaway)
+            (directory / STATE_FILE).write_text(json.dumps({
+                "pid": proc.pid, "host": host, "port": port, "watchdog_pid": watchdog, "idle_s": idle_s,
+                "started_at": time.time(), "throwaway": throwaway}))
+            log.info("Started embedded Valkey pid=%s at %s:%s (state in %s, stops after %gs idle)", proc.pid, host,
+                     port, directory, idle_s)
             return f"redis://{host}:{port}/0"
         time.sleep(0.05)
     proc.kill()
     raise CoordinationError(f"Embedded Valkey did not answer PING within {START_TIMEOUT_S:.0f} s; see {log_path}")
+
+
+def _start_watchdog(directory: Path, host: str, port: int, server_pid: int, *, idle_s: float,
+                    owner_pid: int | None, throwaway: bool) -> int | None:
+    """Start the server's watchdog (client/valkey_watchdog.py) in a session of its own; its pid."""
+    if idle_s <= 0 and owner_pid is None:
+        return None
+    import sys
+
+    args = [sys.executable, "-m", "airflow_provider_cylon.client.valkey_watchdog", "--host", host, "--port",
+            str(port), "--server-pid", str(server_pid), "--idle-s", str(idle_s)]
+    if throwaway:
+        args += ["--remove-dir", str(directory)]
+    else:
+        args += ["--state-dir", str(directory)]
+    if owner_pid is not None:
+        args += ["--owner-pid", str(owner_pid)]
+    with open(directory / "embedded-valkey.log", "ab") as out:
+        watchdog = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, cwd=str(directory))
+    return watchdog.pid
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    """One running embedded Valkey (``cylon-airflow valkey list``).
+
+    :param pid: the server's process id.
+    :param host: its address.
+    :param port: its port.
+    :param directory: its state directory (a throw-away one's temp dir).
+    :param throwaway: started for one ``run_job`` (else shared by the tasks of this machine).
+    :param watchdog_pid: its watchdog's process id, when one runs.
+    :param idle_s: the idle limit its watchdog applies (0: none).
+    :param started_at: UNIX time it started.
+    """
+
+    pid: int
+    host: str
+    port: int
+    directory: Path
+    throwaway: bool
+    watchdog_pid: int | None
+    idle_s: float
+    started_at: float | None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"pid": self.pid, "url": self.url, "directory": str(self.directory), "throwaway": self.throwaway,
+                "watchdog_pid": self.watchdog_pid, "idle_s": self.idle_s, "started_at": self.started_at}
+
+
+def _server_dirs() -> dict[int, Path]:
+    """pid -> working directory of every valkey-server / redis-server process on this machine (``/proc``).
+
+    Valkey rewrites its process title (``valkey-server 127.0.0.1:PORT``), so its ``--dir`` is not in
+    ``cmdline``; our servers are started with their state directory as working directory instead.
+    """
+    found: dict[int, Path] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            name = os.path.basename(argv0.split()[0]) if argv0.strip() else ""
+            if name in ("valkey-server", "redis-server"):
+                found[int(entry.name)] = Path(os.readlink(entry / "cwd"))
+        except (OSError, IndexError):  # gone meanwhile, or another user's
+            continue
+    return found
+
+
+def list_embedded() -> list[EmbeddedServer]:
+    """Every embedded Valkey running on this machine: a server whose ``--dir`` holds our state file naming it.
+
+    Other Valkey or Redis servers (a test suite's own, a system one) are never listed.
+    """
+    servers: list[EmbeddedServer] = []
+    for pid, directory in sorted(_server_dirs().items()):
+        state = _read_state(directory)
+        if not state or int(state.get("pid", -1)) != pid:  # type: ignore[call-overload]
+            continue
+        servers.append(EmbeddedServer(
+            pid=pid, host=str(state["host"]), port=int(state["port"]),  # type: ignore[call-overload]
+            directory=directory, throwaway=bool(state.get("throwaway")),
+            watchdog_pid=int(state["watchdog_pid"]) if state.get("watchdog_pid") else None,  # type: ignore[call-overload]
+            idle_s=float(state.get("idle_s") or 0.0),  # type: ignore[arg-type]
+            started_at=float(state["started_at"]) if state.get("started_at") else None))  # type: ignore[arg-type]
+    return servers
 
 
 def stop_embedded_valkey(directory: Path | None = None, timeout: float = 5.0) -> bool:
@@ -156,6 +288,12 @@ def stop_embedded_valkey(directory: Path | None = None, timeout: float = 5.0) ->
         return False
     pid = int(state["pid"])  # type: ignore[call-overload]
     (directory / STATE_FILE).unlink(missing_ok=True)
+    watchdog = state.get("watchdog_pid")
+    if watchdog:  # it would stop on its own once the server is gone; no need to wait for that
+        try:
+            os.kill(int(watchdog), signal.SIGTERM)  # type: ignore[call-overload]
+        except ProcessLookupError:
+            pass
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -182,9 +320,10 @@ def embedded_valkey() -> Iterator[str]:
 
     :raises CoordinationError: when no server could be started (names what was tried).
     """
-    directory = Path(tempfile.mkdtemp(prefix="cylon-valkey-"))
+    directory = Path(tempfile.mkdtemp(prefix=THROWAWAY_PREFIX))
     try:
-        yield _start(directory)
+        # Its watchdog stops it (and removes the directory) should this process die before `finally`.
+        yield _start(directory, owner_pid=os.getpid(), throwaway=True)
     finally:
         stop_embedded_valkey(directory)
         shutil.rmtree(directory, ignore_errors=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cylon.client.executors.base import Executor, JobHandle
+from airflow_provider_cylon.client.redis_check import ping_or_raise, unreachable
 from airflow_provider_cylon.client.snapshot import JobSnapshot, a_read_job_state, read_job_state
 from airflow_provider_cylon.runtime.errors import ExecutorError
 from airflow_provider_cylon.runtime.event import DEFAULT_PASSWORD_ENV, split_redis_password
@@ -35,6 +36,9 @@ MAX_BLOCK_S = 10.0
 MAX_REDIS_ERRORS = 5
 #: Lines of a failed rank's own log shown with the job's error.
 LOG_TAIL_LINES = 30
+#: After a job ended, how long its cleanup waits for ranks still reporting (a live rank stops within
+#: a poll of the abort, 0.5-1 s; one killed without reporting never does, and costs the whole wait).
+QUIET_S = 3.0
 
 
 class JobClient:
@@ -43,11 +47,15 @@ class JobClient:
     :param redis_url: the submitter's Redis URL; a password in it never reaches a worker's
         event (local workers get it through their environment, Lambda from the function's).
     :param executor: the executor that starts workers, or a factory called on first submit.
+    :param origin: where ``redis_url`` came from (``connection 'cylon_default' (extra redis_url)``,
+        ``the embedded Valkey ...``): named, with what to check, when Redis does not answer.
     """
 
-    def __init__(self, redis_url: str, executor: Executor | Callable[[], Executor] | None = None) -> None:
+    def __init__(self, redis_url: str, executor: Executor | Callable[[], Executor] | None = None, *,
+                 origin: str | None = None) -> None:
         self.redis_url = redis_url
         self._executor = executor
+        self.origin = origin
         self._sync: redis.Redis | None = None
 
     # ---- clients -------------------------------------------------------------------------
@@ -63,11 +71,21 @@ class JobClient:
 
     @property
     def redis(self) -> redis.Redis:
-        """Synchronous redis-py client (decoded strings; cached)."""
+        """Synchronous redis-py client (decoded strings; cached).
+
+        :raises RedisUnreachableError: on first use, when the server does not answer PING (the
+            error names the URL, password masked, and what to check).
+        """
         if self._sync is None:
             import redis
 
-            self._sync = redis.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=30)
+            client = redis.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=30,
+                                          socket_connect_timeout=10)
+            # One PING where the client first connects: a refused or misconfigured server is
+            # reported once, with the URL and what to check, instead of as redis-py's raw error
+            # from whichever command came first.
+            ping_or_raise(client, self.redis_url, self.origin)
+            self._sync = client
         return self._sync
 
     def a_redis(self) -> redis.asyncio.Redis:
@@ -112,6 +130,7 @@ class JobClient:
         :raises ExecutorError: when the workers cannot be started (the job is aborted first).
         """
         public_url, _ = split_redis_password(self.redis_url)
+        self.executor.check_parallelism(spec.world_size)  # before the spec is stored: nothing to undo
         if fence is not None:
             self.redis.set(JobKeys(job_id).fence, str(fence), ex=spec.key_ttl_s)
         self.redis.set(JobKeys(job_id).spec, spec.to_json(), ex=spec.key_ttl_s)
@@ -240,7 +259,7 @@ class JobClient:
         try:
             client = self.a_redis()
         except Exception as err:  # a bad URL: report, do not hang
-            return watch.event("error", rank=None, error=f"cannot reach Redis: {err}")
+            return watch.event("error", rank=None, error=str(unreachable(self.redis_url, err, self.origin)))
         errors = 0
         try:
             while True:
@@ -261,7 +280,8 @@ class JobClient:
                     log.warning("job_id=%s Redis read failed (%d/%d): %s", watch.job_id, errors, MAX_REDIS_ERRORS,
                                 err)
                     if errors >= MAX_REDIS_ERRORS:
-                        return watch.event("error", rank=None, error=f"Redis unreachable: {err}")
+                        return watch.event("error", rank=None,
+                                           error=str(unreachable(self.redis_url, err, self.origin)))
                     await asyncio.sleep(min(poll_interval * 2 ** errors, 30.0))
         finally:
             await client.aclose()
@@ -300,7 +320,128 @@ class JobClient:
             await client.aclose()
 
     def cleanup(self, job_id: str) -> int:
-        """Delete every key of the job (idempotent); returns how many were deleted."""
+        """Delete every key of the job, and a local job's log directory (idempotent); how many keys went.
+
+        Call it once the outcome (and a failure's log tail: :meth:`worker_log_tail` reads the
+        handle and claims) has been read; :meth:`finish` also stops what still runs first.
+        """
+        from airflow_provider_cylon.client.executors.local import discard_logs
         from airflow_provider_cylon.runtime.bootstrap import JobCoordinator
 
-        return JobCoordinator(self.redis, job_id).cleanup()
+        try:
+            handle = self.stored_handle(job_id)
+        except (ValueError, KeyError, TypeError):  # a handle written by hand or a newer version: keys only
+            handle = None
+        spec = self._stored_spec(job_id)
+        deleted = JobCoordinator(self.redis, job_id).cleanup()
+        if handle is not None:
+            discard_logs(handle)
+        if spec is not None:
+            self._recover_commit(job_id, spec)
+        return deleted
+
+    def _stored_spec(self, job_id: str) -> JobSpec | None:
+        from airflow_provider_cylon.runtime.spec import JobSpec
+
+        raw = self.redis.get(JobKeys(job_id).spec)
+        try:
+            return None if raw is None else JobSpec.from_json(raw)
+        except Exception:  # noqa: BLE001 - a spec this version cannot read: nothing to recover from it
+            return None
+
+    @staticmethod
+    def _recover_commit(job_id: str, spec: JobSpec) -> None:
+        """A rank 0 killed mid-commit leaves a journal: finish it (forward or back), so the destination
+        holds one complete output, not orphan parts that the next run would take for foreign files."""
+        from airflow_provider_cylon.runtime import storage
+
+        try:
+            storage.recover_commit(spec.output.destination, job_id, spec.storage)
+        except Exception as err:  # noqa: BLE001 - the next commit there recovers it as well
+            log.warning("job_id=%s could not check %s for an interrupted commit: %s", job_id,
+                        spec.output.destination, err)
+
+    def wait_quiet(self, job_id: str, timeout_s: float = QUIET_S) -> bool:
+        """Wait until every rank still in the heartbeat set has reported; whether that happened in time.
+
+        A live rank stops within a poll of the abort and reports before it leaves the set; keys
+        deleted before its report would be re-created by it (a rank that finds the spec gone
+        writes nothing, so this wait only narrows that window). A rank killed without reporting
+        keeps its stale entry: the wait then ends at ``timeout_s``.
+
+        :param job_id: the job.
+        :param timeout_s: how long at most.
+        """
+        keys = JobKeys(job_id)
+        end = time.monotonic() + timeout_s
+        while True:
+            attached = set(self.redis.zrange(keys.heartbeats, 0, -1))
+            if not attached or attached <= set(self.redis.smembers(keys.done)):
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.05)
+
+    def finish(self, job_id: str, reason: str, *, handle: JobHandle | None = None,
+               quiet_s: float = QUIET_S) -> int:
+        """End of every terminal path, once the outcome and a failure's log tail were read.
+
+        A job still running (the wait timed out, the task was killed) is cancelled with
+        ``reason`` first (local workers this process started are stopped); then, once its
+        ranks went quiet (at most ``quiet_s``), every key and the local logs are deleted.
+
+        :param job_id: the job.
+        :param reason: the abort's text when it still runs (``timed out after 600 s``).
+        :param handle: the submit's handle, when this process started the workers.
+        :param quiet_s: how long to wait for ranks still reporting.
+        :returns: how many keys were deleted.
+        """
+        snap = self.snapshot(job_id)
+        if snap.spec_found and not snap.is_terminal:
+            self.cancel(job_id, reason, world_size=snap.world_size, handle=handle)
+        if snap.spec_found:
+            self.wait_quiet(job_id, quiet_s)
+        return self.cleanup(job_id)
+
+    async def a_finish(self, job_id: str, reason: str, *, world_size: int | None = None,
+                       quiet_s: float = QUIET_S) -> int:
+        """Async twin of :meth:`finish` (a triggerer: the abort key only, it starts and kills no process)."""
+        from airflow_provider_cylon.client.executors.local import discard_logs
+
+        client = self.a_redis()
+        try:
+            snap = await a_read_job_state(client, job_id)
+            if snap.spec_found and not snap.is_terminal:
+                keys, args = abort_args(job_id, reason, rank=None, world_size=world_size or snap.world_size or 0)
+                await client.register_script(ABORT_LUA)(keys=keys, args=args)
+                log.warning("job_id=%s cancelled: %s", job_id, reason)
+            end = time.monotonic() + (quiet_s if snap.spec_found else 0.0)
+            while time.monotonic() < end:  # as wait_quiet
+                attached = set(await client.zrange(JobKeys(job_id).heartbeats, 0, -1))
+                if not attached or attached <= set(await client.smembers(JobKeys(job_id).done)):
+                    break
+                await asyncio.sleep(0.05)
+            raw = await client.get(JobKeys(job_id).handle)
+            raw_spec = await client.get(JobKeys(job_id).spec)
+            found = [k async for k in client.scan_iter(match=f"{JobKeys(job_id).prefix}*", count=500)]
+            deleted = 0
+            for i in range(0, len(found), 500):
+                deleted += int(await client.unlink(*found[i:i + 500]))
+        finally:
+            await client.aclose()
+        try:
+            handle = None if raw is None else JobHandle.from_dict(json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            handle = None
+        if handle is not None:  # a triggerer on the machine of local workers removes their logs too
+            await asyncio.to_thread(discard_logs, handle)
+        if raw_spec is not None:
+            from airflow_provider_cylon.runtime.spec import JobSpec
+
+            try:
+                spec = JobSpec.from_json(raw_spec)
+            except Exception:  # noqa: BLE001 - nothing to recover from a spec this version cannot read
+                spec = None
+            if spec is not None:
+                await asyncio.to_thread(self._recover_commit, job_id, spec)
+        return deleted

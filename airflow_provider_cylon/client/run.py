@@ -60,7 +60,8 @@ def run_job(
     :param job_id: the job id (random when ``None``).
     :param timeout_s: overrides ``spec.timeout_s``.
     :param memory_mb: per-worker address-space limit.
-    :param cleanup: delete the job's Redis keys at the end (success or failure).
+    :param cleanup: delete the job's Redis keys and its workers' log directory at the end (success,
+        failure, timeout; a failing rank's log tail is logged first); False keeps both for inspection.
     :param executor: an :class:`~airflow_provider_cylon.client.executors.base.Executor` to use
         instead of a fresh local one.
     :raises JobFailedError: naming the failing rank and its error.
@@ -79,14 +80,25 @@ def run_job(
         if own_executor:
             executor = LocalExecutor(function_timeout_s=spec.timeout_s + WAIT_SLACK_S / 2, memory_mb=memory_mb,
                                      redis_password=password)
-        jobs = JobClient(url, executor)
+        jobs = JobClient(url, executor, origin=None if redis_url else "an embedded Valkey started for this job")
         log.info("job_id=%s: %s on %d workers, channel %s", job_id, spec.op, spec.world_size, spec.channel)
         try:
             snap = jobs.wait(jobs.submit(spec, job_id), spec.timeout_s + WAIT_SLACK_S)
+            if not snap.is_successful and snap.failed_rank is not None:
+                # Read before cleanup deletes the handle, the claims and the log directory.
+                tail = jobs.worker_log_tail(job_id, snap.failed_rank)
+                if tail:
+                    log.error("job_id=%s rank %s log (last %d lines):\n%s", job_id, snap.failed_rank, len(tail),
+                              "\n".join(tail))
         finally:
-            if cleanup:
-                jobs.cleanup(job_id)
-            jobs.close(executor=own_executor)
+            jobs.close(executor=own_executor)  # first: an interrupted wait leaves no worker writing
+            if cleanup:  # every path: success, failure, timeout, an interrupt
+                try:
+                    jobs.cleanup(job_id)
+                except Exception as err:  # e.g. Redis unreachable: the original error is what matters
+                    log.warning("job_id=%s could not delete its keys and logs: %s", job_id, err)
+                finally:
+                    jobs.close(executor=False)
     manifest = snap.raise_for_failure()
     workers = [snap.statuses[r] for r in sorted(snap.statuses)]
     log.info("job_id=%s published %d rows in %d files to %s", job_id, manifest.get("rows", 0),

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cylon.runtime.heartbeat import dead_rank_message, dead_rank_of, queue_stalest
-from airflow_provider_cylon.runtime.errors import JobFailedError, WorkerTimeoutError
+from airflow_provider_cylon.runtime.errors import CoordinationLostError, JobFailedError, WorkerTimeoutError
 from airflow_provider_cylon.runtime.protocol import job_key, parse_abort_record
 from airflow_provider_cylon.runtime.spec import DEFAULT_HEARTBEAT_TIMEOUT_S
 
@@ -27,6 +27,51 @@ STATES = ("success", "failed", "running")
 
 #: Longest traceback carried in an event or XCom (the full one stays in Redis / worker logs).
 MAX_TRACEBACK_CHARS = 8000
+#: Consecutive Redis errors a sync wait tolerates (a restart takes a few seconds) before it raises.
+MAX_REDIS_ERRORS = 5
+
+
+#: Seconds after the submit by which every rank must have claimed its rank (``$CYLON_ATTACH_TIMEOUT_S``).
+#: A worker that never starts (a Lambda failing before the handler, an image that cannot be pulled, an
+#: invocation stuck in the asynchronous queue) never beats, so no heartbeat can go stale: without this
+#: deadline the job would count as alive until its timeout. Two minutes cover a Lambda cold start of a
+#: container image and a loaded machine starting many local processes.
+DEFAULT_ATTACH_TIMEOUT_S = 120.0
+ATTACH_TIMEOUT_ENV = "CYLON_ATTACH_TIMEOUT_S"
+
+
+def attach_timeout_s() -> float:
+    """``$CYLON_ATTACH_TIMEOUT_S`` (0 disables the check), else :data:`DEFAULT_ATTACH_TIMEOUT_S`."""
+    import os
+
+    try:
+        return float(os.environ.get(ATTACH_TIMEOUT_ENV) or DEFAULT_ATTACH_TIMEOUT_S)
+    except ValueError:
+        return DEFAULT_ATTACH_TIMEOUT_S
+
+
+def unattached_message(snap: JobSnapshot, waited_s: float, limit_s: float) -> str | None:
+    """The error of a running job some of whose ranks never started within ``limit_s``; None when all did.
+
+    :param snap: a fresh read (``claimed``: ranks claimed so far).
+    :param waited_s: seconds since the submit.
+    :param limit_s: the attach timeout (0: never).
+    """
+    world = snap.world_size
+    if limit_s <= 0 or waited_s < limit_s or world is None or snap.is_terminal or min(snap.claimed, world) >= world:
+        return None
+    return (f"job_id={snap.job_id}: only {min(snap.claimed, world)} of {world} workers started within "
+            f"{limit_s:g}s of the submit; the others never ran (a Lambda invocation that failed before its "
+            "handler, an image that could not be pulled, throttled in the asynchronous queue, or a local "
+            f"process that died at start): see the worker logs. ${ATTACH_TIMEOUT_ENV} raises the limit")
+
+
+def lost_message(job_id: str) -> str:
+    """The error of a job whose coordination state vanished from Redis while it was watched."""
+    return (f"job_id={job_id}: coordination state lost: the job's keys (cylon:{job_id}:spec and the rest) are "
+            "gone from Redis while it ran: the server restarted without persistence, was flushed "
+            "(FLUSHALL/FLUSHDB), evicted them (maxmemory-policy), or they were deleted. Workers still running "
+            "stop when they notice; the output was not published. Re-run the task: it starts a fresh job")
 
 
 def _text(value: Any) -> str | None:
@@ -74,6 +119,8 @@ class JobSnapshot:
     :param barrier_count: arrivals at the named barrier, when one was asked for.
     :param dead_rank: ``(rank, seconds)`` of a rank whose heartbeat is older than the
         spec's ``heartbeat_timeout_s`` (runtime/heartbeat.py), or None.
+    :param spec_found: whether ``cylon:{job}:spec`` exists (a submitted job without it lost its state).
+    :param claimed: ranks claimed so far (the ``rank`` counter; surplus invocations included).
     """
 
     job_id: str
@@ -84,6 +131,24 @@ class JobSnapshot:
     barrier_count: int | None = None
     statuses: dict[int, Any] = field(default_factory=dict)
     dead_rank: tuple[int, float] | None = None
+    spec_found: bool = True
+    claimed: int = 0
+
+    @property
+    def lost(self) -> bool:
+        """No spec and no manifest: the coordination state is gone (flushed, restarted, deleted).
+
+        Judged by whoever knows the job was submitted (:class:`JobWatch`, the executors' wait):
+        before its submit, a job has no spec either.
+        """
+        return (not self.spec_found and self.manifest is None
+                and (self.abort is None or bool(self.abort.get("lost"))))  # a real abort record says more
+
+    def mark_lost(self) -> JobSnapshot:
+        """This snapshot, failed with :func:`lost_message` (a local verdict: nothing is written to Redis)."""
+        if not self.lost or self.abort is not None:
+            return self
+        return replace(self, abort={"rank": None, "error": lost_message(self.job_id), "lost": True})
 
     @property
     def state(self) -> str:
@@ -182,17 +247,19 @@ def _statuses(raw: dict[Any, Any] | None) -> dict[int, Any]:
 
 
 def _snapshot(job_id: str, values: list[Any], with_barrier: bool, statuses: Any) -> JobSnapshot:
-    manifest, abort, done, spec, server_time, stalest = values[:6]
-    spec = _json(spec)
+    manifest, abort, done, raw_spec, claimed, server_time, stalest = values[:7]
+    spec = _json(raw_spec)
     return JobSnapshot(
         job_id=job_id,
         manifest=_json(manifest),
         abort=parse_abort_record(abort),
         done=int(done or 0),
         world_size=world_size_of_spec(spec),
-        barrier_count=int(values[6] or 0) if with_barrier else None,
+        barrier_count=int(values[7] or 0) if with_barrier else None,
         statuses=_statuses(statuses),
         dead_rank=dead_rank_of(server_time, stalest, heartbeat_timeout_of_spec(spec)),
+        spec_found=raw_spec is not None,
+        claimed=int(claimed or 0),
     )
 
 
@@ -201,6 +268,7 @@ def _queue(pipe: Any, job_id: str, barrier: str | None) -> None:
     pipe.get(job_key(job_id, "abort"))
     pipe.scard(job_key(job_id, "done"))
     pipe.get(job_key(job_id, "spec"))
+    pipe.get(job_key(job_id, "rank"))
     queue_stalest(pipe, job_key(job_id, "heartbeats"))  # judged by the runtime's rule
     if barrier is not None:
         pipe.scard(job_key(job_id, f"barrier:{barrier}"))
@@ -239,7 +307,10 @@ def wait_for_final(coordinator: JobCoordinator, timeout_s: float, *,
 
     Never spins: it BLPOPs ``wake:final`` (pushed on every report, the manifest and
     an abort) in slices of at most ``coordinator.poll_s``. A rank whose heartbeat
-    stopped is aborted by name (so its peers stop too).
+    stopped is aborted by name (so its peers stop too). The job was submitted, so a
+    spec that is gone means its coordination state was lost (a Redis restart or
+    flush): the snapshot is failed at once (:meth:`JobSnapshot.mark_lost`), not
+    waited on until the timeout. A few Redis errors in a row (a restart) are retried.
 
     :param coordinator: the job's coordinator (no rank: the submitter's view).
     :param timeout_s: how long to wait; a snapshot still ``running`` means it ran out.
@@ -247,19 +318,42 @@ def wait_for_final(coordinator: JobCoordinator, timeout_s: float, *,
     :param should_stop: polled each wake; a returned ``(rank, message)`` aborts the job with it
         (e.g. an executor noticing a dead process).
     """
+    import redis.exceptions
+
     client, job_id = coordinator.client, coordinator.job_id
-    end = time.monotonic() + timeout_s
+    started, attach_limit = time.monotonic(), attach_timeout_s()
+    end = started + timeout_s
     spec = coordinator.get_spec()
     if spec is not None:
         coordinator.watch_heartbeats(spec.heartbeat_timeout_s)
+    errors = 0
     while True:
-        coordinator.check_peers()
-        snap = read_job_state(client, job_id)
+        try:
+            try:
+                coordinator.check_peers()
+            except CoordinationLostError:
+                pass  # the read below sees the spec gone and fails the job as lost
+            snap = read_job_state(client, job_id)
+            errors = 0
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            errors += 1
+            if errors >= MAX_REDIS_ERRORS or time.monotonic() >= end:
+                raise
+            time.sleep(min(0.2 * 2 ** errors, 5.0))
+            continue
+        if snap.lost:
+            snap = snap.mark_lost()
+            if on_progress is not None:
+                on_progress(snap)
+            return snap
         if on_progress is not None:
             on_progress(snap)
         if snap.is_terminal:
             break
         stop = should_stop() if should_stop is not None else None
+        unattached = unattached_message(snap, time.monotonic() - started, attach_limit)
+        if unattached and not stop:
+            stop = (None, unattached)  # abort: the ranks that did start stop too
         if stop:
             coordinator.abort(stop[1], rank=stop[0])
             continue
@@ -268,5 +362,9 @@ def wait_for_final(coordinator: JobCoordinator, timeout_s: float, *,
             break
         # A single waiter consumes the token; other waiters on the same job see the
         # change within poll_s (tokens are hints, the state is always re-read).
-        client.blpop([coordinator.keys.wake_final], timeout=max(0.01, min(coordinator.poll_s, left)))
-    return read_job_state(client, job_id, with_statuses=True)
+        try:
+            client.blpop([coordinator.keys.wake_final], timeout=max(0.01, min(coordinator.poll_s, left)))
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            continue  # counted by the next read
+    final = read_job_state(client, job_id, with_statuses=True)
+    return final.mark_lost() if final.lost else final

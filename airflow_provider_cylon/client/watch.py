@@ -13,7 +13,8 @@ import logging
 import time
 from typing import Any
 
-from airflow_provider_cylon.client.snapshot import JobSnapshot
+from airflow_provider_cylon.client.snapshot import JobSnapshot, lost_message, unattached_message
+from airflow_provider_cylon.client.snapshot import attach_timeout_s as snapshot_attach_timeout
 
 #: After the manifest appears, how long to wait for the last ranks' status records.
 STATUS_GRACE_S = 10.0
@@ -29,11 +30,19 @@ class JobWatch:
     :param deadline: UNIX time after which the verdict is ``timeout`` (None: never).
     :param started_at: UNIX time the job was submitted (for ``waited_s``).
     :param log: where progress goes (``progress: d/n workers done``: the task log named the job at submit).
+    :param require_spec: the job was submitted before this watch began, so a missing spec means its
+        coordination state was lost (Redis restarted or flushed): the verdict is ``error`` at once.
+        False (the sensor: another task may not have submitted the job yet): only a spec that
+        vanished after this watch saw it counts as lost.
+    :param attach_timeout_s: every rank must have claimed its rank this long after ``started_at``, or
+        the verdict is ``error`` naming how many started (default ``$CYLON_ATTACH_TIMEOUT_S``, 120 s;
+        0: never): a worker that never starts never beats, so no heartbeat could go stale.
     """
 
     def __init__(self, job_id: str, *, world_size: int | None = None, barrier: str | None = None,
                  expected: int | None = None, deadline: float | None = None, started_at: float | None = None,
-                 log: Any = None, status_grace_s: float = STATUS_GRACE_S) -> None:
+                 log: Any = None, status_grace_s: float = STATUS_GRACE_S, require_spec: bool = True,
+                 attach_timeout_s: float | None = None) -> None:
         self.job_id = job_id
         self.world_size = world_size
         self.barrier = barrier
@@ -42,6 +51,10 @@ class JobWatch:
         self.started_at = started_at if started_at is not None else time.time()
         self.log = log or logging.getLogger(__name__)
         self.status_grace_s = status_grace_s
+        self.require_spec = require_spec
+        self.attach_timeout_s = snapshot_attach_timeout() if attach_timeout_s is None else attach_timeout_s
+        self.unattached: str | None = None
+        self._spec_seen = False
         self._last_done = -1
         self._manifest_seen_at: float | None = None
 
@@ -56,8 +69,18 @@ class JobWatch:
         if snap.done != self._last_done:
             self._last_done = snap.done
             self.log.info("progress: %d/%s workers done", snap.done, world_size if world_size is not None else "?")
+        if snap.spec_found:
+            self._spec_seen = True
+        elif snap.lost and (self.require_spec or self._spec_seen):
+            self.log.error("%s", lost_message(self.job_id))
+            return "error"  # Redis restarted or was flushed: nothing will ever finish this job
         if snap.state == "failed":
             return "error"  # an abort, or a worker vanished (e.g. a Lambda killed for memory): no timeout wait
+        if self.barrier is None and snap.spec_found:
+            self.unattached = unattached_message(snap, now - self.started_at, self.attach_timeout_s)
+            if self.unattached:
+                self.log.error("%s", self.unattached)
+                return "error"
         if self.barrier is not None:
             if (snap.barrier_count or 0) >= (self.expected or 0):
                 return "success"
@@ -74,6 +97,8 @@ class JobWatch:
 
     def final_event(self, snap: JobSnapshot) -> dict[str, Any]:
         """The event of a snapshot a wait ended on (read with statuses; still running: a timeout)."""
+        if snap.lost and (self.require_spec or self._spec_seen):
+            return self.event("error", snap)
         return self.event({"success": "success", "failed": "error"}.get(snap.state, "timeout"), snap)
 
     def pause(self, poll_interval: float, now: float | None = None) -> float:
@@ -90,6 +115,8 @@ class JobWatch:
         :param snap: the final snapshot.
         :param fields: extra fields (they win over computed ones).
         """
+        if snap is not None and status == "error" and snap.lost:
+            snap = snap.mark_lost()
         world_size = self.world_size or (snap.world_size if snap else None)
         event: dict[str, Any] = {
             "status": status,
@@ -101,6 +128,10 @@ class JobWatch:
         if snap is not None:
             if status == "error":
                 event.update(snap.failure_details())
+                if snap.lost:
+                    event["lost"] = True
+                elif self.unattached and snap.state == "running":
+                    event.update(rank=None, error=self.unattached)
                 event["workers"] = snap.worker_summaries()
             elif status == "success":
                 if self.barrier is not None:

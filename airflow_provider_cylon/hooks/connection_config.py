@@ -39,6 +39,8 @@ class CylonConnectionConfig:
     :param channel: default shuffle channel (``redis``, ``tcp`` or ``s3``).
     :param invoke_concurrency: threads that invoke Lambda at once.
     :param lambda_endpoint_url: Lambda API endpoint override (LocalStack, tests).
+    :param local_max_workers: most workers one job may start with the local executor (default:
+        ``min(4 x cores, memory / 256 MiB)``, or ``$CYLON_LOCAL_MAX_WORKERS``).
     """
 
     conn_id: str | None = None
@@ -56,6 +58,7 @@ class CylonConnectionConfig:
     channel: str | None = None
     invoke_concurrency: int = DEFAULT_INVOKE_CONCURRENCY
     lambda_endpoint_url: str | None = None
+    local_max_workers: int | None = None
 
     def __post_init__(self) -> None:
         where = f"connection {self.conn_id!r}" if self.conn_id else "default Cylon settings"
@@ -69,6 +72,8 @@ class CylonConnectionConfig:
             )
         if self.parallelism is not None and self.parallelism < 1:
             raise CylonConnectionError(f"{where}: parallelism must be >= 1, found {self.parallelism}")
+        if self.local_max_workers is not None and self.local_max_workers < 1:
+            raise CylonConnectionError(f"{where}: local_max_workers must be >= 1, found {self.local_max_workers}")
         if self.invoke_concurrency < 1:
             raise CylonConnectionError(
                 f"{where}: invoke_concurrency must be >= 1, found {self.invoke_concurrency}"
@@ -179,4 +184,5 @@ class CylonConnectionConfig:
             channel=get("channel"),
             invoke_concurrency=get_int("invoke_concurrency") or DEFAULT_INVOKE_CONCURRENCY,
             lambda_endpoint_url=get("lambda_endpoint_url"),
+            local_max_workers=get_int("local_max_workers"),
         )

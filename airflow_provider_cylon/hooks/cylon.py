@@ -121,20 +121,36 @@ class CylonHook(BaseHook):
 
         # Local workers get the password through their environment, never through the event.
         _, password = split_redis_password(self.get_redis_url())
-        return LocalExecutor(redis_password=password)
+        return LocalExecutor(redis_password=password, max_workers=config.local_max_workers)
+
+    def redis_origin(self, config: CylonConnectionConfig | None = None) -> str:
+        """Where the Redis URL comes from, for errors: the connection's extra, or the embedded Valkey."""
+        from airflow_provider_cylon.client.embedded_valkey import state_dir
+
+        config = config or self.config
+        if config.redis_url:
+            return f"connection {self.cylon_conn_id!r}, extra redis_url"
+        return f"the embedded Valkey of this machine (no redis_url in {self.cylon_conn_id!r}; state in {state_dir()})"
 
     @cached_property
     def job_client(self) -> JobClient:
         """The connection's :class:`JobClient` (its executor is created on the first submit)."""
-        return JobClient(self.get_redis_url(), self.get_executor)
+        return JobClient(self.get_redis_url(), self.get_executor, origin=self.redis_origin())
 
     async def a_get_job_client(self) -> JobClient:
         """A :class:`JobClient` for async reads and cancels (no executor: a triggerer starts no workers)."""
-        return JobClient(await self.a_get_redis_url())
+        url = await self.a_get_redis_url()
+        return JobClient(url, origin=self.redis_origin(await self.a_get_config()))
 
     def next_fence(self, destination: str) -> int:
-        """A new fencing token for a destination (``JobClient.next_fence``)."""
-        return self.job_client.next_fence(destination)
+        """A new fencing token for a destination (``JobClient.next_fence``).
+
+        :raises CylonConnectionError: Redis does not answer (the first call of a task connects).
+        """
+        try:
+            return self.job_client.next_fence(destination)
+        except CoordinationError as err:
+            raise CylonConnectionError(str(err)) from err
 
     def submit_job(self, spec: JobSpec, job_id: str, fence: int | None = None) -> JobHandle:
         """Store a job's spec in Redis and start its workers (``JobClient.submit``); returns at once.
@@ -187,8 +203,7 @@ class CylonHook(BaseHook):
     def abandon(self, job_id: str, reason: str) -> None:
         """Abort an earlier try's job (so any worker still alive stops) and delete its keys."""
         self.log.warning("job_id=%s abandoned: %s", job_id, reason)
-        self.cancel(job_id, reason)
-        self.cleanup(job_id)
+        self.finish(job_id, reason)
 
     def wait_event(self, watch: JobWatch, until: float, poll_interval: float) -> dict[str, Any] | None:
         """Watch a job's keys until ``until``; its final event, or None while it still runs."""
@@ -239,6 +254,28 @@ class CylonHook(BaseHook):
 
         report_job_lineage(self, spec)
 
+    def finish(self, job_id: str, reason: str, *, handle: JobHandle | None = None) -> None:
+        """End of every terminal path, after the outcome and a failure's log tail were read
+        (``JobClient.finish``): a job still running is cancelled with ``reason``, then its keys and
+        local logs are deleted. Never raises (best effort: every key has a TTL anyway).
+
+        :param job_id: the job.
+        :param reason: the abort's text if it still runs.
+        :param handle: the submit's handle, when this process started the workers.
+        """
+        try:
+            if self.find_redis_url() is not None:  # never start an empty embedded server just to clean it
+                self.job_client.finish(job_id, reason, handle=handle)
+        except Exception as err:
+            self.log.warning("job_id=%s could not clean up after the job: %s", job_id, err)
+
+    async def a_finish(self, job_id: str, reason: str, *, world_size: int | None = None) -> None:
+        """Async twin of :meth:`finish` (the triggerer's on_kill; never raises)."""
+        try:
+            await (await self.a_get_job_client()).a_finish(job_id, reason, world_size=world_size)
+        except Exception as err:
+            self.log.error("job_id=%s could not cancel and clean up the job: %s", job_id, err)
+
     def cleanup(self, job_id: str) -> None:
         """Delete a finished job's keys (idempotent, best effort: every key has a TTL anyway)."""
         try:
@@ -263,6 +300,10 @@ class CylonHook(BaseHook):
             if info.get("world_size") and info["world_size"] != spec.world_size:
                 spec = build_spec(info["world_size"])
         check_inputs(spec)  # every column, type and expression against the inputs, before any worker starts
+        try:  # more workers than the local bound or the function's reserved concurrency: refuse now
+            self.job_client.executor.check_parallelism(spec.world_size)
+        except CylonRuntimeError as err:
+            raise CylonConnectionError(f"connection {self.cylon_conn_id!r}: {err}") from err
         return spec, {"executor": self.config.executor, "world_size": spec.world_size, "channel": spec.channel,
                       "op": spec.op, "started_at": time.time(), "timeout_s": spec.timeout_s, **info}
 

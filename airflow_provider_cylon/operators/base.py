@@ -167,12 +167,18 @@ class CylonBaseOperator(CylonOpenLineageMixin, CylonResumableJob, BaseOperator):
         :param event: the trigger (or in-slot wait) event.
         :param submit: what execute recorded at submit time (executor, world size, ...).
         """
-        if isinstance(event, dict) and event.get("status") == "error":
+        status = event.get("status") if isinstance(event, dict) else None
+        if status == "error":
             log_failure(self.log, event, self.hook.worker_log_tail(event.get("job_id"), event.get("rank")))
+        if status in ("error", "timeout") and event.get("job_id"):
+            # The outcome and the failing rank's log tail were read: stop what may still run (a
+            # timeout) and delete the job's keys and local logs now, not at their 24 h TTL.
+            self.hook.finish(event["job_id"], f"the task's wait ended: {status} after {event.get('waited_s')} s",
+                             handle=self._handle)
         raise_for_event(event)
         result = job_result(event, submit or {}, destination=self.destination, output_format=self.output_format)
         log_result(self.log, result)
-        self.hook.cleanup(result["job_id"])
+        self.hook.finish(result["job_id"], "finished", handle=self._handle)
         # Lineage in the process that finishes the task (after a deferral, not the one that submitted):
         # OpenLineage's on_complete reads _result, the hook-lineage collector lives in this process.
         self._result = result
@@ -183,4 +189,6 @@ class CylonBaseOperator(CylonOpenLineageMixin, CylonResumableJob, BaseOperator):
         """Cancel the job (its abort key stops every worker) and stop local workers."""
         if self._job_id is not None:
             self.log.warning("job_id=%s task killed: cancelling the job", self._job_id)
-            self.hook.cancel(self._job_id, "task killed (operator on_kill)", handle=self._handle)
+            # Cancel (local workers are stopped), then delete its keys and logs: the retry of a
+            # killed try finds the job gone and submits a fresh one, as it would a failed one.
+            self.hook.finish(self._job_id, "task killed (operator on_kill)", handle=self._handle)

@@ -118,6 +118,9 @@ class JobCoordinator:
         self._abort = client.register_script(ABORT_LUA)
         self._fence_check = client.register_script(FENCE_CHECK_LUA)
         self._dead: DeadRankDetector | None = None
+        #: This rank's all_gathers and barriers: ``{"what", "arrive", "release"}`` (UNIX times),
+        #: reported in its status under ``coordination`` (benchmarks/protocol.py reads them).
+        self.waits: list[dict[str, Any]] = []
 
     def _tag(self) -> str:
         return f"job_id={self.job_id} rank={self.rank}"
@@ -170,10 +173,14 @@ class JobCoordinator:
 
         :param timeout_s: the spec's ``heartbeat_timeout_s``.
         """
-        self._dead = DeadRankDetector(self.client, self.keys.heartbeats, timeout_s)
+        # The spec is checked in the same read: a flushed or restarted Redis ends the wait at once.
+        self._dead = DeadRankDetector(self.client, self.keys.heartbeats, timeout_s, spec_key=self.keys.spec)
 
     def check_peers(self) -> None:
-        """Abort the job naming a rank whose heartbeat stopped (at most one Redis read per beat interval)."""
+        """Abort the job naming a rank whose heartbeat stopped (at most one Redis read per beat interval).
+
+        :raises CoordinationLostError: the job's spec is gone from Redis.
+        """
         if self._dead is None:
             return
         found = self._dead.dead_rank()
@@ -255,27 +262,59 @@ class JobCoordinator:
             block = self.poll_s if left is None else max(0.01, min(self.poll_s, left))
             self.client.blpop(keys, timeout=block)
 
+    def _meet(self, kind: str, name: str, value: str, tokens: int, timeout_s: float | None,
+              wait: bool = True) -> str:
+        """Arrive at gather ``name`` (``kind="gather"``, a hash) or barrier ``name`` (a set) and, if
+        ``wait``, block until every rank has; returns the hash or set's key.
+
+        Each call costs O(1) Redis commands and bytes; the completing arrival pushes ``tokens``
+        wake-ups to the one wake list (:data:`ARRIVE_LUA`).
+        """
+        rank, world = self._require_rank()
+        label = f"{kind}:{name}"
+        key = self.keys.gather(name) if kind == "gather" else self.keys.barrier(name)
+        wake = self.keys.wake(label)
+        count = self.client.hlen if kind == "gather" else self.client.scard
+        arrive = time.time()
+        self._arrive(keys=[key, wake], args=["hash" if kind == "gather" else "set", rank, value, world,
+                                             self.ttl_s, tokens])
+        if wait:
+            self.wait_until(lambda: int(count(key)) >= world, wake, f"{kind} {name!r}", timeout_s)
+        self.waits.append({"what": label, "arrive": arrive, "release": time.time()})
+        return key
+
+    def _read_gather(self, key: str, world: int) -> list[Any]:
+        out: list[Any] = [None] * world
+        for field, val in self.client.hgetall(key).items():
+            r = int(field)
+            if 0 <= r < world:
+                out[r] = json.loads(val)
+        return out
+
     def all_gather(self, name: str, value: Any, *, timeout_s: float | None = None) -> list[Any]:
         """Emulated all_gather: every rank HSETs its JSON value, then all read all.
+
+        Every rank reads every value: O(W^2) bytes in all. Where only rank 0 needs them,
+        :meth:`gather_to_root` costs O(W).
 
         :param name: gather name (``endpoints`` uses the contract's ``endpoints`` hash).
         :param value: this rank's JSON-serialisable value.
         :param timeout_s: limit for this wait (the job deadline applies too).
         :returns: values indexed by rank.
         """
+        _, world = self._require_rank()
+        return self._read_gather(self._meet("gather", name, json.dumps(value), world, timeout_s), world)
+
+    def gather_to_root(self, name: str, value: Any, *, timeout_s: float | None = None) -> list[Any] | None:
+        """Every rank's value on rank 0 (indexed by rank); other ranks publish theirs and return ``None`` at once.
+
+        :param name: gather name.
+        :param value: this rank's JSON-serialisable value.
+        :param timeout_s: rank 0's limit for this wait (the job deadline applies too).
+        """
         rank, world = self._require_rank()
-        key = self.keys.gather(name)
-        wakes = [self.keys.wake(f"gather:{name}:{r}") for r in range(world)]
-        self._arrive(keys=[key, *wakes], args=["hash", rank, json.dumps(value), world, self.ttl_s])
-        self.wait_until(lambda: int(self.client.hlen(key)) >= world, wakes[rank], f"all_gather {name!r}",
-                        timeout_s)
-        raw = self.client.hgetall(key)
-        out: list[Any] = [None] * world
-        for field, val in raw.items():
-            r = int(field)
-            if 0 <= r < world:
-                out[r] = json.loads(val)
-        return out
+        key = self._meet("gather", name, json.dumps(value), 1, timeout_s, wait=rank == 0)
+        return self._read_gather(key, world) if rank == 0 else None
 
     def barrier(self, name: str, *, timeout_s: float | None = None) -> None:
         """Wait until every rank has arrived at barrier ``name``.
@@ -283,11 +322,8 @@ class JobCoordinator:
         :param name: barrier name, unique per use within a job.
         :param timeout_s: limit for this wait (the job deadline applies too).
         """
-        rank, world = self._require_rank()
-        key = self.keys.barrier(name)
-        wakes = [self.keys.wake(f"barrier:{name}:{r}") for r in range(world)]
-        self._arrive(keys=[key, *wakes], args=["set", rank, "", world, self.ttl_s])
-        self.wait_until(lambda: int(self.client.scard(key)) >= world, wakes[rank], f"barrier {name!r}", timeout_s)
+        _, world = self._require_rank()
+        self._meet("barrier", name, "", world, timeout_s)
 
     # -- fencing ---------------------------------------------------------------------------------
     def check_fence(self, destination: str) -> None:
@@ -311,8 +347,11 @@ class JobCoordinator:
         r = self.rank if rank is None else rank
         if r is None:
             raise CoordinationError(f"job_id={self.job_id}: cannot report a status without a rank")
+        record = dict(status)
+        if self.waits and r == self.rank:
+            record.setdefault("coordination", [dict(w) for w in self.waits])
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(self.keys.status, str(r), json.dumps(dict(status), default=str))
+        pipe.hset(self.keys.status, str(r), json.dumps(record, default=str))
         pipe.expire(self.keys.status, self.ttl_s)
         pipe.sadd(self.keys.done, str(r))
         pipe.expire(self.keys.done, self.ttl_s)

@@ -49,6 +49,10 @@ class CoordinationError(CylonRuntimeError):
     """Redis coordination failed: missing spec, bad rank, lost keys, ..."""
 
 
+class CoordinationLostError(CoordinationError):
+    """The job's keys vanished from Redis while it ran (a restart without persistence, a flush, eviction)."""
+
+
 class WorkerTimeoutError(CoordinationError):
     """A wait on peers (barrier, all_gather, shuffle) ran past its limit."""
 

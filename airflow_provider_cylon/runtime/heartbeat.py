@@ -16,6 +16,13 @@ rank in a barrier or a channel step and the submitter in ``wait_final`` (through
 the dead rank; the Airflow trigger and sensor fail the task naming it. A slow
 rank is not a dead one: the thread beats while the worker computes (the kernel
 and pyarrow release the GIL) or sleeps.
+
+The same read checks that the job's spec still exists: a Redis restarted without
+persistence or flushed (FLUSHALL) mid-job leaves no spec, no barrier and no abort
+key, so without this check every rank would wait in its next barrier until the
+job's timeout. :class:`DeadRankDetector` raises :class:`CoordinationLostError`
+instead, at the rank's next wait (within a beat interval), and a beat finds the
+spec gone and stops (it never re-creates keys of a vanished job).
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_cylon.runtime.errors import CoordinationLostError
 from airflow_provider_cylon.runtime.protocol import BEAT_LUA
 
 if TYPE_CHECKING:  # redis is imported where used: the Airflow glue imports this module's pure
@@ -33,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: Beats per timeout: a rank is declared dead after missing this many in a row.
 BEATS_PER_TIMEOUT = 5
+#: How often a waiter checks that the job's spec still exists when heartbeats are off.
+SPEC_CHECK_S = 2.0
 
 
 def beat_interval(timeout_s: float) -> float:
@@ -59,6 +69,8 @@ class HeartbeatSender:
         self._beat = client.register_script(BEAT_LUA)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Set when a beat found the spec gone (the job's coordination state was lost).
+        self.spec_lost = False
 
     def start(self) -> None:
         """Beat once now (so the rank is watched from here on), then every interval."""
@@ -73,7 +85,12 @@ class HeartbeatSender:
 
         while not self._stop.wait(self.interval_s):
             try:
-                self._beat(keys=[self.key, self.spec_key], args=[self.rank, self.ttl_s])
+                if not self._beat(keys=[self.key, self.spec_key], args=[self.rank, self.ttl_s]):
+                    # The spec is gone (cleaned up, or Redis flushed/restarted): stop beating; the
+                    # worker's next wait raises CoordinationLostError (DeadRankDetector).
+                    self.spec_lost = True
+                    log.warning("rank=%d the job's spec is gone from Redis: heartbeats stop", self.rank)
+                    return
             except RedisError as err:  # the worker's own Redis calls will report an outage
                 log.warning("rank=%d heartbeat failed: %s", self.rank, err)
 
@@ -120,23 +137,34 @@ def dead_rank_message(rank: int, age_s: float, timeout_s: float | None = None) -
             "without reporting (killed for memory, past its function timeout, or crashed)")
 
 
+def spec_lost_message(spec_key: str) -> str:
+    """The error a rank stops with when the job's spec vanished from Redis."""
+    return (f"coordination state lost: {spec_key} is gone from Redis (the server restarted without persistence, "
+            "was flushed, or the job's keys were deleted); this rank stops")
+
+
 class DeadRankDetector:
-    """Rate-limited check for ranks whose heartbeat is older than the timeout.
+    """Rate-limited check for ranks whose heartbeat is older than the timeout, and for a vanished spec.
 
     :param client: a redis-py client.
     :param key: the job's heartbeats sorted set.
-    :param timeout_s: the spec's ``heartbeat_timeout_s`` (0: never finds anything).
+    :param timeout_s: the spec's ``heartbeat_timeout_s`` (0: never finds a dead rank).
+    :param spec_key: the job's spec key, checked in the same round trip (None: not checked).
     """
 
-    def __init__(self, client: redis.Redis, key: str, timeout_s: float) -> None:
-        self.client, self.key, self.timeout_s = client, key, timeout_s
-        self.interval_s = beat_interval(timeout_s) if timeout_s > 0 else float("inf")
+    def __init__(self, client: redis.Redis, key: str, timeout_s: float, spec_key: str | None = None) -> None:
+        self.client, self.key, self.timeout_s, self.spec_key = client, key, timeout_s, spec_key
+        self.interval_s = (beat_interval(timeout_s) if timeout_s > 0
+                           else SPEC_CHECK_S if spec_key is not None else float("inf"))
         self._lock = threading.Lock()
         self._next = 0.0
 
     def dead_rank(self) -> tuple[int, float] | None:
-        """``(rank, seconds since its last beat)`` of a dead rank, or ``None``; reads Redis at most once per interval."""
-        if self.timeout_s <= 0:
+        """``(rank, seconds since its last beat)`` of a dead rank, or ``None``; reads Redis at most once per interval.
+
+        :raises CoordinationLostError: the job's spec is gone (its coordination state was lost).
+        """
+        if self.timeout_s <= 0 and self.spec_key is None:
             return None
         with self._lock:
             now = time.monotonic()
@@ -145,5 +173,9 @@ class DeadRankDetector:
             self._next = now + self.interval_s
         pipe = self.client.pipeline(transaction=False)
         queue_stalest(pipe, self.key)
-        server_time, stalest = pipe.execute()
-        return dead_rank_of(server_time, stalest, self.timeout_s)
+        if self.spec_key is not None:
+            pipe.exists(self.spec_key)
+        replies = pipe.execute()
+        if self.spec_key is not None and not replies[2]:
+            raise CoordinationLostError(spec_lost_message(self.spec_key))
+        return dead_rank_of(replies[0], replies[1], self.timeout_s)

@@ -24,6 +24,10 @@ key                    type                       meaning
 ``wake:{...}``         list                       BLPOP wake-ups instead of busy polling
 =====================  =========================  ============================================
 
+A gather or barrier has one wake list (``wake:gather:{name}``,
+``wake:barrier:{name}``): the arrival that completes it pushes one token per
+waiter, so each call names two keys whatever the world size.
+
 Writers push a token to ``wake:final`` on every report, the manifest and an
 abort, so a submitter blocks on one list instead of polling; an abort also
 pushes every rank's ``wake:abort:{rank}``.
@@ -195,8 +199,11 @@ return {r, 1}
 """
 
 #: Arrive at a gather (hash) or barrier (set); the arrival that completes it wakes
-#: every rank exactly once. KEYS[1] = hash/set, KEYS[2..] = wake lists.
-#: ARGV = kind ('hash'|'set'), member, value, world_size, ttl.
+#: the waiters exactly once, through ONE list holding a token per waiter (each BLPOP
+#: takes its own). Per arrival that is two keys and a few bytes, whatever the world
+#: size: naming every rank's own wake list in every call cost O(W) keys per call,
+#: O(W^2) bytes per barrier (50 MB at W = 1,000). KEYS[1] = hash/set, KEYS[2] = wake list.
+#: ARGV = kind ('hash'|'set'), member, value, world_size, ttl, tokens to push on completion.
 ARRIVE_LUA = """
 local n
 if ARGV[1] == 'hash' then
@@ -210,10 +217,14 @@ else
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 if n == tonumber(ARGV[4]) then
-  for i = 2, #KEYS do
-    redis.call('RPUSH', KEYS[i], '1')
-    redis.call('EXPIRE', KEYS[i], ARGV[5])
+  local left = tonumber(ARGV[6])
+  while left > 0 do
+    local batch = {}
+    for i = 1, math.min(left, 1000) do batch[i] = '1' end
+    redis.call('RPUSH', KEYS[2], unpack(batch))
+    left = left - #batch
   end
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
 end
 return n
 """

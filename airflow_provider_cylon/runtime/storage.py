@@ -64,7 +64,10 @@ def resolve(path: str, options: StorageOptions | None = None) -> tuple[pafs.File
     options = options or StorageOptions()
     parts = urlsplit(path)
     if parts.scheme == "s3":
-        kwargs: dict[str, Any] = {}
+        # Delayed open: an object smaller than one upload part goes up in ONE PutObject;
+        # otherwise pyarrow opens a multipart upload for every file (3 requests: create,
+        # part, complete), which tripled the s3 channel's PUT-class requests per step.
+        kwargs: dict[str, Any] = {"allow_delayed_open": True}
         if options.endpoint_override:
             kwargs["endpoint_override"] = options.endpoint_override
         if options.scheme:
@@ -157,6 +160,7 @@ def our_previous_output(destination: str, options: StorageOptions | None = None)
         manifest = None
     listed = {f["path"] for f in (manifest or {}).get("files", []) if isinstance(f, dict) and "path" in f} \
         if manifest and "job_id" in manifest else set()
+    listed |= journaled_files(destination, options)  # an interrupted commit's parts are ours, not foreign
     return [p for p in present if p in listed], [p for p in present if p not in listed]
 
 
@@ -417,18 +421,40 @@ def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
         raise StorageError(f"{where}: schema {table.schema} cannot be cast to the first file's {schema}: {err}") from err
 
 
-def input_schema(inp: InputSpec, options: StorageOptions | None = None) -> pa.Schema:
+@dataclass(frozen=True)
+class InputListing:
+    """An input's files and its first file's schema: listed and read once per worker (on S3 a
+    LIST and a ranged GET each), then shared by the plan and the read."""
+
+    filesystem: pafs.FileSystem
+    entries: list[FileEntry]
+    schema: pa.Schema
+
+
+def open_input(inp: InputSpec, options: StorageOptions | None = None) -> InputListing:
+    """List an input and read its first file's schema (footer or header only).
+
+    :param inp: the input.
+    :param options: storage options.
+    :raises StorageError: when nothing matches or the first file cannot be read, naming it.
+    """
+    filesystem, entries = list_input(inp, options)
+    return InputListing(filesystem, entries, read_schema(filesystem, entries[0]))
+
+
+def input_schema(inp: InputSpec, options: StorageOptions | None = None,
+                 listing: InputListing | None = None) -> pa.Schema:
     """The schema of an input's first file (footer or header only), without metadata.
 
     :param inp: the input.
     :param options: storage options.
+    :param listing: the input's :func:`open_input`, when already read.
     """
-    filesystem, entries = list_input(inp, options)
-    return read_schema(filesystem, entries[0]).remove_metadata()
+    return (listing or open_input(inp, options)).schema.remove_metadata()
 
 
 def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: StorageOptions | None = None,
-                    request: ReadRequest | None = None) -> pa.Table:
+                    request: ReadRequest | None = None, listing: InputListing | None = None) -> pa.Table:
     """This rank's share of an input; an empty table with the result's schema if it gets nothing.
 
     :param inp: the input.
@@ -436,10 +462,11 @@ def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: Storage
     :param world_size: number of ranks.
     :param options: storage options.
     :param request: columns to read and rows to keep (default: every column and row).
+    :param listing: the input's :func:`open_input`, when already read.
     """
     request = request or ReadRequest()
-    filesystem, entries = list_input(inp, options)
-    schema = read_schema(filesystem, entries[0])
+    listing = listing or open_input(inp, options)
+    filesystem, entries, schema = listing.filesystem, listing.entries, listing.schema
     read_schema_ = schema if request.columns is None else pa.schema([schema.field(c) for c in request.columns])
     units = assign_units(plan_units(filesystem, entries, world_size), world_size)[rank]
     tables = [_conform(_read_run(filesystem, run, request),
@@ -523,6 +550,98 @@ def schema_to_json(schema: pa.Schema) -> list[dict[str, Any]]:
     return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
 
 
+#: A commit's journal in its staging prefix: the part names it publishes and the previous files it
+#: deletes. Written before the first part moves, so whoever finds it later (the job's waiter, the next
+#: commit at the destination) can finish what a killed commit began: forward when the manifest names
+#: the job (the commit point was reached), else back.
+COMMIT_JOURNAL = "_commit.json"
+#: Test-only fault injection in the commit: ``moved:K`` (after K parts moved) or ``manifest`` (after the
+#: manifest, before the previous files go), optionally ``:kill`` (SIGKILL, as a Lambda killed mid-commit)
+#: instead of an error.
+COMMIT_FAULT_ENV = "CYLON_TEST_COMMIT_FAULT"
+
+
+def _commit_fault(point: str) -> None:
+    spec = os.environ.get(COMMIT_FAULT_ENV, "")
+    target, _, mode = spec.rpartition(":") if spec.endswith(":kill") else (spec, "", "")
+    if not spec or target != point:
+        return
+    log.warning("commit fault %r (%s is set: fault injection for tests)", spec, COMMIT_FAULT_ENV)
+    if mode == "kill":
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise OSError(f"injected commit fault at {point} ({COMMIT_FAULT_ENV})")
+
+
+def _journal_paths(filesystem: pafs.FileSystem, base: str) -> list[str]:
+    stage_root = _join(base, STAGING_DIR)
+    infos = filesystem.get_file_info(pafs.FileSelector(stage_root, recursive=False, allow_not_found=True))
+    return [_join(i.path, COMMIT_JOURNAL) for i in infos if i.type == pafs.FileType.Directory]
+
+
+def _read_journal(filesystem: pafs.FileSystem, path: str) -> dict[str, Any] | None:
+    try:
+        with filesystem.open_input_stream(path) as f:
+            data = json.loads(f.read())
+    except (OSError, pa.ArrowException, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def journaled_files(destination: str, options: StorageOptions | None = None) -> set[str]:
+    """Names an interrupted commit of ours may have left at ``destination`` (ours to delete, never foreign)."""
+    filesystem, base = resolve(destination, options)
+    names: set[str] = set()
+    for path in _journal_paths(filesystem, base):
+        journal = _read_journal(filesystem, path) or {}
+        names.update(str(n) for n in [*journal.get("publish", []), *journal.get("previous", [])])
+    return names
+
+
+def recover_commit(destination: str, job_id: str | None = None, options: StorageOptions | None = None) -> int:
+    """Finish what interrupted commits began (``job_id``'s, or every one's): files deleted.
+
+    The manifest is the commit point: a journal whose job the manifest names went past it, so
+    the previous files it meant to delete go (forward); any other journal's published parts go
+    (back). The destination then holds exactly one complete output and the files we never wrote.
+
+    :param destination: output prefix.
+    :param job_id: only this job's journal (None: all; only the destination's latest
+        submission may commit, see the fence, so no other commit is in progress).
+    :param options: storage options.
+    """
+    filesystem, base = resolve(destination, options)
+    try:
+        manifest = read_manifest(destination, options) or {}
+    except StorageError:
+        manifest = {}
+    listed = {f["path"] for f in manifest.get("files", []) if isinstance(f, dict) and "path" in f}
+    paths = ([_join(base, STAGING_DIR, job_id, COMMIT_JOURNAL)] if job_id is not None
+             else _journal_paths(filesystem, base))
+    deleted = 0
+    for path in paths:
+        journal = _read_journal(filesystem, path)
+        if journal is None:
+            continue
+        forward = manifest.get("job_id") == journal.get("job_id")
+        for name in journal.get("previous" if forward else "publish", []):
+            if name in listed:
+                continue
+            try:
+                filesystem.delete_file(_join(base, str(name)))
+                deleted += 1
+            except FileNotFoundError:
+                pass
+            except (OSError, pa.ArrowException) as err:
+                log.warning("job_id=%s could not remove %s of an interrupted commit: %s", journal.get("job_id"),
+                            name, err)
+        log.warning("job_id=%s: an interrupted commit at %s was rolled %s (%d files removed)", journal.get("job_id"),
+                    destination, "forward" if forward else "back", deleted)
+        discard_staging(destination, str(journal.get("job_id")), options)
+    return deleted
+
+
 def commit(output: OutputSpec, job_id: str, parts: Sequence[dict[str, Any]], schema: pa.Schema,
            options: StorageOptions | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Publish the staged parts and the ``_SUCCESS`` manifest; then drop the previous output.
@@ -539,19 +658,25 @@ def commit(output: OutputSpec, job_id: str, parts: Sequence[dict[str, Any]], sch
     _, stage = staging_dir(output.destination, job_id, options)
     token = job_token(job_id)
     manifest_path = _join(base, MANIFEST_NAME)
+    recover_commit(output.destination, None, options)  # a commit killed before this one: finish it first
     ours, others = our_previous_output(output.destination, options)
     if others and output.if_exists == "overwrite":
         raise StorageError(foreign_files_message(output.destination, others), job_id=job_id)
     previous = [_join(base, p) for p in ours]
     kept = _kept_files(output.destination, options) if output.if_exists == "append" else []
     files: list[dict[str, Any]] = []
+    ordered = sorted(parts, key=lambda p: int(p["rank"]))
+    finals = [f"{p['name'].rsplit('.', 1)[0]}-{token}.{p['name'].rsplit('.', 1)[1]}" for p in ordered]
     try:
-        for part in sorted(parts, key=lambda p: int(p["rank"])):
-            stem, ext = part["name"].rsplit(".", 1)
-            final_name = f"{stem}-{token}.{ext}"
+        with filesystem.open_output_stream(_join(stage, COMMIT_JOURNAL)) as sink:
+            sink.write(json.dumps({"job_id": job_id, "publish": finals,
+                                   "previous": ours if output.if_exists != "append" else []}).encode())
+        for moved, (part, final_name) in enumerate(zip(ordered, finals)):
+            _commit_fault(f"moved:{moved}")
             filesystem.move(_join(stage, part["name"]), _join(base, final_name))
             files.append({"path": final_name, "rank": int(part["rank"]), "rows": int(part["rows"]),
                           "bytes": int(part["bytes"])})
+        _commit_fault(f"moved:{len(ordered)}")
         listed = kept + files
         manifest = {
             "job_id": job_id,
@@ -575,8 +700,10 @@ def commit(output: OutputSpec, job_id: str, parts: Sequence[dict[str, Any]], sch
             with filesystem.open_output_stream(manifest_path) as sink:  # one PUT: atomic on S3
                 sink.write(body)
     except (OSError, pa.ArrowException) as err:
+        recover_commit(output.destination, job_id, options)  # back: take the parts moved so far away again
         raise StorageError(f"job_id={job_id}: commit to {output.destination!r} failed: {err}; the previous "
                            "output is untouched", job_id=job_id) from err
+    _commit_fault("manifest")
     new = {_join(base, f["path"]) for f in manifest["files"]}
     for path in previous if output.if_exists != "append" else []:
         if path not in new:

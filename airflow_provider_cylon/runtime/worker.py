@@ -1,12 +1,13 @@
 """One worker's life: bootstrap -> read -> compute -> write -> report.
 
 1. Bootstrap: load the spec from Redis, claim a rank (once per invocation id),
-   open the channel, exchange endpoints (all_gather ``endpoints``).
+   open the channel, exchange endpoints (all_gather ``endpoints``; channels
+   without endpoints meet at barrier ``started`` instead).
 2. Read this rank's share of every input (balanced by bytes); barrier ``read``.
 3. Compute the steps (kernel + channel all_to_all); barrier ``computed``.
-4. Write ``part-{rank:05d}`` under the staging prefix; all_gather ``parts``
-   (which is also the barrier before the commit); rank 0 commits and publishes
-   the manifest.
+4. Write ``part-{rank:05d}`` under the staging prefix; gather ``parts`` to rank 0
+   (the barrier before its commit: the other ranks publish theirs and end); rank 0
+   commits and publishes the manifest.
 5. Report the status (rows, bytes, phase timings) and join ``done``.
 
 Any exception sets the abort key with this rank and the traceback, so every
@@ -35,12 +36,14 @@ from airflow_provider_cylon.runtime.context import WorkerStats
 from airflow_provider_cylon.runtime.errors import (
     ChannelError,
     CoordinationError,
+    CoordinationLostError,
     JobAbortedError,
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import InvocationEvent
 from airflow_provider_cylon.runtime.heartbeat import HeartbeatSender
 from airflow_provider_cylon.runtime.plan import plan_job
+from airflow_provider_cylon.runtime.protocol import abort_record
 from airflow_provider_cylon.runtime.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,17 @@ PEER_FAILURE_GRACE_S = 2.0
 #: Test-only fault injection: ``"RANK:SECONDS"`` makes that rank stall before computing,
 #: while its peers already wait in the first exchange (used to kill a worker mid-shuffle).
 STALL_ENV = "CYLON_TEST_STALL"
+
+
+#: Test-only fault injection: ``"RANK:PHASE"`` makes that rank raise as it enters the phase
+#: (``read``, ``compute``, ``write`` or ``commit``; rank 0 is the one that commits).
+FAIL_ENV = "CYLON_TEST_FAIL"
+
+
+def _maybe_fail(rank: int, phase: str) -> None:
+    target, _, where = os.environ.get(FAIL_ENV, "").partition(":")
+    if target.strip() == str(rank) and where.strip() == phase:
+        raise RuntimeError(f"injected failure of rank {rank} in {phase} ({FAIL_ENV} is set: fault injection)")
 
 
 def _maybe_stall(rank: int) -> None:
@@ -90,8 +104,12 @@ def _channel_for(spec: JobSpec, coordinator: JobCoordinator, rank: int, deadline
 
 def _abort_record(coordinator: JobCoordinator) -> Any:
     """What a channel polls while it waits: the abort key, after the heartbeat check (which
-    sets it, naming the rank, when a peer stopped beating)."""
-    coordinator.check_peers()
+    sets it, naming the rank, when a peer stopped beating). A vanished spec (Redis flushed or
+    restarted) reads as an abort, so the channel stops through its usual path."""
+    try:
+        coordinator.check_peers()
+    except CoordinationLostError as err:
+        return abort_record(str(err))
     return coordinator.client.get(coordinator.keys.abort)
 
 
@@ -208,19 +226,27 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         pa.array([0])
         channel = _channel_for(spec, coordinator, rank, deadline)
         endpoint = channel.bind(_advertised_host()) if world > 1 else None
-        endpoints = coordinator.all_gather("endpoints", {"endpoint": endpoint, "pid": os.getpid()})
-        if world > 1:
+        if channel.needs_endpoints and world > 1:
+            endpoints = coordinator.all_gather("endpoints", {"endpoint": endpoint, "pid": os.getpid()})
             channel.connect({r: e["endpoint"] for r, e in enumerate(endpoints) if e and e.get("endpoint")})
+        else:  # nothing to exchange: a barrier, O(W) bytes where an all_gather reads O(W^2)
+            coordinator.barrier("started")
+            if world > 1:
+                channel.connect({})
         lap("bootstrap")
 
         phase = "read"
+        _maybe_fail(rank, phase)
         needed = {name for i in range(len(spec.steps)) for name in spec.step_inputs(i)}
-        job_plan = plan_job(spec, {inp.name: storage.input_schema(inp, spec.storage) for inp in spec.inputs})
+        listings = {inp.name: storage.open_input(inp, spec.storage) for inp in spec.inputs}
+        job_plan = plan_job(spec, {inp.name: storage.input_schema(inp, listing=listings[inp.name])
+                                   for inp in spec.inputs})
         shares: dict[str, pa.Table] = {}
         for inp in spec.inputs:
             if inp.name in needed:
                 request = job_plan.reads[inp.name]
-                shares[inp.name] = storage.read_rank_share(inp, rank, world, spec.storage, request)
+                shares[inp.name] = storage.read_rank_share(inp, rank, world, spec.storage, request,
+                                                           listing=listings[inp.name])
                 stats.rows_in += shares[inp.name].num_rows
                 stats.columns_read[inp.name] = list(request.columns or ())
         lap("read")
@@ -228,6 +254,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         lap("wait_read")
 
         phase = "compute"
+        _maybe_fail(rank, phase)
         _maybe_stall(rank)
         d = ops.Dist(channel=channel, rank=rank, world_size=world, stats=stats,
                      broadcast_threshold_bytes=spec.broadcast_threshold_bytes, job_id=event.job_id)
@@ -240,6 +267,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         lap("wait_computed")
 
         phase = "write"
+        _maybe_fail(rank, phase)
         part = storage.stage_part(result, spec.output, event.job_id, rank, spec.storage)
         lap("write")
         if rank != 0:
@@ -247,10 +275,12 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
             # every status is already in Redis for the submitter to read.
             status.update(state="ok", **stats.to_dict())
             coordinator.report_status(status)
-        parts = coordinator.all_gather("parts", part)
-        if rank == 0:
+        # Only rank 0 reads the parts (to commit); the others publish theirs and are done.
+        parts = coordinator.gather_to_root("parts", part)
+        if parts is not None:
             lap("wait_written")
             phase = "commit"
+            _maybe_fail(rank, phase)
             coordinator.check_fence(spec.output.destination)  # a later submission took it: do not publish
             manifest = storage.commit(spec.output, event.job_id, parts, result.schema, spec.storage,
                                       extra={"world_size": world, "op": spec.op, "channel": spec.channel})
@@ -275,12 +305,19 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         message = f"rank {rank} failed in {phase}: {type(err).__name__}: {err}"
         status.update(state="error", phase=phase, error=message, traceback=text[-8000:], **stats.to_dict())
         try:
-            if not aborted_by_peer:
-                coordinator.abort(f"{message}\n{text[-4000:]}", rank=rank)
-            coordinator.report_status(status)
+            if not client.exists(coordinator.keys.spec):
+                # The coordination state is gone (Redis flushed or restarted, or the job cleaned up):
+                # an abort or status now would only re-create orphan keys nobody reads.
+                log.warning("%s the job's spec is gone from Redis: not reporting", tag)
+            else:
+                if not aborted_by_peer:
+                    coordinator.abort(f"{message}\n{text[-4000:]}", rank=rank)
+                coordinator.report_status(status)
         except Exception as report_err:  # noqa: BLE001 - Redis itself may be what failed
             log.error("%s could not report the failure to Redis: %s", tag, report_err)
         try:
+            # A commit that failed past its first move is finished (forward or back) by its journal.
+            storage.recover_commit(spec.output.destination, event.job_id, spec.storage)
             storage.discard_staging(spec.output.destination, event.job_id, spec.storage)
             if channel is not None and spec.channel == "s3":
                 from airflow_provider_cylon.runtime.channels import purge_objects

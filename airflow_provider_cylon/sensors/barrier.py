@@ -68,8 +68,9 @@ class CylonBarrierSensor(BaseSensorOperator):
 
     def _watch(self, deadline: float | None = None) -> JobWatch:
         # No status grace: the sensor waits for the manifest (or barrier), not for every worker's report.
+        # No spec required: the job may not be submitted yet (a lost one fails once its spec was seen).
         return JobWatch(self.job_id, world_size=self.world_size, barrier=self.barrier, expected=self.expected,
-                        deadline=deadline, log=self.log, status_grace_s=0.0)
+                        deadline=deadline, log=self.log, status_grace_s=0.0, require_spec=False)
 
     def poke(self, context: Context) -> bool:
         """One read of the job's keys; raises at once if the job failed (aborted, or a rank stopped beating)."""

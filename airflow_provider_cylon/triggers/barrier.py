@@ -32,6 +32,9 @@ class CylonBarrierTrigger(BaseTrigger):
     :param started_at: UNIX time the job was submitted (for the wall time in events).
     :param hold_until: UNIX time before which no event is yielded (see ``[cylon] defer_hold_s``:
         works around an Airflow 3.3 race when a trigger fires right after the deferral).
+    :param require_spec: the job was submitted before the deferral, so a missing spec means its
+        coordination state was lost (Redis restarted or flushed): an error event within a poll, not a
+        wait until the deadline (False for the sensor, which may wait on a job not submitted yet).
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class CylonBarrierTrigger(BaseTrigger):
         deadline: float | None = None,
         started_at: float | None = None,
         hold_until: float | None = None,
+        require_spec: bool = True,
     ) -> None:
         super().__init__()
         if not job_id:
@@ -63,6 +67,7 @@ class CylonBarrierTrigger(BaseTrigger):
         self.deadline = deadline
         self.started_at = started_at if started_at is not None else time.time()
         self.hold_until = hold_until
+        self.require_spec = bool(require_spec)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and every constructor kwarg."""
@@ -78,6 +83,7 @@ class CylonBarrierTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "started_at": self.started_at,
                 "hold_until": self.hold_until,
+                "require_spec": self.require_spec,
             },
         )
 
@@ -101,12 +107,13 @@ class CylonBarrierTrigger(BaseTrigger):
         return cls(job_id=watch.job_id, cylon_conn_id=cylon_conn_id, world_size=watch.world_size,
                    barrier=watch.barrier, expected=watch.expected, poll_interval=poll_interval,
                    deadline=watch.deadline, started_at=watch.started_at,
-                   hold_until=time.time() + hold if hold > 0 else None)
+                   hold_until=time.time() + hold if hold > 0 else None, require_spec=watch.require_spec)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Wait on the job's keys until success, failure or the deadline; yield one event."""
         watch = JobWatch(self.job_id, world_size=self.world_size, barrier=self.barrier, expected=self.expected,
-                         deadline=self.deadline, started_at=self.started_at, log=self.log)
+                         deadline=self.deadline, started_at=self.started_at, log=self.log,
+                         require_spec=self.require_spec)
         try:
             jobs = await self._hook().a_get_job_client()
         except Exception as err:  # connection lookup or config error: report, do not hang
@@ -131,7 +138,8 @@ class CylonBarrierTrigger(BaseTrigger):
                              "(apache/airflow#73454), not killed; the job keeps running", self.job_id)
             return
         self.log.warning("job_id=%s task %s: cancelling the job", self.job_id, state or "killed")
-        await self._hook().a_cancel(self.job_id, "task killed by user (trigger on_kill)", world_size=self.world_size)
+        # Abort (every worker stops within a poll), then delete the keys: no task try will read them.
+        await self._hook().a_finish(self.job_id, "task killed by user (trigger on_kill)", world_size=self.world_size)
 
     async def _task_state(self) -> str | None:
         """The task instance's current state (execution API), or None when it cannot be told (then on_kill cancels)."""

@@ -58,7 +58,8 @@ void NarrowDecimals(const Columns& keys, int64_t num_rows, NarrowedKeys* out) {
 //  1. integer keys with small ranges: direct indexing, or several columns as one
 //     packed code (key_codes.h);
 //  2. few groups of any key types: thread-local tables merged (small_group.h);
-//  3. one fixed-width key, many rows, order free: radix partitions (radix_group.h);
+//  3. one fixed-width key, or two without nulls, many rows, order free: radix
+//     partitions (radix_group.h);
 //  4. a global hash table (key_table.h).
 // decimal128 keys that fit 64 bits take the integer paths.
 Status GroupRows(const Columns& original_keys, int64_t num_rows, bool nulls_equal, bool ordered,
@@ -70,6 +71,10 @@ Status GroupRows(const Columns& original_keys, int64_t num_rows, bool nulls_equa
   if (nulls_equal && SmallGroupIds(keys, num_rows, kSmallGroups, group_of_row, first_row)) return Status::OK();
   if (!ordered && keys.size() == 1 && num_rows >= 65536 &&
       RadixGroupIds(*keys[0], num_rows, nulls_equal, group_of_row, first_row)) {
+    return Status::OK();
+  }
+  if (!ordered && keys.size() == 2 && num_rows >= 65536 &&
+      RadixGroupIdsPair(*keys[0], *keys[1], num_rows, group_of_row, first_row)) {
     return Status::OK();
   }
   KeyTable table;

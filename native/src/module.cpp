@@ -14,6 +14,7 @@
 
 #include "aggregate.h"
 #include "column.h"
+#include "decimal_arith.h"
 #include "export.h"
 #include "gather.h"
 #include "hash_join.h"
@@ -334,6 +335,21 @@ NB_MODULE(_ext, m) {
     { nb::gil_scoped_release r; ThrowIfError(cylon::DecimalMean(s.view, c.view, scale, &out)); }
     return ToCapsules(std::move(out));
   }, "sum"_a, "count"_a, "scale"_a, "avg of a decimal from its exact decimal128 sum and count, as DuckDB rounds it.");
+
+  m.def("decimal_arith", [](const std::string& op, const nb::tuple& a, const nb::tuple& b, int precision,
+                            int scale) {
+    const cylon::DecimalOp kind = op == "add" ? cylon::DecimalOp::kAdd
+                                  : op == "sub" ? cylon::DecimalOp::kSub
+                                  : op == "mul" ? cylon::DecimalOp::kMul
+                                                : throw nb::value_error(("decimal_arith op must be add|sub|mul, found '" +
+                                                                         op + "'").c_str());
+    cylon::ImportedColumn x = ImportOne(a), y = ImportOne(b);
+    cylon::OutputColumn<__int128> out;
+    { nb::gil_scoped_release r; ThrowIfError(cylon::DecimalArith(kind, x.view, y.view, precision, scale, &out)); }
+    return ToCapsulesAs(std::move(out), "d:" + std::to_string(precision) + "," + std::to_string(scale));
+  }, "op"_a, "a"_a, "b"_a, "precision"_a, "scale"_a,
+     "Exact a add|sub|mul b of decimal128 arrays (a length-1 side broadcasts) as decimal128(precision, scale); "
+     "overflow is an error.");
 
   m.def("gather_views", [](const nb::tuple& column, const nb::tuple& indices) {
     cylon::ImportedColumn src = ImportOne(column);

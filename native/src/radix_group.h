@@ -14,4 +14,10 @@ namespace cylon {
 bool RadixGroupIds(const Column& key, int64_t num_rows, bool nulls_equal, Vec<int64_t>* group_of_row,
                    Vec<int64_t>* first_row);
 
+/// As RadixGroupIds for two fixed-width keys without nulls (e.g. two int64 columns whose
+/// ranges are too wide to pack into one code): the pair is the partitioned table's key.
+/// Returns false when not applicable (other kinds, nulls, 2^32 rows or more).
+bool RadixGroupIdsPair(const Column& a, const Column& b, int64_t num_rows, Vec<int64_t>* group_of_row,
+                       Vec<int64_t>* first_row);
+
 }  // namespace cylon

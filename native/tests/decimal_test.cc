@@ -4,6 +4,7 @@
 
 #include "aggregate.h"
 #include "check.h"
+#include "decimal_arith.h"
 #include "row_compare.h"
 #include "row_hash.h"
 
@@ -98,6 +99,27 @@ TEST_CASE(hash_and_order_agree_across_widths) {
       CHECK(ValuesEqual(wide.col.view, i, wide.col.view, j) == (i == j));
     }
   }
+}
+
+TEST_CASE(arithmetic_rescales_broadcasts_and_refuses_overflow) {
+  Imported a(Decimals({12345, -5, 0}, 16, "d:15,2", {2}));  // 123.45, -0.05, null
+  Imported one(Decimals({1}, 16, "d:1,0"));
+  OutputColumn<__int128> out;
+  CHECK(DecimalArith(DecimalOp::kSub, one.col.view, a.col.view, 16, 2, &out).ok());  // 1 - a
+  CHECK(out.values[0] == 100 - 12345 && out.values[1] == 105 && out.null_count == 1);
+  OutputColumn<__int128> prod;
+  CHECK(DecimalArith(DecimalOp::kMul, a.col.view, a.col.view, 31, 4, &prod).ok());
+  CHECK(prod.values[0] == static_cast<__int128>(12345) * 12345 && prod.values[1] == 25 && prod.null_count == 1);
+  OutputColumn<__int128> sum;
+  CHECK(DecimalArith(DecimalOp::kAdd, a.col.view, one.col.view, 16, 2, &sum).ok());
+  CHECK(sum.values[0] == 12445);
+  // 10^37 * 10 does not fit 38 digits; 10^30 * 10^30 overflows 128 bits: errors, never a wrap
+  Imported big(Decimals({Pow10(37)}, 16, "d:38,0")), ten(Decimals({10}, 16, "d:2,0"));
+  const Status st = DecimalArith(DecimalOp::kMul, big.col.view, ten.col.view, 38, 0, &out);
+  CHECK(!st.ok() && st.message().find("do not fit DECIMAL(38,0)") != std::string::npos);
+  Imported huge(Decimals({Pow10(30)}, 16, "d:31,0"));
+  CHECK(!DecimalArith(DecimalOp::kMul, huge.col.view, huge.col.view, 38, 0, &out).ok());
+  CHECK(!DecimalArith(DecimalOp::kMul, a.col.view, a.col.view, 31, 2, &out).ok());  // wrong scale
 }
 
 int main() { return test::RunAll(); }

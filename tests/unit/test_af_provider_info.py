@@ -13,7 +13,7 @@ from airflow_provider_cylon.get_provider_info import get_provider_info
 isolate_airflow("cylon-airflow-unit-")  # before Airflow is imported: the CLI below must not touch ~/airflow
 
 FORM_FIELDS = {"executor", "function_name", "region_name", "aws_profile", "aws_session_token", "redis_url",
-               "s3_endpoint_url", "storage_region", "parallelism", "channel"}
+               "s3_endpoint_url", "storage_region", "parallelism", "channel", "local_max_workers"}
 
 
 def test_connection_type_declares_the_form() -> None:

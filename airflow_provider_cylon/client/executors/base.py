@@ -83,6 +83,13 @@ class Executor(abc.ABC):
         :param timeout_s: per-worker time limit (the function timeout).
         """
 
+    def check_parallelism(self, world_size: int) -> None:
+        """Refuse a world size this executor cannot start, before anything is stored or started.
+
+        :param world_size: workers the job asks for.
+        :raises ExecutorError: naming the limit and how to raise it.
+        """
+
     def wait(self, handle: JobHandle, timeout_s: float,
              on_progress: Callable[[JobSnapshot], None] | None = None) -> JobSnapshot:
         """Wait for the job's manifest or abort key in Redis; the final snapshot (still

@@ -9,7 +9,8 @@ Life cycle, as the runtime core wires it (the same calls for every transport)::
 
     channel = make_channel(spec.channel, ctx)       # ctx: ChannelContext below
     endpoint = channel.bind(host)                   # tcp: "host:port"; redis/s3: None
-    endpoints = all_gather(endpoint)                # runtime core (Redis hash `endpoints`)
+    endpoints = all_gather(endpoint)                # runtime core (Redis hash `endpoints`), when
+                                                    # channel.needs_endpoints; else a barrier
     channel.connect(endpoints)                      # tcp: dial/accept peers; others: no-op
     received = channel.all_to_all(parts)            # once per shuffle
     ...
@@ -319,6 +320,9 @@ class Channel(ABC):
 
     #: Name used by :func:`make_channel` and in JobSpec.channel.
     name: ClassVar[str] = ""
+    #: Whether :meth:`connect` needs every rank's :meth:`bind` endpoint. Only then does the
+    #: runtime all_gather them (O(W^2) bytes); otherwise its ranks meet at a barrier (O(W)).
+    needs_endpoints: ClassVar[bool] = False
 
     def __init__(self, ctx: ChannelContext) -> None:
         self.ctx = ctx

@@ -1,22 +1,28 @@
 """The s3 channel: partitions through object storage (any pyarrow filesystem).
 
 The Starling/Lambada layout: per step, each sender writes ONE object holding
-its partitions for every destination back to back (P objects per step, not
-P squared), then tells each destination where its byte range is::
+its partitions for every destination back to back (W objects per step, not
+W squared), then tells each destination where its byte range is::
 
-    {base}/cylon-{job}-s{step:06d}-r{src:05d}.arrows   Arrow IPC streams, one per destination
+    {base}/cylon-{job}-s{step:06d}/r{src:05d}.arrows   Arrow IPC streams, one per destination
     cylon:{job}:ch:{step}:s3w:{dst}   (Redis list)     RPUSH {"src", "path", "offset", "nbytes"}
-    cylon:{job}:ch:{step}:s3r:{src}   (Redis counter)  readers done with src's object
+    cylon:{job}:ch:{step}:s3r         (Redis counter)  ranks done reading the step
 
-A receiver BLPOPs its wake list, reads only its range (one ranged GET on S3,
-``pread`` on local files), decodes it, and counts itself on the sender's
-reader counter; the last of the ``world_size - 1`` readers deletes the object
-and the counter. Redis keys carry the TTL; objects left by a failed step are
+A receiver BLPOPs its wake list, reads only its ranges (one ranged GET each on
+S3, ``pread`` on local files), decodes them, and once all its reads of the step
+are done counts itself on the step's counter; the last of the ``world_size``
+ranks deletes the step's folder (one listing and one batched ``DeleteObjects``
+per 1,000 objects, where a delete per object cost a HEAD, a DELETE and a
+re-created folder marker each: 3 W requests a step) and the counter. Per step
+that is W objects written (small ones in one PUT: :func:`storage.resolve` opens
+S3 with delayed opens, no multipart upload), W(W-1) ranged reads (each with the
+HEAD pyarrow makes to learn the size), O(1) deletes, and O(W) Redis commands
+besides the W(W-1) wake-ups. Redis keys carry the TTL; a failed step's folder is
 removed by :func:`purge_objects` (or a bucket lifecycle rule on the prefix).
 
-Objects sit directly under ``base``, not in a per-job folder: pyarrow's S3
-filesystem re-creates an empty "folder" marker object whenever a delete
-empties a folder, so a per-job folder would outlive the job as a marker.
+The step folders sit directly under ``base``; deleting one makes pyarrow write
+an empty marker for ``base`` itself (one key, re-written each step), which the
+default base (inside the job's staging folder) loses with the staging folder.
 """
 from __future__ import annotations
 
@@ -67,12 +73,12 @@ def object_name_prefix(job_id: str) -> str:
 
 
 def purge_objects(ctx: ChannelContext) -> int:
-    """Delete every step object of the job (after a failure; a clean run leaves none).
+    """Delete every step folder (or object) of the job (after a failure; a clean run leaves none).
 
-    Lists ``storage_path`` (one level) and removes the job's objects.
+    Lists ``storage_path`` (one level) and removes the job's entries.
 
     :param ctx: the job's channel context (``filesystem``/``storage_path``).
-    :returns: how many objects were deleted.
+    :returns: how many step folders or objects were deleted.
     """
     filesystem, base = resolve_storage(ctx)
     try:
@@ -80,10 +86,13 @@ def purge_objects(ctx: ChannelContext) -> int:
     except FileNotFoundError:
         return 0
     prefix = object_name_prefix(ctx.job_id)
-    doomed = [i.path for i in infos if i.type == pafs.FileType.File and i.base_name.startswith(prefix)]
-    for path in doomed:
+    doomed = [i for i in infos if i.base_name.startswith(prefix)]
+    for info in doomed:
         try:
-            filesystem.delete_file(path)
+            if info.type == pafs.FileType.Directory:
+                filesystem.delete_dir(info.path)
+            else:
+                filesystem.delete_file(info.path)
         except FileNotFoundError:
             pass
     return len(doomed)
@@ -103,20 +112,22 @@ class S3Channel(Channel):
             self._fs, self._base = resolve_storage(ctx)
         except ValueError as err:
             raise self._error(str(err)) from err
-        # Object stores have no directories; a local filesystem needs one.
+        # Object stores have no directories; a local filesystem needs one per step.
         self._needs_dir = self._fs.type_name == "local"
-        self._dir_made = False
         self._pool: ThreadPoolExecutor | None = None
         self._counter_lock = threading.Lock()
 
+    def _step_dir(self, step: int) -> str:
+        return f"{self._base}/{object_name_prefix(self.ctx.job_id)}{step:06d}"
+
     def _object_path(self, step: int, src: int) -> str:
-        return f"{self._base}/{object_name_prefix(self.ctx.job_id)}{step:06d}-r{src:05d}.arrows"
+        return f"{self._step_dir(step)}/r{src:05d}.arrows"
 
     def _wake_key(self, step: int, dst: int) -> str:
         return f"{self.ctx.key_prefix}{step}:s3w:{dst}"
 
-    def _readers_key(self, step: int, src: int) -> str:
-        return f"{self.ctx.key_prefix}{step}:s3r:{src}"
+    def _readers_key(self, step: int) -> str:
+        return f"{self.ctx.key_prefix}{step}:s3r"
 
     def _exchange(self, step: int, parts: Sequence[pa.Table]) -> list[pa.Table | None]:
         try:
@@ -131,9 +142,8 @@ class S3Channel(Channel):
         ranges: dict[int, tuple[int, int]] = {}
         offset = 0
         try:
-            if self._needs_dir and not self._dir_made:
-                self._fs.create_dir(self._base, recursive=True)
-                self._dir_made = True
+            if self._needs_dir:
+                self._fs.create_dir(self._step_dir(step), recursive=True)
             with self._fs.open_output_stream(path) as out:
                 for k in range(1, ctx.world_size):
                     dst = (ctx.rank + k) % ctx.world_size
@@ -178,7 +188,26 @@ class S3Channel(Channel):
         except BaseException:
             watch.cancelled.set()
             raise
+        self._done_reading(step)
         return out
+
+    def _done_reading(self, step: int) -> None:
+        """Count this rank as done with the step; the last rank deletes the step's objects."""
+        ctx = self.ctx
+        readers = self._readers_key(step)
+        pipe = ctx.redis.pipeline(transaction=False)
+        pipe.incr(readers)
+        pipe.expire(readers, ctx.ttl_s)
+        if int(pipe.execute()[0]) < ctx.world_size:
+            return
+        try:
+            self._fs.delete_dir(self._step_dir(step))
+        except FileNotFoundError:
+            pass
+        except (OSError, pa.ArrowException) as err:  # the data is read: leftovers cost storage, not results
+            log.warning("%s could not delete step %d's objects under %s: %s", self.log_prefix, step,
+                        self._step_dir(step), err)
+        ctx.redis.delete(readers)
 
     @staticmethod
     def _raise_failed(reads: dict[Future[None], int]) -> None:
@@ -187,7 +216,6 @@ class S3Channel(Channel):
                 raise future.exception()  # type: ignore[misc]
 
     def _read(self, step: int, msg: dict[str, int | str], out: list[pa.Table | None]) -> None:
-        ctx = self.ctx
         src, path = int(msg["src"]), str(msg["path"])
         offset, nbytes = int(msg["offset"]), int(msg["nbytes"])
         try:
@@ -204,17 +232,6 @@ class S3Channel(Channel):
             raise self._error(str(err), peer=src, step=step) from err
         with self._counter_lock:
             self.bytes_received += nbytes
-        readers = self._readers_key(step, src)
-        pipe = ctx.redis.pipeline(transaction=False)
-        pipe.incr(readers)
-        pipe.expire(readers, ctx.ttl_s)
-        done = int(pipe.execute()[0])
-        if done == ctx.world_size - 1:  # the last reader of src's object removes it
-            try:
-                self._fs.delete_file(path)
-            except FileNotFoundError:
-                pass
-            ctx.redis.delete(readers)
 
     def _parse_wake(self, step: int, raw: bytes, pending: set[int]) -> dict[str, int | str]:
         ctx = self.ctx

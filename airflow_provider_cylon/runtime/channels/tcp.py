@@ -73,6 +73,7 @@ class TcpChannel(Channel):
     """
 
     name = "tcp"
+    needs_endpoints = True
 
     def __init__(self, ctx: ChannelContext) -> None:
         super().__init__(ctx)

@@ -10,7 +10,7 @@ abort and deadline checks): only the way links are made differs.
 Punching can fail (a symmetric NAT, a firewall, an unreachable server). All
 ranks must then agree on one transport, or a rank sending over a socket would
 wait forever for a rank sending through Redis. So after punching, every rank
-records its outcome under ``cylon:{job}:ch:punch`` and reads everyone's: if
+records its outcome under ``cylon:{job}:ch:punch`` and waits for everyone's: if
 every link of every rank is up, the job uses them; otherwise every rank falls
 back to the ``redis`` channel. The choice is logged with the reason.
 
@@ -39,9 +39,10 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from tenacity.stop import stop_base
 
 from airflow_provider_cylon.runtime import rendezvous
-from airflow_provider_cylon.runtime.channels.base import AbortWatch, ChannelContext, ChannelError
+from airflow_provider_cylon.runtime.channels.base import AbortWatch, ChannelContext, ChannelError, abort_wake_key
 from airflow_provider_cylon.runtime.channels.redis import RedisChannel
 from airflow_provider_cylon.runtime.channels.tcp import TcpChannel, parse_endpoint
+from airflow_provider_cylon.runtime.protocol import ARRIVE_LUA
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class TcpPunchChannel(TcpChannel):
     """
 
     name = "tcp-punch"
+    needs_endpoints = False  # peers meet by pair name on the rendezvous server
 
     def __init__(
         self,
@@ -230,33 +232,43 @@ class TcpPunchChannel(TcpChannel):
                                job_id=ctx.job_id, rank=ctx.rank, peer=peer)
 
     def _agree(self, outcome: dict[str, object]) -> str | None:
-        """Publish this rank's outcome, wait for all ranks'; return a fallback reason or ``None``."""
+        """Publish this rank's outcome, wait for every rank's; return a fallback reason or ``None``.
+
+        O(1) commands and bytes per rank when every link is up: a rank records its outcome
+        in ``ch:punch`` and arrives there (the last arrival wakes the others through one
+        list, :data:`ARRIVE_LUA`), then reads one count. Each rank reading every outcome
+        (and polling for them) cost O(W) bytes per read, O(W^2) per job. Only after a
+        failure are the failed ranks read: their first 20 and the one outcome that names
+        the first cause.
+        """
         ctx = self.ctx
         key = f"{ctx.key_prefix}punch"
+        failed, causes, wake = f"{key}:failed", f"{key}:causes", f"{key}:wake"
         pipe = ctx.redis.pipeline(transaction=False)
-        pipe.hset(key, str(ctx.rank), json.dumps(outcome))
-        pipe.expire(key, ctx.ttl_s)
+        if not outcome["ok"]:
+            pipe.zadd(failed, {str(ctx.rank): ctx.rank})
+            # The peers of a failing rank only see their partner never come: not a cause.
+            if "no peer within" not in str(outcome["error"]):
+                pipe.zadd(causes, {str(ctx.rank): ctx.rank})
+            pipe.expire(failed, ctx.ttl_s)
+            pipe.expire(causes, ctx.ttl_s)
         pipe.execute()
+        arrive = ctx.redis.register_script(ARRIVE_LUA)
+        arrive(keys=[key, wake], args=["hash", ctx.rank, json.dumps(outcome), ctx.world_size, ctx.ttl_s,
+                                       ctx.world_size])
         watch = AbortWatch(ctx, step=self.step)
-        while True:
-            raw = ctx.redis.hgetall(key)
-            if len(raw) >= ctx.world_size:
-                break
-            missing = sorted(set(range(ctx.world_size)) - {int(k) for k in raw})
-            watch.check(missing, "waiting for every rank's punch outcome")
-            time.sleep(min(0.05, watch.wait_s()))
-        failed = {}
-        for rank_b, value in raw.items():
-            result = json.loads(value)
-            if not result.get("ok"):
-                failed[int(rank_b)] = str(result.get("error", ""))
-        if not failed:
+        abort_wake = abort_wake_key(ctx.job_id, ctx.rank)
+        while int(ctx.redis.hlen(key)) < ctx.world_size:
+            watch.check(None, "waiting for every rank's punch outcome")
+            ctx.redis.blpop([wake, abort_wake], timeout=watch.wait_s())
+        count = int(ctx.redis.zcard(failed))
+        if not count:
             return None
-        # Name the root cause: a rank whose own punch failed for a reason other than
-        # "no peer" (the peers of a failing rank only see their partner never come).
-        first = min(failed, key=lambda r: ("no peer within" in failed[r], r))
-        return (f"ranks {sorted(failed)} of {ctx.world_size} could not punch all links; "
-                f"first cause: {failed[first]}")
+        first = (ctx.redis.zrange(causes, 0, 0) or ctx.redis.zrange(failed, 0, 0))[0]
+        cause = json.loads(ctx.redis.hget(key, first) or b"{}").get("error", "")
+        shown = [int(r) for r in ctx.redis.zrange(failed, 0, 19)]
+        ranks = ", ".join(map(str, shown)) + (f", ... ({count} in all)" if count > len(shown) else "")
+        return f"ranks [{ranks}] of {ctx.world_size} could not punch all links; first cause: {cause}"
 
     # -- one step -------------------------------------------------------------------------------
 

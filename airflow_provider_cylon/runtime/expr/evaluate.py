@@ -223,6 +223,13 @@ class Evaluator:
         a, b = self.operand(left, ltd), self.operand(right, rtd)
         if fn == "mod":
             return decimal_mod(a, b, t)
+        from airflow_provider_cylon.kernel import arith
+
+        if arith.supports(fn, ltd, rtd, t):
+            try:
+                return arith.decimal_arith(fn, a, b, t)
+            except OverflowError:
+                pass  # maybe only an intermediate overflowed: Arrow's wide path below decides, exactly
         need = (max(ltd.precision - ltd.scale, rtd.precision - rtd.scale) + max(ltd.scale, rtd.scale) + 1
                 if fn in ("add", "sub") else ltd.precision + rtd.precision + 1)
         if need > 76:  # e.g. DECIMAL(38,0) * DECIMAL(38,0): as narrow as the values allow

@@ -93,9 +93,10 @@ def test_s3_writes_one_object_per_sender_per_step(redis_url: str, tmp_path: Path
     channels = [S3Channel(_ctx(redis_url, job, r, world, storage_path=base.as_uri())) for r in range(world)]
     running = [_in_thread(lambda r=r: channels[r].all_to_all(parts[r])) for r in range(world - 1)]
     # Ranks 0-2 wrote their step objects and wait for rank 3, which has read nothing yet.
-    _wait_for(lambda: base.exists() and len(list(base.iterdir())) == world - 1, "3 step objects")
-    names = sorted(p.name for p in base.iterdir())
-    assert names == [f"cylon-{job}-s000000-r{r:05d}.arrows" for r in range(world - 1)]
+    step_dir = base / f"cylon-{job}-s000000"
+    _wait_for(lambda: step_dir.exists() and len(list(step_dir.iterdir())) == world - 1, "3 step objects")
+    assert [p.name for p in base.iterdir()] == [step_dir.name]  # one folder per step
+    assert sorted(p.name for p in step_dir.iterdir()) == [f"r{r:05d}.arrows" for r in range(world - 1)]
 
     last = channels[world - 1].all_to_all(parts[world - 1])
     for thread, box in running:
@@ -105,7 +106,7 @@ def test_s3_writes_one_object_per_sender_per_step(redis_url: str, tmp_path: Path
     for dst in range(world):
         for src in range(world):
             assert results[dst][src].equals(parts[src][dst])
-    assert list(base.iterdir()) == []  # the last reader of each object deleted it
+    assert list(base.iterdir()) == []  # the last rank to finish reading deleted the step's folder
     assert redis.Redis.from_url(redis_url).keys(f"cylon:{job}:ch:*") == []
 
 
@@ -135,6 +136,7 @@ def test_objects_of_a_failed_step_are_purged(redis_url: str, tmp_path: Path) -> 
     channel = S3Channel(ctx)
     with pytest.raises(ChannelTimeoutError, match="ranks \\[1\\]"):
         channel.all_to_all([pa.table({"v": [0]}), pa.table({"v": [1]})])
-    assert [p.name for p in base.iterdir() if p.name.startswith("cylon-")] == [f"cylon-{job}-s000000-r00000.arrows"]
-    assert purge_objects(ctx) == 1
+    assert [p.name for p in base.iterdir() if p.name.startswith("cylon-")] == [f"cylon-{job}-s000000"]
+    assert [p.name for p in (base / f"cylon-{job}-s000000").iterdir()] == ["r00000.arrows"]
+    assert purge_objects(ctx) == 1  # the step's folder
     assert [p.name for p in base.iterdir()] == ["someone-elses.parquet"]

@@ -131,6 +131,7 @@ def test_barrier_times_out_naming_it(redis_url: str, job_id: str) -> None:
 
 def test_status_manifest_and_wait_for_final(redis_url: str, job_id: str) -> None:
     c = _coordinator(redis_url, job_id)
+    c.put_spec(JobSpec.for_op("unique", ["a.parquet"], "/tmp/o", world_size=2))  # a submitted job has a spec
     c.attach(0, 2)
     progress: list[int] = []
 

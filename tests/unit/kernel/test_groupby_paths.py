@@ -30,6 +30,10 @@ def keys_of(kind: str, rng: np.random.Generator) -> dict[str, pa.Array]:
     if kind == "two_wide_many":  # neither: the hash table
         return {"k": pa.array(rng.integers(-(2**62), 2**62, 5000)[rng.integers(0, 5000, N)]),
                 "k2": pa.array(rng.integers(0, 2, N))}
+    if kind == "two_wide_pairs":  # two wide columns, no nulls, ~100k groups: the partitioned pair table
+        base = rng.integers(0, 100_000, N)
+        return {"k": pa.array((base * 7919 % 100_003) * 92_233_720_368_547 - 2**62),
+                "k2": pa.array(-(base % 977) * 9_444_732_965_739 + rng.integers(0, 2, N))}
     if kind == "string_few":
         pool = pa.array([f"country-{i}" + ("-long-name" * (i % 3)) for i in range(60)])
         return {"k": with_nulls(pool.take(pa.array(rng.integers(0, 60, N))).cast(pa.string()), rng).cast(pa.string_view())}
@@ -39,7 +43,8 @@ def keys_of(kind: str, rng: np.random.Generator) -> dict[str, pa.Array]:
     raise ValueError(kind)
 
 
-KINDS = ["int64_pool", "int32_range", "two_small", "two_packed", "two_wide_many", "string_few", "bool_and_date"]
+KINDS = ["int64_pool", "int32_range", "two_small", "two_packed", "two_wide_many", "two_wide_pairs", "string_few",
+         "bool_and_date"]
 OPS = {"sum": "sum(v)", "count": "count(v)", "min": "min(v)", "max": "max(v)", "mean": "avg(v)",
        "nunique": "count(DISTINCT v)", "first": "first(v ORDER BY rid)", "any_value": "any_value(v ORDER BY rid)"}
 

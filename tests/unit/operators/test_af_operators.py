@@ -213,12 +213,13 @@ def test_on_kill_sets_the_abort_key_and_stops_local_workers(cylon_conn: str, con
         op.execute(context)
     job_id = context["ti"].xcoms[XCOM_JOB_ID_KEY]
     pids = op._handle.extra["pids"]
+    log_dir = op._handle.extra["log_dir"]
     op.on_kill()
-    record = json.loads(redis_client.get(job_key(job_id, "abort")))
-    assert record["rank"] is None and "on_kill" in record["error"]
     for pid in pids:  # every worker process is gone (exited and reaped, or killed)
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+    # then nothing of the job is left: no key (the retry finds it gone and submits afresh), no log dir
+    assert redis_client.keys(f"cylon:{job_id}:*") == [] and not os.path.exists(log_dir)
 
 
 def test_deferrable_job_that_ends_within_inline_wait_never_defers(

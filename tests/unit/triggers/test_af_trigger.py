@@ -21,7 +21,8 @@ def test_serialize_is_exact_and_round_trips() -> None:
     classpath, kwargs = trigger.serialize()
     assert classpath == CLASSPATH
     assert kwargs == {"job_id": "j1", "cylon_conn_id": "c", "world_size": 4, "barrier": None, "expected": None,
-                      "poll_interval": 0.5, "deadline": 1234.5, "started_at": 1000.0, "hold_until": None}
+                      "poll_interval": 0.5, "deadline": 1234.5, "started_at": 1000.0, "hold_until": None,
+                      "require_spec": True}
     assert CylonBarrierTrigger(**kwargs).serialize() == (classpath, kwargs)
     json.dumps(kwargs)  # crosses the triggerer boundary as JSON
 
@@ -101,6 +102,7 @@ async def test_timeout_when_workers_never_finish(cylon_conn: str, redis_client: 
 
 
 async def test_named_barrier_with_expected_count(cylon_conn: str, redis_client: Any, job_id: str) -> None:
+    _spec(redis_client, job_id, 3)
     key = job_key(job_id, "barrier:written")
     redis_client.sadd(key, "0", "1")
     trigger = CylonBarrierTrigger(job_id=job_id, barrier="written", expected=3, poll_interval=0.05,
@@ -119,14 +121,37 @@ async def test_unreachable_redis_gives_an_error_event(monkeypatch: pytest.Monkey
         {"conn_type": "cylon", "extra": {"redis_url": "redis://127.0.0.1:1/0"}}))
     monkeypatch.setattr("airflow_provider_cylon.client.job_client.MAX_REDIS_ERRORS", 2)
     event = await _first_event(CylonBarrierTrigger(job_id=job_id, cylon_conn_id="cylon_dead", poll_interval=0.01))
-    assert event["status"] == "error" and "Redis unreachable" in event["error"]
+    # the URL, where it came from and what to check; never redis-py's bare text alone
+    assert event["status"] == "error" and "cannot reach Redis at redis://127.0.0.1:1/0" in event["error"]
+    assert "connection 'cylon_dead', extra redis_url" in event["error"] and "host and port" in event["error"]
 
 
-async def test_on_kill_sets_the_abort_key(cylon_conn: str, redis_client: Any, job_id: str) -> None:
-    await CylonBarrierTrigger(job_id=job_id).on_kill()
-    record = json.loads(redis_client.get(job_key(job_id, "abort")))
-    assert record["rank"] is None and "killed" in record["error"]
-    assert redis_client.ttl(job_key(job_id, "abort")) > 0
+async def _on_kill_seen_by_a_worker(trigger: CylonBarrierTrigger, redis_url: str, job_id: str) -> dict[str, Any]:
+    """Run on_kill while a "worker" (a real BLPOP on rank 0's abort wake list) waits; what it saw."""
+    import threading
+
+    import redis
+
+    seen: dict[str, Any] = {}
+    worker = redis.Redis.from_url(redis_url, decode_responses=True)
+
+    def wait() -> None:
+        seen["wake"] = worker.blpop([job_key(job_id, "wake:abort:0")], timeout=10)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    await asyncio.sleep(0.2)
+    await trigger.on_kill()
+    thread.join(15)
+    worker.close()
+    return seen
+
+
+async def test_on_kill_aborts_the_job_then_deletes_its_keys(cylon_conn: str, redis_client: Any, job_id: str) -> None:
+    _spec(redis_client, job_id, 1)
+    seen = await _on_kill_seen_by_a_worker(CylonBarrierTrigger(job_id=job_id), cylon_conn, job_id)
+    assert seen["wake"] is not None  # the abort woke the waiting rank before the keys went
+    assert redis_client.keys(f"cylon:{job_id}:*") == []
 
 
 class _TI:
@@ -166,12 +191,11 @@ async def test_on_kill_when_the_task_left_deferred_cancels_the_job(cylon_conn: s
                                                                    monkeypatch: pytest.MonkeyPatch,
                                                                    state: str | None) -> None:
     asked = _answer_task_states(monkeypatch, state, key="t_3")
+    _spec(redis_client, job_id, 2)
     trigger = CylonBarrierTrigger(job_id=job_id, world_size=2)
     trigger.task_instance = _TI(map_index=3)
-    await trigger.on_kill()
-    record = json.loads(redis_client.get(job_key(job_id, "abort")))
-    assert record["rank"] is None and "killed" in record["error"]
-    assert [redis_client.llen(job_key(job_id, f"wake:abort:{r}")) for r in range(2)] == [1, 1]
+    seen = await _on_kill_seen_by_a_worker(trigger, cylon_conn, job_id)
+    assert seen["wake"] is not None and redis_client.keys(f"cylon:{job_id}:*") == []
     assert asked[0]["map_index"] == 3
 
 
@@ -188,6 +212,7 @@ async def test_hold_until_delays_the_event(cylon_conn: str, redis_client: Any, j
 async def test_long_poll_interval_is_bounded_and_woken_by_workers(cylon_conn: str, redis_client: Any,
                                                                    job_id: str) -> None:
     """A sensor-like 60 s interval: the BLPOP stays under the socket timeout and wakes on wake:final."""
+    _spec(redis_client, job_id, 1)
     trigger = CylonBarrierTrigger(job_id=job_id, world_size=1, poll_interval=60.0)
 
     async def worker() -> None:
