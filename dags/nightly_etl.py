@@ -4,13 +4,17 @@ For ``{{ ds }}``: join the day's orders with customers on ``customer_id``,
 aggregate revenue per country, sort by revenue, and write Parquet. Sample data is
 generated first when missing, so the DAG runs out of the box (no connection:
 local workers, embedded Valkey, local files under ``params.data_root``).
+
+The report is the Asset ``REVENUE_REPORT``: each successful run emits an event for
+it whose extra names the day's destination, and example_cylon_asset_consumer is
+scheduled on it.
 """
 from __future__ import annotations
 
 import os
 from datetime import datetime
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 from airflow_provider_cylon.operators import (
     CylonGroupByOperator,
@@ -21,6 +25,13 @@ from airflow_provider_cylon.operators import (
 
 DATA_ROOT = os.environ.get("CYLON_EXAMPLE_DATA_ROOT", "/tmp/cylon-example-data")
 ROOT = "{{ params.data_root }}"
+
+# [START howto_cylon_asset_producer]
+# The report table (every day's partition): an Asset is known when the DAG is parsed, so its URI
+# names the table, and each run's event names the day (extra["destination"]). No separate name: an
+# Asset's name is unique, so one fixed name over a data root that can change would clash.
+REVENUE_REPORT = Asset(uri=f"file://{DATA_ROOT}/reports/revenue_per_country")
+# [END howto_cylon_asset_producer]
 
 # [START howto_cylon_nightly_etl]
 with DAG(
@@ -57,6 +68,7 @@ with DAG(
         by="amount_sum",
         ascending=False,
         destination=f"{ROOT}/reports/revenue_per_country/{{{{ ds }}}}/",
+        outlets=[REVENUE_REPORT],
     )
 
     sample_data >> orders_with_customers >> revenue >> report

@@ -248,6 +248,12 @@ class CylonHook(BaseHook):
             self.log.warning("could not read the log of rank %s: %s", rank, err)
             return []
 
+    def report_lineage(self, spec: JobSpec) -> None:
+        """Tell Airflow's hook-lineage collector what the job read and wrote (inputs, destination as Assets)."""
+        from airflow_provider_cylon.lineage.assets import report_job_lineage
+
+        report_job_lineage(self, spec)
+
     def finish(self, job_id: str, reason: str, *, handle: JobHandle | None = None) -> None:
         """End of every terminal path, after the outcome and a failure's log tail were read
         (``JobClient.finish``): a job still running is cancelled with ``reason``, then its keys and

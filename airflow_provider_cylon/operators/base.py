@@ -18,6 +18,8 @@ from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_cylon.client.result import job_result, log_failure, log_result
 from airflow_provider_cylon.hooks.cylon import CylonHook
+from airflow_provider_cylon.lineage.assets import default_outlet, report_task_lineage
+from airflow_provider_cylon.lineage.openlineage import CylonOpenLineageMixin
 from airflow_provider_cylon.links.cloudwatch import CylonLambdaLogsLink
 from airflow_provider_cylon.operators.arguments import CylonSpecError, as_list
 from airflow_provider_cylon.operators.resumable import DEFER_METHOD_NAME, XCOM_JOB_ID_KEY, CylonResumableJob
@@ -37,7 +39,7 @@ DEFAULT_PARALLELISM = 2
 DEFAULT_JOB_TIMEOUT_S = 3600.0
 
 
-class CylonBaseOperator(CylonResumableJob, BaseOperator):
+class CylonBaseOperator(CylonOpenLineageMixin, CylonResumableJob, BaseOperator):
     """Run one distributed Cylon job: fan out workers, wait for their barrier, return the manifest.
 
     :param destination: output prefix (``file://``, ``s3://`` or a local directory);
@@ -61,6 +63,9 @@ class CylonBaseOperator(CylonResumableJob, BaseOperator):
         ``overwrite_all`` replaces our previous output and keeps them; ``append`` keeps all.
     :param durable: on a retry, reconnect to the job of the earlier try when it is still alive, or
         return its result when it succeeded (``task_state_store``; default True).
+    :param outlets: Airflow's; when not given, the destination's Asset (an ``AssetAlias``
+        ``cylon:{dag_id}.{task_id}`` resolved at run time when the destination is templated:
+        lineage/assets.py). Each Asset outlet's event carries the destination, job id and size.
     """
 
     template_fields: Sequence[str] = ("destination",)
@@ -86,7 +91,10 @@ class CylonBaseOperator(CylonResumableJob, BaseOperator):
         if_exists: str = "overwrite",
         **kwargs: Any,
     ) -> None:
+        outlets_given = "outlets" in kwargs
         super().__init__(**kwargs)
+        if not outlets_given:  # the destination is what every Cylon task produces
+            self.outlets = [default_outlet(destination, self.dag_id, self.task_id)]
         if parallelism is not None and (isinstance(parallelism, bool) or int(parallelism) < 1):
             raise CylonSpecError(f"task {self.task_id!r}: parallelism must be >= 1, found {parallelism!r}")
         if poll_interval <= 0:
@@ -171,6 +179,10 @@ class CylonBaseOperator(CylonResumableJob, BaseOperator):
         result = job_result(event, submit or {}, destination=self.destination, output_format=self.output_format)
         log_result(self.log, result)
         self.hook.finish(result["job_id"], "finished", handle=self._handle)
+        # Lineage in the process that finishes the task (after a deferral, not the one that submitted):
+        # OpenLineage's on_complete reads _result, the hook-lineage collector lives in this process.
+        self._result = result
+        report_task_lineage(self, context, result)
         return result
 
     def on_kill(self) -> None:
