@@ -41,7 +41,7 @@ from airflow_provider_cylon.runtime.errors import (
     WorkerTimeoutError,
 )
 from airflow_provider_cylon.runtime.event import InvocationEvent
-from airflow_provider_cylon.runtime.heartbeat import HeartbeatSender
+from airflow_provider_cylon.runtime.heartbeat import HeartbeatSender, spec_lost_message
 from airflow_provider_cylon.runtime.plan import plan_job
 from airflow_provider_cylon.runtime.protocol import abort_record
 from airflow_provider_cylon.runtime.spec import JobSpec
@@ -76,6 +76,14 @@ def _maybe_stall(rank: int) -> None:
     if target.strip() == str(rank):
         log.warning("rank=%d stalling %ss (%s is set: fault injection for tests)", rank, seconds, STALL_ENV)
         time.sleep(float(seconds or 60))
+
+
+def _require_live_job(client: redis.Redis, coordinator: JobCoordinator) -> None:
+    """Stop before a phase that writes when the job was aborted or cleaned up meanwhile: a rank
+    that was slow (or stalled) would otherwise send data and re-create keys of a job nobody reads."""
+    if not client.exists(coordinator.keys.spec):
+        raise CoordinationLostError(spec_lost_message(coordinator.keys.spec))
+    coordinator.check_abort()
 
 
 def _channel_for(spec: JobSpec, coordinator: JobCoordinator, rank: int, deadline: float) -> Any:
@@ -256,6 +264,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
         phase = "compute"
         _maybe_fail(rank, phase)
         _maybe_stall(rank)
+        _require_live_job(client, coordinator)
         d = ops.Dist(channel=channel, rank=rank, world_size=world, stats=stats,
                      broadcast_threshold_bytes=spec.broadcast_threshold_bytes, job_id=event.job_id)
         # pop: the pipeline owns the shares, so each can be freed once its last step used it.
@@ -268,6 +277,7 @@ def _run(event: InvocationEvent, client: redis.Redis, started: float,
 
         phase = "write"
         _maybe_fail(rank, phase)
+        _require_live_job(client, coordinator)
         part = storage.stage_part(result, spec.output, event.job_id, rank, spec.storage)
         lap("write")
         if rank != 0:

@@ -111,7 +111,10 @@ def test_marking_a_deferred_task_failed_cancels_its_job(server: Any) -> None:
     end = time.monotonic() + 90
     while list(client.scan_iter(match=prefix + "*")):
         seen = seen or client.get(abort_key)
-        assert time.monotonic() < end, f"the job was not cancelled and cleaned up after mark-failed:\n{server.log_tail()}"
+        if time.monotonic() >= end:
+            left = {k: (client.type(k), client.ttl(k)) for k in client.scan_iter(match=prefix + "*")}
+            raise AssertionError(f"the job was not cancelled and cleaned up after mark-failed; keys left {left}:\n"
+                                 f"{server.log_tail()}")
         time.sleep(0.05)
     if seen is not None:
         record = json.loads(seen)
