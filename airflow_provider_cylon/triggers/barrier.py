@@ -10,6 +10,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cylon.client.watch import JobWatch
 
+#: Cleanups started by on_kill, kept referenced until they end (see CylonBarrierTrigger.on_kill).
+_BACKGROUND: set[asyncio.Future[Any]] = set()
+
 
 class CylonBarrierTrigger(BaseTrigger):
     """Wait until a Cylon job succeeds, fails or times out, watching only Redis keys.
@@ -139,7 +142,14 @@ class CylonBarrierTrigger(BaseTrigger):
             return
         self.log.warning("job_id=%s task %s: cancelling the job", self.job_id, state or "killed")
         # Abort (every worker stops within a poll), then delete the keys: no task try will read them.
-        await self._hook().a_finish(self.job_id, "task killed by user (trigger on_kill)", world_size=self.world_size)
+        # Shielded: while on_kill runs, the triggerer cancels the killed trigger's task again and
+        # swallows that CancelledError (Airflow 3.3), which cut the cleanup off after ~1 s, before
+        # its wait for the ranks to go quiet ended and before any key was deleted.
+        finish = asyncio.ensure_future(
+            self._hook().a_finish(self.job_id, "task killed by user (trigger on_kill)", world_size=self.world_size))
+        _BACKGROUND.add(finish)  # a reference, so the loop does not drop the task half-way
+        finish.add_done_callback(_BACKGROUND.discard)
+        await asyncio.shield(finish)
 
     async def _task_state(self) -> str | None:
         """The task instance's current state (execution API), or None when it cannot be told (then on_kill cancels)."""

@@ -224,3 +224,21 @@ async def test_long_poll_interval_is_bounded_and_woken_by_workers(cylon_conn: st
     started = time.monotonic()
     event, _ = await asyncio.gather(_first_event(trigger), worker())
     assert event["status"] == "success" and time.monotonic() - started < 5
+
+
+async def test_on_kill_cleanup_survives_the_triggerers_second_cancel(cylon_conn: str, redis_client: Any,
+                                                                      job_id: str) -> None:
+    """Airflow 3.3's triggerer cancels a killed trigger's task again while on_kill runs (and swallows it):
+    the cleanup, which waits for a live rank to go quiet first, must still end with no key left."""
+    _spec(redis_client, job_id, 2)
+    redis_client.zadd(job_key(job_id, "heartbeats"), {"0": time.time()})  # a rank still beating: a quiet wait
+    kill = asyncio.ensure_future(CylonBarrierTrigger(job_id=job_id).on_kill())
+    await asyncio.sleep(0.3)
+    kill.cancel()  # as the triggerer's next loop does
+    with pytest.raises(asyncio.CancelledError):
+        await kill
+    assert redis_client.get(job_key(job_id, "abort")) is not None  # aborted at once
+    end = time.monotonic() + 20
+    while redis_client.keys(f"cylon:{job_id}:*"):
+        assert time.monotonic() < end, redis_client.keys(f"cylon:{job_id}:*")
+        await asyncio.sleep(0.1)
