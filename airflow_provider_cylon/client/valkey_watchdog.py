@@ -29,24 +29,12 @@ import sys
 import time
 from pathlib import Path
 
+from airflow_provider_cylon.client.processes import process_alive
+
 log = logging.getLogger(__name__)
 
 #: Longest pause between two polls, whatever the idle limit.
 MAX_CHECK_S = 10.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def _forget(state_dir: Path | None, server_pid: int) -> None:
@@ -106,7 +94,7 @@ class Watchdog:
             log.error("SHUTDOWN refused: %s; sending SIGTERM", err)
             os.kill(self.server_pid, 15)
         deadline = time.monotonic() + 10
-        while _alive(self.server_pid) and time.monotonic() < deadline:
+        while process_alive(self.server_pid) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def _stop_if_still_idle(self) -> bool:
@@ -131,8 +119,8 @@ class Watchdog:
         import redis
 
         try:
-            while _alive(self.server_pid):
-                if self.owner_pid is not None and not _alive(self.owner_pid):
+            while process_alive(self.server_pid):
+                if self.owner_pid is not None and not process_alive(self.owner_pid):
                     self._shutdown(f"its owner pid={self.owner_pid} is gone")
                     break
                 try:
@@ -146,7 +134,7 @@ class Watchdog:
                 time.sleep(self.check_s)
         finally:
             self.client.close()
-            if not _alive(self.server_pid):
+            if not process_alive(self.server_pid):
                 _forget(self.state_dir, self.server_pid)
             if self.remove_dir is not None:
                 shutil.rmtree(self.remove_dir, ignore_errors=True)

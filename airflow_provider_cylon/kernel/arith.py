@@ -47,22 +47,21 @@ def decimal_arith(op: str, a: Operand, b: Operand, out: pa.DataType) -> Operand:
     """
     if isinstance(a, pa.Scalar) and isinstance(b, pa.Scalar):
         return _one(op, _array(a), _array(b), out)[0]
-    pieces_a, pieces_b = _chunks(a), _chunks(b)
-    if pieces_a is None:  # a scalar: broadcast against each chunk of b
-        pieces_a = [_array(a)] * len(pieces_b)  # type: ignore[arg-type]
-    if pieces_b is None:
-        pieces_b = [_array(b)] * len(pieces_a)
-    if len(pieces_a) != len(pieces_b) or any(len(x) != len(y) for x, y in zip(pieces_a, pieces_b)
-                                             if not isinstance(a, pa.Scalar) and not isinstance(b, pa.Scalar)):
-        pieces_a, pieces_b = [_array(a)], [_array(b)]  # chunked differently: one contiguous pass
-    return pa.chunked_array([_one(op, x, y, out) for x, y in zip(pieces_a, pieces_b)], type=out)
+    if isinstance(a, pa.Scalar) or isinstance(b, pa.Scalar):  # broadcast against each chunk of the other
+        scalar, chunks = (_array(a), _chunks(b)) if isinstance(a, pa.Scalar) else (_array(b), _chunks(a))
+        pairs = [(scalar, x) if isinstance(a, pa.Scalar) else (x, scalar) for x in chunks]
+    else:
+        xs, ys = _chunks(a), _chunks(b)
+        aligned = len(xs) == len(ys) and all(len(x) == len(y) for x, y in zip(xs, ys))
+        pairs = list(zip(xs, ys)) if aligned else [(_array(a), _array(b))]  # else one contiguous pass
+    return pa.chunked_array([_one(op, x, y, out) for x, y in pairs], type=out)
 
 
-def _chunks(v: Operand) -> list[pa.Array] | None:
-    """A value's chunks (None for a scalar)."""
+def _chunks(v: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """A column's chunks (one, for an array; an empty array for a column with none)."""
     if isinstance(v, pa.ChunkedArray):
         return list(v.chunks) or [pa.array([], type=v.type)]
-    return None if isinstance(v, pa.Scalar) else [v]
+    return [v]
 
 
 def _one(op: str, a: pa.Array, b: pa.Array, out: pa.DataType) -> pa.Array:

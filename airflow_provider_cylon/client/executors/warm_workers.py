@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_cylon.client.processes import process_alive
 from airflow_provider_cylon.runtime.errors import ExecutorError
 
 WARM_ENV = "CYLON_WARM_WORKERS"
@@ -128,7 +129,8 @@ class WarmWorkers:
         try:
             codes = _request(self.path, {"op": "poll", "pids": pids})["codes"]
         except (OSError, ConnectionError, ValueError):
-            return {p: _alive_or_lost(p) for p in pids}
+            # no host: running while the pid lives, else lost (its exit code went with the host)
+            return {p: None if process_alive(p) else -9 for p in pids}
         return {int(p): (None if c is None else int(c)) for p, c in codes.items()}
 
     def _ensure_host(self) -> None:
@@ -159,17 +161,6 @@ class WarmWorkers:
             return bool(_request(self.path, {"op": "ping"}, timeout_s=5.0).get("ok"))
         except (OSError, ConnectionError, ValueError, ExecutorError):
             return False
-
-
-def _alive_or_lost(pid: int) -> int | None:
-    """Without the host: running while the pid exists, else lost (-9: its exit code is gone with the host)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return -9
-    except PermissionError:
-        return None
-    return None
 
 
 def running_hosts(env: dict[str, str] | None = None) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ it without touching the session's server. Measured times are printed (docs/relia
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import threading
 import time
@@ -23,6 +22,7 @@ import redis
 from airflow_provider_cylon.client import JobClient, JobWatch
 from airflow_provider_cylon.client.embedded_valkey import _binary, _free_port, _ping
 from airflow_provider_cylon.client.executors.local import LocalExecutor
+from airflow_provider_cylon.client.processes import process_alive  # a zombie counts as exited
 from airflow_provider_cylon.runtime.protocol import JobKeys
 from airflow_provider_cylon.runtime.spec import JobSpec
 from airflow_provider_cylon.runtime.worker import STALL_ENV
@@ -92,17 +92,6 @@ def _wait_until_in_exchange(client: redis.Redis, job_id: str) -> None:
     time.sleep(0.3)
 
 
-def _alive(pid: int) -> bool:
-    """Whether a worker still runs: cold workers are our children, warm ones the warm host's."""
-    from airflow_provider_cylon.client.valkey_watchdog import _alive as running
-
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and exited
-    except ChildProcessError:
-        pass
-    return running(pid)
-
-
 def test_flush_fails_the_executor_wait_and_kills_local_workers(valkey: OwnValkey, spec: JobSpec) -> None:
     job_id = "lost-flush-sync"
     jobs = JobClient(valkey.url, lambda: LocalExecutor(env={STALL_ENV: "0:300"}))
@@ -122,7 +111,7 @@ def test_flush_fails_the_executor_wait_and_kills_local_workers(valkey: OwnValkey
         snap = result["snap"]
         assert snap.state == "failed" and snap.lost and "coordination state lost" in snap.error
         assert detected < WITHIN_S
-        assert not any(_alive(pid) for pid in handle.extra["pids"])  # the local executor killed them
+        assert not any(process_alive(pid) for pid in handle.extra["pids"])  # the local executor killed them
         assert jobs.redis.keys("cylon:*") == []  # nobody re-created keys of the vanished job
     finally:
         jobs.close()
@@ -146,11 +135,11 @@ def test_flush_stops_workers_on_their_own(valkey: OwnValkey, spec: JobSpec) -> N
         assert "coordination state lost" in event["error"] and detected < WITHIN_S
         # the rank waiting in the exchange notices at its next check and exits; the stalled one sleeps on
         deadline = time.monotonic() + 60
-        while sum(_alive(p) for p in handle.extra["pids"]) > 1 and time.monotonic() < deadline:
+        while sum(process_alive(p) for p in handle.extra["pids"]) > 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         stopped = time.monotonic() - flushed_at
         print(f"\nflush -> watcher error in {detected:.2f}s, waiting worker exited on its own in {stopped:.2f}s")
-        assert sum(_alive(p) for p in handle.extra["pids"]) <= 1 and stopped < WITHIN_S + 10
+        assert sum(process_alive(p) for p in handle.extra["pids"]) <= 1 and stopped < WITHIN_S + 10
         assert jobs.redis.keys("cylon:*") == []  # its failure path wrote nothing back
         watcher.close()
     finally:
@@ -179,8 +168,8 @@ def test_restart_fails_the_async_wait_within_seconds(valkey: OwnValkey, spec: Jo
         assert event["status"] == "error" and "coordination state lost" in event["error"]
         assert detected < WITHIN_S
         deadline = time.monotonic() + 60
-        while sum(_alive(p) for p in handle.extra["pids"]) > 1 and time.monotonic() < deadline:
+        while sum(process_alive(p) for p in handle.extra["pids"]) > 1 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert sum(_alive(p) for p in handle.extra["pids"]) <= 1  # the waiting rank stopped on its own
+        assert sum(process_alive(p) for p in handle.extra["pids"]) <= 1  # the waiting rank stopped on its own
     finally:
         jobs.close()

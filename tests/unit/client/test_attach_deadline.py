@@ -47,7 +47,7 @@ def test_the_watch_fails_a_job_whose_ranks_never_started(redis_url: str, job_id:
         assert "only 1 of 2 workers started within 4s of the submit" in event["error"]
         assert waited < 60  # not the 300 s timeout
         jobs.finish(job_id, "the watch gave up")  # what execute_complete does: abort, then delete the keys
-        from airflow_provider_cylon.client.valkey_watchdog import _alive
+        from airflow_provider_cylon.client.processes import process_alive as _alive
 
         pid = handle.extra["pids"][0]
         deadline = time.monotonic() + 30  # the started rank sees the abort (or the vanished spec) and exits

@@ -82,7 +82,7 @@ def test_shared_server_stops_when_idle_and_not_while_used(tmp_path: Path, monkey
         client.close()  # an idle connection alone does not keep it alive
         listed = [s for s in list_embedded() if s.directory == state]
         assert len(listed) == 1 and listed[0].idle_s == 3.0 and listed[0].watchdog_pid
-        from airflow_provider_cylon.client.valkey_watchdog import _alive
+        from airflow_provider_cylon.client.processes import process_alive as _alive
 
         # watched by its pid, not by PING: a PING is a command, and would keep it alive
         stopped_after = _wait_for(lambda: not _alive(listed[0].pid))

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_cylon.client.processes import process_alive  # a zombie counts as exited
 from airflow_provider_cylon.exceptions import CylonJobFailedError, CylonJobTimeoutError
 from airflow_provider_cylon.operators import CylonGroupByOperator, CylonJoinOperator
 from airflow_provider_cylon.operators.base import XCOM_JOB_ID_KEY
@@ -104,23 +105,12 @@ def test_deferred_timeout_cancels_the_job_then_leaves_nothing(cylon_conn: str, c
         op.execute_complete(context, event, **deferred.kwargs)
     assert _keys(redis_client, job_id) == [] and not os.path.exists(log_dir)
     deadline = time.monotonic() + 60  # the abort (then the vanished spec) stops the stalled rank's peer
-    while time.monotonic() < deadline and sum(_alive(p) for p in pids) > 1:
+    while time.monotonic() < deadline and sum(process_alive(p) for p in pids) > 1:
         time.sleep(0.2)
-    assert sum(_alive(p) for p in pids) <= 1
+    assert sum(process_alive(p) for p in pids) <= 1
     for pid in pids:  # the stalled rank sleeps through everything: the test stops it
-        if _alive(pid):
+        if process_alive(pid):
             os.kill(pid, 9)
-
-
-def _alive(pid: int) -> bool:
-    """Whether a worker still runs: cold workers are our children, warm ones the warm host's."""
-    from airflow_provider_cylon.client.valkey_watchdog import _alive as running
-
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and exited
-    except ChildProcessError:
-        pass
-    return running(pid)
 
 
 @pytest.mark.parametrize("outcome", ["success", "failure", "timeout"])
@@ -142,4 +132,4 @@ def test_in_slot_paths_leave_nothing(cylon_conn: str, context: dict[str, Any], s
     assert _keys(redis_client, job_id) == []
     assert not os.path.exists(op._handle.extra["log_dir"])
     for pid in op._handle.extra["pids"]:
-        assert not _alive(pid)
+        assert not process_alive(pid)
