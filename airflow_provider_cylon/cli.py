@@ -186,7 +186,8 @@ def _warm(args: argparse.Namespace) -> int:
             print("no warm worker host is running")
         for h in hosts:
             if not args.json:
-                print(f"pid {h['pid']}  {h['socket']}")
+                print(f"pid {h['pid']}  {h['socket']}  residents: {len(h['idle'])} idle {h['idle']}, "
+                      f"{len(h['busy'])} running {h['busy']}")
         return 0
     for h in hosts:
         kill_host(h["socket"])

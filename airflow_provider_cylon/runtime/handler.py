@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     :param argv: arguments (default ``sys.argv[1:]``).
     """
     args = sys.argv[1:] if argv is None else argv
+    # force: a resident warm worker runs main once per job, each with its own level and log file.
     logging.basicConfig(level=os.environ.get("CYLON_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     if not args:
         print("usage: python -m airflow_provider_cylon.runtime.handler EVENT_JSON [TIMEOUT_S]", file=sys.stderr)
         return 2

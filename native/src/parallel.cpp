@@ -8,16 +8,18 @@
 namespace cylon {
 
 int KernelThreads() {
-  static const int threads = [] {
-    int n = static_cast<int>(std::thread::hardware_concurrency());
-    if (n <= 0) n = 1;
-    if (const char* env = std::getenv("CYLON_NUM_THREADS")) {
-      const int want = std::atoi(env);
-      if (want > 0) n = std::min(n, want);
-    }
-    return std::min(n, 64);
+  static const int cores = [] {
+    const int n = static_cast<int>(std::thread::hardware_concurrency());
+    return std::min(n <= 0 ? 1 : n, 64);
   }();
-  return threads;
+  // Read on every call (once per operation, not per row): a resident warm worker runs one
+  // job after another in the same process, each with its own share of the cores.
+  int n = cores;
+  if (const char* env = std::getenv("CYLON_NUM_THREADS")) {
+    const int want = std::atoi(env);
+    if (want > 0) n = std::min(n, want);
+  }
+  return n;
 }
 
 int ParallelChunks(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn) {

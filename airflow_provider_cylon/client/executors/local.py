@@ -9,9 +9,10 @@ Lambda), notices a process that died without reporting (killed, crashed, out of
 memory) and aborts the job naming its rank, and kills whatever still runs once
 the job has failed. It never imports Airflow.
 
-A worker is forked by the warm host (``client/executors/warm_workers.py``), which
-imported the worker once, as a Lambda warm start keeps its imports; with
-``CYLON_WARM_WORKERS=0`` each is a fresh ``python -m`` process, a cold start.
+A worker runs on the warm host (``client/executors/warm_workers.py``), which
+imported the worker once, as a Lambda warm start keeps its imports, and runs it on a
+resident process that keeps its heap between jobs (a one-shot fork under a memory
+limit); with ``CYLON_WARM_WORKERS=0`` each is a fresh ``python -m`` process, a cold start.
 
 Parallelism is bounded (:func:`default_max_workers`): a job asking for more
 workers than this machine can hold is refused before any process starts. The

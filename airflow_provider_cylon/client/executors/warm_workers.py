@@ -1,4 +1,5 @@
-"""Warm local workers: forked by a host that imported the worker once (``runtime/warm_host.py``).
+"""Warm local workers: run by a host that imported the worker once (``runtime/warm_host.py``), on
+resident processes that keep their heap between jobs.
 
 The local executor starts each worker through :class:`WarmWorkers` unless
 ``CYLON_WARM_WORKERS=0`` (then every worker is a fresh ``python -m`` process, a
@@ -87,16 +88,19 @@ def _request(path: str, payload: dict[str, Any], timeout_s: float = 10.0) -> dic
 
 
 class WarmProcess:
-    """A forked worker, with the slice of ``subprocess.Popen`` the local executor uses."""
+    """A worker run by the warm host, with the slice of ``subprocess.Popen`` the local executor uses.
 
-    def __init__(self, host: WarmWorkers, pid: int) -> None:
-        self.host, self.pid = host, pid
+    ``pid`` is the process running it (a resident or a one-shot fork, a session leader either
+    way: the executor kills it by its process group); ``run`` is what the host knows it by.
+    """
+
+    def __init__(self, host: WarmWorkers, pid: int, run: str) -> None:
+        self.host, self.pid, self.run = host, pid, run
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            code = self.host.poll([self.pid]).get(self.pid)
-            self.returncode = code
+            self.returncode = self.host.poll({self.run: self.pid}).get(self.run)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -117,21 +121,31 @@ class WarmWorkers:
         self.path = str(self.dir / f"host-{host_fingerprint(python, env)}.sock")
 
     def spawn(self, argv: list[str], env: dict[str, str], log_path: str, memory_mb: int | None) -> WarmProcess:
-        """Fork one worker running ``worker_process.main(argv)``; its pid is a session leader."""
+        """Run one worker (``worker_process.main(argv)``) on a resident or a one-shot fork."""
         self._ensure_host()
         reply = _request(self.path, {"op": "spawn", "argv": argv, "env": env, "log": log_path,
                                      "memory_mb": memory_mb})
-        return WarmProcess(self, int(reply["pid"]))
+        return WarmProcess(self, int(reply["pid"]), str(reply["run"]))
 
-    def poll(self, pids: list[int]) -> dict[int, int | None]:
-        """Exit codes (None: running). A pid the host does not know, or a host gone, reads as
-        killed: the executor then reports the worker as dead, never as running forever."""
+    def poll(self, runs: dict[str, int]) -> dict[str, int | None]:
+        """Exit codes of runs (None: running), given as run -> pid. A run the host does not know,
+        or a host gone, reads as killed: the executor then reports the worker as dead, never as
+        running forever."""
         try:
-            codes = _request(self.path, {"op": "poll", "pids": pids})["codes"]
+            codes = _request(self.path, {"op": "poll", "runs": list(runs)})["codes"]
         except (OSError, ConnectionError, ValueError):
-            # no host: running while the pid lives, else lost (its exit code went with the host)
-            return {p: None if process_alive(p) else -9 for p in pids}
-        return {int(p): (None if c is None else int(c)) for p, c in codes.items()}
+            # no host: running while the process lives (a resident leaves once its run ends and
+            # finds the host gone), else lost (its exit code went with the host)
+            return {r: None if process_alive(p) else -9 for r, p in runs.items()}
+        return {str(r): (None if c is None else int(c)) for r, c in codes.items()}
+
+    def residents(self) -> dict[str, list[int]]:
+        """The host's resident workers: ``{"idle": [pid, ...], "busy": [pid, ...]}`` (empty without a host)."""
+        try:
+            reply = _request(self.path, {"op": "residents"})
+        except (OSError, ConnectionError, ValueError, ExecutorError):
+            return {"idle": [], "busy": []}
+        return {"idle": [int(p) for p in reply["idle"]], "busy": [int(p) for p in reply["busy"]]}
 
     def _ensure_host(self) -> None:
         if self._answers():
@@ -164,14 +178,17 @@ class WarmWorkers:
 
 
 def running_hosts(env: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """The warm hosts of this user that answer: ``{"socket", "pid"}`` each (``cylon-airflow warm list``)."""
+    """The warm hosts of this user that answer: ``{"socket", "pid", "idle", "busy"}`` each (the
+    host's pid, and its resident workers' pids; ``cylon-airflow warm list``)."""
     hosts = []
     for sock in sorted(warm_dir(env).glob("host-*.sock")):
         try:
             reply = _request(str(sock), {"op": "ping"}, timeout_s=2.0)
+            residents = _request(str(sock), {"op": "residents"}, timeout_s=2.0)
         except (OSError, ConnectionError, ValueError, ExecutorError):
             continue
-        hosts.append({"socket": str(sock), "pid": int(reply["pid"])})
+        hosts.append({"socket": str(sock), "pid": int(reply["pid"]), "idle": residents["idle"],
+                      "busy": residents["busy"]})
     return hosts
 
 
