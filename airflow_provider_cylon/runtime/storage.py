@@ -38,6 +38,8 @@ from pyarrow import fs as pafs
 from pyarrow import ipc as paipc
 from pyarrow import parquet as pq
 
+from airflow_provider_cylon.runtime.dictionary_read import as_declared
+from airflow_provider_cylon.runtime.dictionary_read import dictionary_columns as dictionary_columns_to_read
 from airflow_provider_cylon.runtime.errors import StorageError
 from airflow_provider_cylon.runtime.parquet_encoding import dictionary_columns
 from airflow_provider_cylon.runtime.spec import InputSpec, OutputSpec, StorageOptions, format_of
@@ -352,10 +354,16 @@ def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit], request: Rea
                       else [u.row_group for u in run])
             if request.predicate is not None:
                 groups = _parquet_groups(filesystem, unit.path, groups, pf.schema_arrow, request.predicate)
+            declared = pf.schema_arrow
+            via_dictionary = dictionary_columns_to_read(pf.metadata, declared, groups, columns)
+            if via_dictionary:
+                pf = pq.ParquetFile(_open_parquet(filesystem, unit.path), metadata=pf.metadata, pre_buffer=True,
+                                    read_dictionary=via_dictionary)
             if unit.row_group is None and request.predicate is None:
                 table = pf.read(columns=columns)
             else:
                 table = pf.read_row_groups(groups, columns=columns)
+            table = as_declared(table, declared)
         elif unit.format == "csv":
             stream = filesystem.open_input_stream(unit.path, compression="detect")
             with stream:
