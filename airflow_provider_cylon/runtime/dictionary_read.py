@@ -17,11 +17,16 @@ decode (``l_comment``: 0.37 s against 0.16 s).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from airflow_provider_cylon.runtime.parquet_encoding import is_variable_width
+
+if TYPE_CHECKING:
+    from airflow_provider_cylon.runtime.expr import Expr
 
 #: Largest dictionary page (bytes, as stored) of a column chunk read through its dictionary.
 MAX_DICTIONARY_PAGE_BYTES = 32 << 10
@@ -80,3 +85,46 @@ def as_declared(table: pa.Table, schema: pa.Schema) -> pa.Table:
         fields.append(f)
         columns.append(col)
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
+
+
+def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema) -> pa.Table:
+    """``table`` (as read, dictionary columns included) less the rows that a conjunct of ``predicate``
+    over one dictionary column alone rejects, decided once per dictionary entry.
+
+    A conjunct like ``l_shipmode IN ('MAIL', 'SHIP')`` is evaluated on each chunk's dictionary
+    (a few values, in the declared type) and its answers taken at the chunk's indices, so text
+    is compared per distinct value instead of per row, and only the rows kept are turned back
+    into text (DuckDB filters dictionary vectors the same way). A null row gets the conjunct's
+    answer for NULL. The caller still applies the whole predicate afterwards: a row dropped here
+    fails one of its conjuncts, so the result is the same, only cheaper.
+
+    :param table: as read with :func:`dictionary_columns`.
+    :param predicate: the read's predicate.
+    :param schema: the file's Arrow schema (the declared types).
+    """
+    from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
+    from airflow_provider_cylon.runtime.expr.errors import ExpressionError
+    from airflow_provider_cylon.runtime.expr.pushdown import conjuncts
+    from airflow_provider_cylon.runtime.expr.tree import columns as columns_of
+
+    encoded = {f.name for f in table.schema
+               if pa.types.is_dictionary(f.type) and not pa.types.is_dictionary(schema.field(f.name).type)}
+    mask: pa.ChunkedArray | None = None
+    for term in conjuncts(predicate.tree):
+        names = columns_of(term)
+        if len(names) != 1 or not names <= encoded:
+            continue
+        (name,) = names
+        declared = schema.field(name).type
+        try:
+            on_null = Evaluator(pa.table({name: pa.array([None], declared)})).result(term).to_pylist()[0] is True
+            chunks = []
+            for chunk in table.column(name).chunks:
+                answers = Evaluator(pa.table({name: chunk.dictionary.cast(declared)})).result(term)
+                answers = pc.fill_null(answers.combine_chunks().cast(pa.bool_()), False)
+                chunks.append(pc.fill_null(pc.take(answers, chunk.indices), on_null))
+        except (ExpressionError, pa.ArrowException):
+            continue  # evaluated row by row later, as any other conjunct
+        term_mask = pa.chunked_array(chunks, pa.bool_())
+        mask = term_mask if mask is None else pc.and_(mask, term_mask)
+    return table if mask is None else table.filter(mask)

@@ -38,7 +38,7 @@ from pyarrow import fs as pafs
 from pyarrow import ipc as paipc
 from pyarrow import parquet as pq
 
-from airflow_provider_cylon.runtime.dictionary_read import as_declared
+from airflow_provider_cylon.runtime.dictionary_read import as_declared, prefiltered
 from airflow_provider_cylon.runtime.dictionary_read import dictionary_columns as dictionary_columns_to_read
 from airflow_provider_cylon.runtime.errors import StorageError
 from airflow_provider_cylon.runtime.parquet_encoding import dictionary_columns
@@ -363,6 +363,8 @@ def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit], request: Rea
                 table = pf.read(columns=columns)
             else:
                 table = pf.read_row_groups(groups, columns=columns)
+            if via_dictionary and request.predicate is not None:
+                table = prefiltered(table, request.predicate, declared)
             table = as_declared(table, declared)
         elif unit.format == "csv":
             stream = filesystem.open_input_stream(unit.path, compression="detect")

@@ -72,3 +72,47 @@ def test_as_declared_keeps_declared_types_nullability_and_empty_chunks() -> None
     out = as_declared(dictionary, schema.remove(1))
     assert out.schema == schema.remove(1)
     assert out.column("s").to_pylist() == ["x", "y", "x"]
+
+
+PREDICATES = [
+    "low_s IN ('AIR', 'MAIL')",
+    "low_s = 'ünïcödé' AND id % 3 = 0",
+    "low_s <> 'AIR'",
+    "low_s IS NULL",
+    "low_s IS NOT NULL AND low_v LIKE '%long%'",
+    "COALESCE(low_v, 'none') = 'none'",
+    "low_s NOT IN ('AIR', '') OR id < 10",
+    "CASE WHEN low_v IS NULL THEN TRUE ELSE low_v > 'M' END",
+    "low_s || low_v = 'AIRAIR'",
+    "low_b IS NULL",
+]
+
+
+@pytest.mark.parametrize("where", PREDICATES)
+def test_a_predicate_over_dictionary_columns_keeps_the_rows_duckdb_keeps(tmp_path: Path, where: str) -> None:
+    import duckdb
+
+    from airflow_provider_cylon.client.sql import parse_expression
+    from airflow_provider_cylon.runtime.expr import Expr
+    from airflow_provider_cylon.runtime.storage import ReadRequest
+
+    rng = random.Random(7)
+    modes = ["AIR", "MAIL", "ünïcödé", "", "a longer value than twelve bytes"]
+    n = 30_000
+
+    def column(t: pa.DataType) -> pa.Array:
+        vals = [None if rng.random() < 0.15 else rng.choice(modes) for _ in range(n)]
+        return pa.array([None if v is None else (v.encode() if t == pa.binary() else v) for v in vals], t)
+
+    table = pa.table({"low_s": column(pa.string()), "low_v": column(pa.string_view()), "low_b": column(pa.binary()),
+                      "id": pa.array(range(n), pa.int64())})
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=7_000)
+    pf = pq.ParquetFile(path)
+    assert set(dictionary_columns(pf.metadata, pf.schema_arrow, list(range(pf.num_row_groups)), None)) == {
+        "low_s", "low_v", "low_b"}
+    predicate = Expr.from_json(parse_expression(where))
+    got = storage.read_rank_share(InputSpec(str(path)), 0, 1, request=ReadRequest(predicate=predicate))
+    assert got.schema.equals(pf.schema_arrow, check_metadata=False)
+    want = duckdb.sql(f"SELECT id FROM read_parquet('{path}') WHERE {where} ORDER BY id").fetchall()
+    assert got.column("id").to_pylist() == [r[0] for r in want]
