@@ -52,6 +52,69 @@ void NarrowDecimals(const Columns& keys, int64_t num_rows, NarrowedKeys* out) {
   }
 }
 
+// string/binary keys whose valid values all have at most kMaxShortBytes bytes, as
+// unsigned integer codes: the bytes big-endian, zero-padded to the longest
+// length L, times (L + 1), plus the length. Equal values get equal codes (the
+// length tells "a" from "a\0"), codes order as the bytes do (lexicographic,
+// shorter first on a common prefix), and a column of few short values (flags,
+// statuses, modes: TPC-H's l_returnflag) has a small code range, so the direct
+// index or the packed code applies instead of hashing bytes (DuckDB keeps short
+// strings inline in its string_t and its perfect hash aggregate keys on them).
+constexpr int kMaxShortBytes = 7;
+
+void NarrowShortStrings(const Column& c, int64_t num_rows, size_t k, NarrowedKeys* out) {
+  std::atomic<int> longest{0};
+  std::atomic<bool> fits{true};
+  ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
+    int local = 0;
+    for (int64_t i = b; i < e; ++i) {
+      if (!c.is_valid(i)) continue;
+      const int n = static_cast<int>(c.bytes(i).size());
+      if (n > kMaxShortBytes) {
+        fits = false;
+        return;
+      }
+      local = n > local ? n : local;
+    }
+    int seen = longest.load();
+    while (local > seen && !longest.compare_exchange_weak(seen, local)) {
+    }
+  });
+  if (!fits) return;
+  const int width = longest.load();
+  Vec<int64_t>& codes = out->storage.emplace_back(static_cast<size_t>(num_rows + c.offset));
+  ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      uint64_t code = 0;
+      if (c.is_valid(i)) {
+        const std::string_view v = c.bytes(i);
+        for (unsigned char ch : v) code = (code << 8) | ch;
+        code <<= 8 * (width - static_cast<int>(v.size()));
+        code = code * static_cast<uint64_t>(width + 1) + v.size();
+      }
+      codes[i + c.offset] = static_cast<int64_t>(code);
+    }
+  });
+  auto narrow = std::make_unique<Column>(c);  // same validity, offset, name
+  narrow->kind = Kind::kUnsigned;
+  narrow->width = 8;
+  narrow->format = "L";
+  narrow->data = reinterpret_cast<const uint8_t*>(codes.data());
+  narrow->offsets32 = nullptr;
+  narrow->offsets64 = nullptr;
+  narrow->variadic = nullptr;
+  narrow->num_variadic = 0;
+  out->views[k] = narrow.get();
+  out->columns.push_back(std::move(narrow));
+}
+
+void NarrowKeys(const Columns& keys, int64_t num_rows, NarrowedKeys* out) {
+  NarrowDecimals(keys, num_rows, out);
+  for (size_t k = 0; k < keys.size(); ++k) {
+    if (keys[k]->is_binary()) NarrowShortStrings(*keys[k], num_rows, k, out);
+  }
+}
+
 }  // namespace
 
 // In order of preference:
@@ -61,11 +124,11 @@ void NarrowDecimals(const Columns& keys, int64_t num_rows, NarrowedKeys* out) {
 //  3. one fixed-width key, or two without nulls, many rows, order free: radix
 //     partitions (radix_group.h);
 //  4. a global hash table (key_table.h).
-// decimal128 keys that fit 64 bits take the integer paths.
+// decimal128 keys that fit 64 bits, and strings of at most 7 bytes, take the integer paths.
 Status GroupRows(const Columns& original_keys, int64_t num_rows, bool nulls_equal, bool ordered,
                  Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
   NarrowedKeys narrowed;
-  NarrowDecimals(original_keys, num_rows, &narrowed);
+  NarrowKeys(original_keys, num_rows, &narrowed);
   const Columns& keys = narrowed.views;
   if (GroupIdsByPacking(keys, num_rows, nulls_equal, ordered, group_of_row, first_row)) return Status::OK();
   if (nulls_equal && SmallGroupIds(keys, num_rows, kSmallGroups, group_of_row, first_row)) return Status::OK();

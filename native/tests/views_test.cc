@@ -121,4 +121,33 @@ TEST_CASE(large_binary_offsets_beyond_four_gib) {
   munmap(base, reserve);
 }
 
+TEST_CASE(short_string_keys_group_by_their_packed_codes) {
+  // At most 7 bytes: packed codes. "a" and "a\0" differ only by length; "" and "\0" too.
+  const std::vector<std::string> values{"a", std::string("a\0", 2), "", std::string("\0", 1), "seven b", "a",
+                                        std::string("a\0", 2), "b", "", "seven b"};
+  const std::vector<int64_t> want{0, 1, 2, 3, 4, 0, 1, 5, 2, 4};  // first-appearance ids
+  test::Imported vi(test::StringViews(values), "v"), si(Utf8(values), "s");
+  for (const ImportedColumn* c : {&vi.col, &si.col}) {
+    Vec<int64_t> groups, first;
+    CHECK(GroupRows(Columns{&c->view}, static_cast<int64_t>(values.size()), true, true, &groups, &first).ok());
+    CHECK_EQ(static_cast<int64_t>(first.size()), 6);
+    for (size_t i = 0; i < values.size(); ++i) {
+      for (size_t j = 0; j < values.size(); ++j) CHECK((groups[i] == groups[j]) == (want[i] == want[j]));
+    }
+    CHECK(GroupRows(Columns{&c->view}, static_cast<int64_t>(values.size()), true, false, &groups, &first).ok());
+    CHECK_EQ(static_cast<int64_t>(first.size()), 6);
+    for (size_t i = 0; i < values.size(); ++i) {
+      for (size_t j = 0; j < values.size(); ++j) CHECK((groups[i] == groups[j]) == (want[i] == want[j]));
+    }
+  }
+  // one value past 7 bytes: the byte paths, same groups
+  std::vector<std::string> longer = values;
+  longer.push_back("eight by");
+  test::Imported li(Utf8(longer), "l");
+  Vec<int64_t> groups, first;
+  CHECK(GroupRows(Columns{&li.col.view}, static_cast<int64_t>(longer.size()), true, true, &groups, &first).ok());
+  CHECK_EQ(static_cast<int64_t>(first.size()), 7);
+  for (size_t i = 0; i < values.size(); ++i) CHECK_EQ(groups[i], want[i]);
+}
+
 int main() { return test::RunAll(); }
