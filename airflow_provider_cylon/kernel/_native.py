@@ -141,8 +141,12 @@ _take_pool_lock = threading.Lock()
 def _pool() -> ThreadPoolExecutor:
     global _take_pool
     with _take_pool_lock:
-        if _take_pool is None:
-            _take_pool = ThreadPoolExecutor(max_workers=_ext.num_threads(), thread_name_prefix="cylon-take")
+        threads = _ext.num_threads()
+        # Sized anew when CYLON_NUM_THREADS changed: a resident warm worker runs jobs of several sizes.
+        if _take_pool is None or _take_pool._max_workers != threads:
+            if _take_pool is not None:
+                _take_pool.shutdown(wait=False)
+            _take_pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cylon-take")
         return _take_pool
 
 
