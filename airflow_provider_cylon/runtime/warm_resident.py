@@ -14,14 +14,15 @@ file, the job's whole environment, ``sys.argv``) and undone afterwards (the host
 environment back, the output descriptors restored). What is not reused:
 
 * a run that did not end with exit code 0: a failed worker may have left threads or
-  sockets behind, so its process leaves after reporting (as a crashed Lambda
-  environment is discarded);
+  sockets behind, so its process leaves, with the run's code as its exit status (as a
+  crashed Lambda environment is discarded; the code is known only once it is gone);
 * a process whose resident set grew past ``CYLON_WARM_RESIDENT_MAX_MB`` (default 2048):
   it reports and leaves, handing its memory back.
 
 Protocol with the host, over a socket pair, JSON lines (no pickle): the host writes one
-run request ``{"argv", "env", "log"}``, the resident answers ``{"code": N, "stays": bool}``
-when the run ended (``stays``: it waits for another run; otherwise it is leaving). End of file from the host (it stopped) ends the resident.
+run request ``{"argv", "env", "log"}``; the resident answers ``{"code": 0, "stays": bool}``
+when the run succeeded (``stays``: it waits for another run; otherwise it is leaving), and
+exits with the run's code when it failed. End of file from the host (it stopped) ends the resident.
 """
 from __future__ import annotations
 
@@ -122,7 +123,12 @@ def serve(conn: socket.socket) -> None:
             if line is None:
                 break  # the host stopped
             run_code = run_once(json.loads(line))
-            stays = run_code == 0 and resident_set_mb() <= _max_rss_mb()
+            if run_code != 0:
+                # Leave with the run's code as the exit status (the host reads it when it reaps us):
+                # once a failed run's code is known its process is gone, as a cold worker's is.
+                code = run_code
+                break
+            stays = resident_set_mb() <= _max_rss_mb()
             conn.sendall(json.dumps({"code": run_code, "stays": stays}).encode() + b"\n")
             if not stays:
                 break
