@@ -124,7 +124,7 @@ class WarmHost:
 
     def __init__(self, path: str, idle_s: float, max_idle_residents: int | None = None) -> None:
         self.path, self.idle_s = path, idle_s
-        self.max_idle = max_idle_residents if max_idle_residents is not None else max(4, 2 * (os.cpu_count() or 1))
+        self.max_idle = max_idle_residents if max_idle_residents is not None else warm_resident.IDLE_RESIDENTS
         self.oneshots: dict[int, str] = {}  # pid -> run of a one-shot fork
         self.idle: list[Resident] = []
         self.busy: dict[str, Resident] = {}  # run -> resident serving it

@@ -51,3 +51,11 @@ def test_a_run_that_raises_is_reported_as_crashed(tmp_path: Path, monkeypatch: p
 
 def test_resident_memory_is_read_from_proc() -> None:
     assert 1.0 < warm_resident.resident_set_mb() < 1 << 20
+
+
+def test_a_resident_stays_within_its_memory_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert 64 <= warm_resident.default_max_rss_mb() <= 4096
+    monkeypatch.setenv(warm_resident.MAX_RSS_ENV, "1")  # below any Python process: it leaves
+    assert not warm_resident._keeps_within_bound()
+    monkeypatch.setenv(warm_resident.MAX_RSS_ENV, str(1 << 20))
+    assert warm_resident._keeps_within_bound()
