@@ -16,6 +16,7 @@ import pyarrow as pa
 from airflow_provider_cylon import kernel
 from airflow_provider_cylon.runtime.context import WorkerStats
 from airflow_provider_cylon.runtime.errors import CylonRuntimeError
+from airflow_provider_cylon.runtime.ops.compact_views import compact_views
 
 
 class OperationError(CylonRuntimeError, ValueError):
@@ -84,6 +85,7 @@ def exchange(d: Dist, parts: Sequence[pa.Table]) -> list[pa.Table]:
     if d.world_size == 1:
         return [parts[0]]
     assert d.channel is not None
+    parts = [p if i == d.rank else compact_views(p) for i, p in enumerate(parts)]
     d.stats.shuffles += 1
     d.stats.bytes_sent += sum(p.nbytes for i, p in enumerate(parts) if i != d.rank)
     received = d.channel.all_to_all(list(parts))
