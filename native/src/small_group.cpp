@@ -11,7 +11,9 @@
 namespace cylon {
 namespace {
 
-// A growable open-addressing table of (hash, group); the caller says when two
+// A growable open-addressing table of (hash, group), at most a quarter full (half
+// full, the probe loop's mispredicted exits cost 10-20% more on 1M int64 rows with 1k
+// groups: 0.0055-0.0079 s against 0.0045-0.0054 s); the caller says when two
 // keys with equal hashes are equal (for a single integer key the hash is the
 // key itself, so equal hashes suffice).
 class SmallTable {
@@ -25,7 +27,7 @@ class SmallTable {
     for (uint64_t pos = Mix64(h) & mask_;; pos = (pos + 1) & mask_) {
       Slot& s = slots_[pos];
       if (s.group < 0) {
-        if (static_cast<uint64_t>(used_ + 1) * 2 > slots_.size()) {  // load <= 0.5
+        if (static_cast<uint64_t>(used_ + 1) * 4 > slots_.size()) {  // load <= 0.25
           Grow();
           return FindOrInsert(h, next, equal, inserted);
         }
