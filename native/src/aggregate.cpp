@@ -160,6 +160,48 @@ void ArgBest(const GroupIds& g, const Column& v, int64_t* best, const Better& be
   }
 }
 
+// ArgBest for a fixed-width type read as T: each group's best value is kept next
+// to its row, so a row is compared with one access to its group's slot instead of a
+// second, dependent one into the column at the best row so far (1M float64 rows into
+// 100k groups: the two random reads made min and max 1.1x DuckDB's time).
+template <typename At, typename Better>
+void ArgBestByValue(const GroupIds& g, const Column& v, const At& x, int64_t* best, const Better& better) {
+  using T = std::decay_t<decltype(x(int64_t{0}))>;
+  struct Slot {
+    T value;
+    int64_t row;
+  };
+  auto run = [&](int64_t b, int64_t e, Slot* s) {
+    for (int64_t i = b; i < e; ++i) {
+      if (v.has_nulls() && !v.is_valid(i)) continue;
+      Slot& slot = s[g.id(i)];
+      const T value = x(i);
+      if (slot.row < 0 || better(value, slot.value)) slot = Slot{value, i};
+    }
+  };
+  const Slot none{T{}, -1};
+  if (!SmallGroups(g)) {
+    std::vector<Slot> slots(static_cast<size_t>(g.groups), none);
+    run(0, g.rows, slots.data());
+    for (int64_t k = 0; k < g.groups; ++k) best[k] = slots[k].row;
+    return;
+  }
+  // Few groups: each thread keeps its own winners, merged in row order (ties: earlier row).
+  std::vector<std::vector<Slot>> part(KernelThreads());
+  const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+    part[t].assign(static_cast<size_t>(g.groups), none);
+    run(b, e, part[t].data());
+  });
+  std::vector<Slot> merged(static_cast<size_t>(g.groups), none);
+  for (int t = 0; t < chunks; ++t) {
+    for (int64_t k = 0; k < g.groups; ++k) {
+      const Slot& p = part[t][k];
+      if (p.row >= 0 && (merged[k].row < 0 || better(p.value, merged[k].value))) merged[k] = p;
+    }
+  }
+  for (int64_t k = 0; k < g.groups; ++k) best[k] = merged[k].row;
+}
+
 }  // namespace
 
 Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<int64_t>* out) {
@@ -169,29 +211,32 @@ Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<
   // Typed comparisons for the common value types; the generic one otherwise.
   // NaN is the largest float, so max() of a group with NaN is NaN (as DuckDB).
   if (v.kind == Kind::kFloat && v.width == 8) {
-    const double* x = reinterpret_cast<const double*>(v.data) + v.offset;
-    auto above = [x](int64_t i, int64_t j) { return std::isnan(x[j]) ? false : (std::isnan(x[i]) || x[i] > x[j]); };
+    const double* d = reinterpret_cast<const double*>(v.data) + v.offset;
+    auto x = [d](int64_t i) { return d[i]; };
+    auto above = [](double a, double b) { return std::isnan(b) ? false : (std::isnan(a) || a > b); };
     if (is_max) {
-      ArgBest(g, v, best, above);
+      ArgBestByValue(g, v, x, best, above);
     } else {
-      ArgBest(g, v, best, [&](int64_t i, int64_t j) { return above(j, i); });
+      ArgBestByValue(g, v, x, best, [&](double a, double b) { return above(b, a); });
     }
   } else if (v.kind == Kind::kDecimal && v.width == 16) {
+    // Two's complement little-endian words (read word by word: Arrow guarantees 8-byte alignment only).
     const uint64_t* w = reinterpret_cast<const uint64_t*>(v.data) + 2 * v.offset;
-    auto at = [w](int64_t i) {
+    auto x = [w](int64_t i) {
       return static_cast<__int128>((static_cast<unsigned __int128>(w[2 * i + 1]) << 64) | w[2 * i]);
     };
     if (is_max) {
-      ArgBest(g, v, best, [at](int64_t i, int64_t j) { return at(i) > at(j); });
+      ArgBestByValue(g, v, x, best, [](__int128 a, __int128 b) { return a > b; });
     } else {
-      ArgBest(g, v, best, [at](int64_t i, int64_t j) { return at(i) < at(j); });
+      ArgBestByValue(g, v, x, best, [](__int128 a, __int128 b) { return a < b; });
     }
   } else if (v.kind == Kind::kSigned && v.width == 8) {
-    const int64_t* x = reinterpret_cast<const int64_t*>(v.data) + v.offset;
+    const int64_t* n = reinterpret_cast<const int64_t*>(v.data) + v.offset;
+    auto x = [n](int64_t i) { return n[i]; };
     if (is_max) {
-      ArgBest(g, v, best, [x](int64_t i, int64_t j) { return x[i] > x[j]; });
+      ArgBestByValue(g, v, x, best, [](int64_t a, int64_t b) { return a > b; });
     } else {
-      ArgBest(g, v, best, [x](int64_t i, int64_t j) { return x[i] < x[j]; });
+      ArgBestByValue(g, v, x, best, [](int64_t a, int64_t b) { return a < b; });
     }
   } else {
     ArgBest(g, v, best, [&](int64_t i, int64_t j) {
