@@ -115,12 +115,49 @@ void NarrowKeys(const Columns& keys, int64_t num_rows, NarrowedKeys* out) {
   }
 }
 
+// Several fixed-width key columns without nulls that do not pack (wide ranges) but
+// each hold few distinct values (ids, codes: the matrix's pairs of random 62-bit
+// columns with ~32 and ~316 values each) as dense per-column codes, each from a
+// small per-thread table over that column alone, then packed and directly
+// indexed: a cheap pass per column instead of hashing and comparing every column's
+// words per row in one table (Polars encodes each key column first the same way).
+constexpr int64_t kDenseColumnValues = 1024;
+
+bool GroupIdsByDenseCodes(const Columns& keys, int64_t num_rows, bool nulls_equal, bool ordered,
+                          Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
+  if (keys.size() < 2 || num_rows < (1 << 16)) return false;
+  for (const Column* c : keys) {
+    if (!c->has_int_code() || c->has_nulls()) return false;
+  }
+  std::vector<Vec<int64_t>> codes(keys.size());
+  std::vector<Column> columns(keys.size());
+  uint64_t product = 1;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    Vec<int64_t> first;
+    if (!SmallGroupIds(Columns{keys[k]}, num_rows, kDenseColumnValues, &codes[k], &first)) return false;
+    product *= static_cast<uint64_t>(first.size());
+    if (product > (uint64_t{1} << 20)) return false;  // past what the direct index takes
+    Column& c = columns[k];
+    c.name = keys[k]->name;
+    c.format = "l";
+    c.kind = Kind::kSigned;
+    c.width = 8;
+    c.length = num_rows;
+    c.data = reinterpret_cast<const uint8_t*>(codes[k].data());
+  }
+  Columns views;
+  for (const Column& c : columns) views.push_back(&c);
+  return GroupIdsByPacking(views, num_rows, nulls_equal, ordered, group_of_row, first_row);
+}
+
 }  // namespace
 
 // In order of preference:
 //  1. integer keys with small ranges: direct indexing, or several columns as one
 //     packed code (key_codes.h);
 //  2. few groups of any key types: thread-local tables merged (small_group.h);
+//     more groups over several columns of few values each: dense per-column
+//     codes, then 1.;
 //  3. one fixed-width key, or two without nulls, many rows, order free: radix
 //     partitions (radix_group.h);
 //  4. a global hash table (key_table.h).
@@ -132,6 +169,7 @@ Status GroupRows(const Columns& original_keys, int64_t num_rows, bool nulls_equa
   const Columns& keys = narrowed.views;
   if (GroupIdsByPacking(keys, num_rows, nulls_equal, ordered, group_of_row, first_row)) return Status::OK();
   if (nulls_equal && SmallGroupIds(keys, num_rows, kSmallGroups, group_of_row, first_row)) return Status::OK();
+  if (GroupIdsByDenseCodes(keys, num_rows, nulls_equal, ordered, group_of_row, first_row)) return Status::OK();
   if (!ordered && keys.size() == 1 && num_rows >= 65536 &&
       RadixGroupIds(*keys[0], num_rows, nulls_equal, group_of_row, first_row)) {
     return Status::OK();
