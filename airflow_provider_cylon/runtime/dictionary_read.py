@@ -17,16 +17,17 @@ decode (``l_comment``: 0.37 s against 0.16 s).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from airflow_provider_cylon.runtime.parquet_encoding import is_variable_width
-
-if TYPE_CHECKING:
-    from airflow_provider_cylon.runtime.expr import Expr
+from airflow_provider_cylon.kernel._native import is_view, take_array
+from airflow_provider_cylon.runtime.expr import Expr, ExpressionError
+from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
+from airflow_provider_cylon.runtime.expr.pushdown import conjuncts
+from airflow_provider_cylon.runtime.expr.tree import columns as columns_of
+from airflow_provider_cylon.runtime.expr.types import is_binary, is_string
 
 #: Largest dictionary page (bytes, as stored) of a column chunk read through its dictionary.
 MAX_DICTIONARY_PAGE_BYTES = 32 << 10
@@ -51,7 +52,7 @@ def dictionary_columns(metadata: pq.FileMetaData, schema: pa.Schema, groups: Seq
     index = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
     chosen = []
     for field in schema:
-        if field.name not in wanted or not is_variable_width(field.type) or field.name not in index:
+        if field.name not in wanted or not (is_string(field.type) or is_binary(field.type)) or field.name not in index:
             continue
         sizes = [_dictionary_page_bytes(metadata.row_group(g).column(index[field.name])) for g in groups]
         if groups and all(s is not None and 0 < s <= MAX_DICTIONARY_PAGE_BYTES for s in sizes):
@@ -60,10 +61,8 @@ def dictionary_columns(metadata: pq.FileMetaData, schema: pa.Schema, groups: Seq
 
 
 def _decoded(column: pa.ChunkedArray, declared: pa.DataType) -> pa.ChunkedArray:
-    if not (pa.types.is_string_view(declared) or pa.types.is_binary_view(declared)):
+    if not is_view(declared):
         return column.cast(declared)
-    from airflow_provider_cylon.kernel._native import take_array
-
     chunks = [take_array(chunk.dictionary.cast(declared), chunk.indices.cast(pa.int64()))
               for chunk in column.chunks]
     return pa.chunked_array(chunks, declared)
@@ -102,11 +101,6 @@ def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema) -> pa.Table
     :param predicate: the read's predicate.
     :param schema: the file's Arrow schema (the declared types).
     """
-    from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
-    from airflow_provider_cylon.runtime.expr.errors import ExpressionError
-    from airflow_provider_cylon.runtime.expr.pushdown import conjuncts
-    from airflow_provider_cylon.runtime.expr.tree import columns as columns_of
-
     encoded = {f.name for f in table.schema
                if pa.types.is_dictionary(f.type) and not pa.types.is_dictionary(schema.field(f.name).type)}
     mask: pa.ChunkedArray | None = None

@@ -54,7 +54,7 @@ def estimated_distinct(sample_distinct: int, sample_rows: int, rows: int) -> flo
     return min(float(rows), (lo + hi) / 2)
 
 
-def is_variable_width(t: pa.DataType) -> bool:
+def _is_variable_width(t: pa.DataType) -> bool:
     return (pa.types.is_binary(t) or pa.types.is_string(t) or pa.types.is_large_binary(t)
             or pa.types.is_large_string(t) or pa.types.is_binary_view(t) or pa.types.is_string_view(t))
 
@@ -62,7 +62,7 @@ def is_variable_width(t: pa.DataType) -> bool:
 def _value_width(sample: pa.Array | pa.ChunkedArray) -> float:
     """Bytes one dictionary entry takes for this column (mean length for variable-width)."""
     t = sample.type
-    if is_variable_width(t):
+    if _is_variable_width(t):
         valid = len(sample) - sample.null_count
         total = pc.sum(pc.binary_length(sample)).as_py() or 0
         return 4.0 + (total / valid if valid else 0.0)  # 4-byte length prefix in PLAIN encoding

@@ -349,16 +349,16 @@ def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit], request: Rea
         if unit.format == "parquet":
             # pre_buffer: the run's column chunks are fetched in coalesced ranged reads
             # (few requests on S3) instead of one request per column chunk.
-            pf = pq.ParquetFile(_open_parquet(filesystem, unit.path), metadata=unit.metadata, pre_buffer=True)
+            source = _open_parquet(filesystem, unit.path)
+            pf = pq.ParquetFile(source, metadata=unit.metadata, pre_buffer=True)
             groups = (list(range(pf.metadata.num_row_groups)) if unit.row_group is None
                       else [u.row_group for u in run])
             if request.predicate is not None:
                 groups = _parquet_groups(filesystem, unit.path, groups, pf.schema_arrow, request.predicate)
             declared = pf.schema_arrow
             via_dictionary = dictionary_columns_to_read(pf.metadata, declared, groups, columns)
-            if via_dictionary:
-                pf = pq.ParquetFile(_open_parquet(filesystem, unit.path), metadata=pf.metadata, pre_buffer=True,
-                                    read_dictionary=via_dictionary)
+            if via_dictionary:  # the same open file and footer, read with those columns as dictionaries
+                pf = pq.ParquetFile(source, metadata=pf.metadata, pre_buffer=True, read_dictionary=via_dictionary)
             if unit.row_group is None and request.predicate is None:
                 table = pf.read(columns=columns)
             else:

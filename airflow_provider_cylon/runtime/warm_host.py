@@ -30,17 +30,18 @@ The host stops after ``IDLE_S`` seconds without a running worker or a request (i
 idle residents leave with it) and removes its socket. Protocol: one JSON request line
 per connection, one JSON reply line (no pickle):
 
-* ``{"op": "ping"}`` -> ``{"ok": true, "pid": N}``
+* ``{"op": "ping"}`` -> ``{"ok": true, "pid": N, "idle": [pid, ...], "busy": [pid, ...]}`` (the
+  host, and its resident workers waiting for a run or running one)
 * ``{"op": "spawn", "argv": [...], "env": {...}, "log": PATH, "memory_mb": M|null}``
   -> ``{"pid": N, "run": "rK"}`` (the process running it, and the run's id)
 * ``{"op": "poll", "runs": [...]}`` -> ``{"codes": {"rK": code|null}}`` (null: still running;
   a run the host never started or forgot reads as ``-9999``)
-* ``{"op": "residents"}`` -> ``{"idle": [pid, ...], "busy": [pid, ...]}``
 """
 from __future__ import annotations
 
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -71,42 +72,18 @@ def _warm_imports() -> None:
 
 
 def _run_child(request: dict[str, Any]) -> None:
-    """In the forked child: become a fresh worker process, run it, and leave (never returns)."""
-    code = 70
+    """In a one-shot forked child: become a worker process under the request's memory limit, run
+    the worker once, and leave with its exit code (never returns)."""
+    code = warm_resident.CRASHED
     try:
-        os.setsid()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
-        os.environ.clear()
-        os.environ.update({str(k): str(v) for k, v in request["env"].items()})
-        if request.get("memory_mb"):
-            import resource
-
-            limit = int(request["memory_mb"]) * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        argv = [str(a) for a in request["argv"]]
-        sys.argv = ["airflow_provider_cylon.runtime.worker_process", *argv]
-        from airflow_provider_cylon.runtime import worker_process
-
-        code = worker_process.main(argv)
-        worker_process.exit_now(code)
-    except SystemExit as err:
-        code = err.code if isinstance(err.code, int) else 1
+        warm_resident.become_worker_process()
+        limit = int(request["memory_mb"]) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        code = warm_resident.run_once(request)
     except BaseException:  # noqa: BLE001 - the child must never return into the host's loop
         traceback.print_exc()
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        os._exit(code)
 
 
 @dataclass
@@ -184,9 +161,7 @@ class WarmHost:
             self._drop(resident, warm_resident.CRASHED if code == 0 else code)
             return
         resident.buffer += chunk
-        while b"\n" in resident.buffer:
-            line, _, rest = bytes(resident.buffer).partition(b"\n")
-            resident.buffer[:] = rest
+        while (line := warm_resident.pop_line(resident.buffer)) is not None:
             run, reply = resident.run, json.loads(line)
             if run is not None:
                 self.busy.pop(run, None)
@@ -244,15 +219,14 @@ class WarmHost:
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
         if op == "ping":
-            return {"ok": True, "pid": os.getpid()}
+            return {"ok": True, "pid": os.getpid(), "idle": [r.pid for r in self.idle],
+                    "busy": [r.pid for r in self.busy.values()]}
         if op == "poll":
             self.collect(0)
             self.reap()
             running = set(self.busy) | set(self.oneshots.values())
             return {"codes": {str(r): (None if r in running else self.exits.get(r, UNKNOWN_PID))
                               for r in (str(x) for x in request.get("runs", []))}}
-        if op == "residents":
-            return {"idle": [r.pid for r in self.idle], "busy": [r.pid for r in self.busy.values()]}
         if op == "spawn":
             return self.spawn(request)
         return {"error": f"unknown op {op!r}"}

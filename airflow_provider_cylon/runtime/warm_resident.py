@@ -118,27 +118,40 @@ def run_once(request: dict[str, Any]) -> int:
     return code
 
 
-def _read_line(conn: socket.socket, buffer: bytearray) -> bytes | None:
-    while b"\n" not in buffer:
-        chunk = conn.recv(1 << 16)
-        if not chunk:
-            return None
-        buffer += chunk
+def pop_line(buffer: bytearray) -> bytes | None:
+    """The first complete JSON line in ``buffer`` (removed from it), or None."""
+    if b"\n" not in buffer:
+        return None
     line, _, rest = bytes(buffer).partition(b"\n")
     buffer[:] = rest
     return line
 
 
+def _read_line(conn: socket.socket, buffer: bytearray) -> bytes | None:
+    while (line := pop_line(buffer)) is None:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            return None
+        buffer += chunk
+    return line
+
+
+def become_worker_process() -> None:
+    """In a child forked by the host: what a fresh worker process has (its own session, so the
+    executor kills it by its process group as a cold one; default signals; stdin from /dev/null)."""
+    os.setsid()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
 def serve(conn: socket.socket) -> None:
-    """In the forked child: become a session leader and run requests until the host goes (never returns)."""
+    """In the forked child: become a worker process and run requests until the host goes (never returns)."""
     code = 0
     try:
-        os.setsid()  # the executor kills a worker by its process group, as a cold one
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
+        become_worker_process()
         buffer = bytearray()
         while True:
             line = _read_line(conn, buffer)

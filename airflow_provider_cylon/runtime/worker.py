@@ -139,8 +139,7 @@ def _limit_pyarrow_threads() -> None:
     A co-located worker (the local executor divides the cores among them) would otherwise
     decode with every core and oversubscribe the machine.
     """
-    if os.environ.get("CYLON_NUM_THREADS") or pa.cpu_count() != _ext.num_threads():
-        # (the second case: a resident warm worker whose previous job had set a smaller pool)
+    if pa.cpu_count() != _ext.num_threads():  # also undoes a previous job's size in a resident warm worker
         pa.set_cpu_count(_ext.num_threads())
 
 

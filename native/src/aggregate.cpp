@@ -129,43 +129,15 @@ Status CountValid(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out
 
 namespace {
 
-// Row of the best valid value of rows [b, e) per group into best[] (-1: none);
-// better(i, j) says row i beats row j. Ties keep the earlier row.
-template <typename Better>
-void ArgBestRange(const GroupIds& g, const Column& v, int64_t b, int64_t e, int64_t* best, const Better& better) {
-  for (int64_t i = b; i < e; ++i) {
-    if (v.has_nulls() && !v.is_valid(i)) continue;
-    int64_t& slot = best[g.id(i)];
-    if (slot < 0 || better(i, slot)) slot = i;
-  }
-}
-
-template <typename Better>
-void ArgBest(const GroupIds& g, const Column& v, int64_t* best, const Better& better) {
-  if (!SmallGroups(g)) {
-    ArgBestRange(g, v, 0, g.rows, best, better);
-    return;
-  }
-  // Few groups: each thread keeps its own winners, merged in row order (ties: earlier row).
-  std::vector<Vec<int64_t>> part(KernelThreads());
-  const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
-    part[t].assign(static_cast<size_t>(g.groups), -1);
-    ArgBestRange(g, v, b, e, part[t].data(), better);
-  });
-  for (int t = 0; t < chunks; ++t) {
-    for (int64_t k = 0; k < g.groups; ++k) {
-      const int64_t r = part[t][k];
-      if (r >= 0 && (best[k] < 0 || better(r, best[k]))) best[k] = r;
-    }
-  }
-}
-
-// ArgBest for a fixed-width type read as T: each group's best value is kept next
-// to its row, so a row is compared with one access to its group's slot instead of a
-// second, dependent one into the column at the best row so far (1M float64 rows into
-// 100k groups: the two random reads made min and max 1.1x DuckDB's time).
+// Row of the best valid value per group into best[] (-1: none); x(i) is row i's
+// value and better(a, b) says value a beats value b. Ties keep the earlier row.
+// Each group's best value is kept next to its row, so a row is compared with one
+// access to its group's slot instead of a second, dependent one into the column at
+// the best row so far (1M float64 rows into 100k groups: the two random reads made
+// min and max 1.1x DuckDB's time). A type without a fixed-width value reads its row
+// number as the value and compares rows.
 template <typename At, typename Better>
-void ArgBestByValue(const GroupIds& g, const Column& v, const At& x, int64_t* best, const Better& better) {
+void ArgBest(const GroupIds& g, const Column& v, const At& x, int64_t* best, const Better& better) {
   using T = std::decay_t<decltype(x(int64_t{0}))>;
   struct Slot {
     T value;
@@ -215,9 +187,9 @@ Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<
     auto x = [d](int64_t i) { return d[i]; };
     auto above = [](double a, double b) { return std::isnan(b) ? false : (std::isnan(a) || a > b); };
     if (is_max) {
-      ArgBestByValue(g, v, x, best, above);
+      ArgBest(g, v, x, best, above);
     } else {
-      ArgBestByValue(g, v, x, best, [&](double a, double b) { return above(b, a); });
+      ArgBest(g, v, x, best, [&](double a, double b) { return above(b, a); });
     }
   } else if (v.kind == Kind::kDecimal && v.width == 16) {
     // Two's complement little-endian words (read word by word: Arrow guarantees 8-byte alignment only).
@@ -226,20 +198,20 @@ Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<
       return static_cast<__int128>((static_cast<unsigned __int128>(w[2 * i + 1]) << 64) | w[2 * i]);
     };
     if (is_max) {
-      ArgBestByValue(g, v, x, best, [](__int128 a, __int128 b) { return a > b; });
+      ArgBest(g, v, x, best, [](__int128 a, __int128 b) { return a > b; });
     } else {
-      ArgBestByValue(g, v, x, best, [](__int128 a, __int128 b) { return a < b; });
+      ArgBest(g, v, x, best, [](__int128 a, __int128 b) { return a < b; });
     }
   } else if (v.kind == Kind::kSigned && v.width == 8) {
     const int64_t* n = reinterpret_cast<const int64_t*>(v.data) + v.offset;
     auto x = [n](int64_t i) { return n[i]; };
     if (is_max) {
-      ArgBestByValue(g, v, x, best, [](int64_t a, int64_t b) { return a > b; });
+      ArgBest(g, v, x, best, [](int64_t a, int64_t b) { return a > b; });
     } else {
-      ArgBestByValue(g, v, x, best, [](int64_t a, int64_t b) { return a < b; });
+      ArgBest(g, v, x, best, [](int64_t a, int64_t b) { return a < b; });
     }
   } else {
-    ArgBest(g, v, best, [&](int64_t i, int64_t j) {
+    ArgBest(g, v, [](int64_t i) { return i; }, best, [&](int64_t i, int64_t j) {
       const int c = CompareValues(v, i, v, j);
       return is_max ? c > 0 : c < 0;
     });

@@ -16,40 +16,52 @@ namespace {
 // Groups per thread chunk up to which the small-group path runs (its tables stay in L1/L2).
 constexpr int64_t kSmallGroups = 4096;
 
-// decimal128 keys whose values all fit 64 bits (every decimal(p <= 18) does) as
-// int64 columns of their unscaled values, so the integer paths apply; equal
-// values stay equal and the row hash is the same (docs/kernel.md).
+// Key columns the integer paths can take once rewritten as 8-byte integers: the
+// rewritten columns (kept alive here) and the keys with them swapped in.
 struct NarrowedKeys {
   std::vector<std::unique_ptr<Column>> columns;
   std::vector<Vec<int64_t>> storage;
   Columns views;
 };
 
-void NarrowDecimals(const Columns& keys, int64_t num_rows, NarrowedKeys* out) {
-  out->views = keys;
-  for (size_t k = 0; k < keys.size(); ++k) {
-    const Column& c = *keys[k];
-    if (c.kind != Kind::kDecimal || c.width != 16) continue;
-    std::atomic<bool> fits{true};
-    ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e && fits.load(std::memory_order_relaxed); ++i) {
-        const uint64_t* w = c.wide_words(i);
-        if (w[1] != (static_cast<int64_t>(w[0]) < 0 ? ~0ULL : 0ULL) && c.is_valid(i)) fits = false;
-      }
-    });
-    if (!fits) continue;
-    Vec<int64_t>& low = out->storage.emplace_back(static_cast<size_t>(num_rows + c.offset));
-    ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) low[i + c.offset] = static_cast<int64_t>(c.wide_words(i)[0]);
-    });
-    auto narrow = std::make_unique<Column>(c);  // same validity, offset, name
-    narrow->kind = Kind::kSigned;
-    narrow->width = 8;
-    narrow->format = "l";
-    narrow->data = reinterpret_cast<const uint8_t*>(low.data());
-    out->views[k] = narrow.get();
-    out->columns.push_back(std::move(narrow));
-  }
+// A zeroed 8-byte value per row of c (indexed from c's own offset, as c is).
+Vec<int64_t>& NarrowedStorage(const Column& c, int64_t num_rows, NarrowedKeys* out) {
+  return out->storage.emplace_back(static_cast<size_t>(num_rows + c.offset));
+}
+
+// Key k becomes `values` read as `kind`: same validity, offset and name as c.
+void UseNarrowed(const Column& c, size_t k, Kind kind, const char* format, const Vec<int64_t>& values,
+                 NarrowedKeys* out) {
+  auto narrow = std::make_unique<Column>(c);
+  narrow->kind = kind;
+  narrow->width = 8;
+  narrow->format = format;
+  narrow->data = reinterpret_cast<const uint8_t*>(values.data());
+  narrow->offsets32 = nullptr;
+  narrow->offsets64 = nullptr;
+  narrow->variadic = nullptr;
+  narrow->num_variadic = 0;
+  out->views[k] = narrow.get();
+  out->columns.push_back(std::move(narrow));
+}
+
+// decimal128 keys whose values all fit 64 bits (every decimal(p <= 18) does) as
+// int64 columns of their unscaled values, so the integer paths apply; equal
+// values stay equal and the row hash is the same (docs/kernel.md).
+void NarrowDecimal(const Column& c, int64_t num_rows, size_t k, NarrowedKeys* out) {
+  std::atomic<bool> fits{true};
+  ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e && fits.load(std::memory_order_relaxed); ++i) {
+      const uint64_t* w = c.wide_words(i);
+      if (w[1] != (static_cast<int64_t>(w[0]) < 0 ? ~0ULL : 0ULL) && c.is_valid(i)) fits = false;
+    }
+  });
+  if (!fits) return;
+  Vec<int64_t>& low = NarrowedStorage(c, num_rows, out);
+  ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) low[i + c.offset] = static_cast<int64_t>(c.wide_words(i)[0]);
+  });
+  UseNarrowed(c, k, Kind::kSigned, "l", low, out);
 }
 
 // string/binary keys whose valid values all have at most kMaxShortBytes bytes, as
@@ -82,7 +94,7 @@ void NarrowShortStrings(const Column& c, int64_t num_rows, size_t k, NarrowedKey
   });
   if (!fits) return;
   const int width = longest.load();
-  Vec<int64_t>& codes = out->storage.emplace_back(static_cast<size_t>(num_rows + c.offset));
+  Vec<int64_t>& codes = NarrowedStorage(c, num_rows, out);
   ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       uint64_t code = 0;
@@ -95,23 +107,15 @@ void NarrowShortStrings(const Column& c, int64_t num_rows, size_t k, NarrowedKey
       codes[i + c.offset] = static_cast<int64_t>(code);
     }
   });
-  auto narrow = std::make_unique<Column>(c);  // same validity, offset, name
-  narrow->kind = Kind::kUnsigned;
-  narrow->width = 8;
-  narrow->format = "L";
-  narrow->data = reinterpret_cast<const uint8_t*>(codes.data());
-  narrow->offsets32 = nullptr;
-  narrow->offsets64 = nullptr;
-  narrow->variadic = nullptr;
-  narrow->num_variadic = 0;
-  out->views[k] = narrow.get();
-  out->columns.push_back(std::move(narrow));
+  UseNarrowed(c, k, Kind::kUnsigned, "L", codes, out);
 }
 
 void NarrowKeys(const Columns& keys, int64_t num_rows, NarrowedKeys* out) {
-  NarrowDecimals(keys, num_rows, out);
+  out->views = keys;
   for (size_t k = 0; k < keys.size(); ++k) {
-    if (keys[k]->is_binary()) NarrowShortStrings(*keys[k], num_rows, k, out);
+    const Column& c = *keys[k];
+    if (c.kind == Kind::kDecimal && c.width == 16) NarrowDecimal(c, num_rows, k, out);
+    if (c.is_binary()) NarrowShortStrings(c, num_rows, k, out);
   }
 }
 

@@ -142,7 +142,7 @@ class WarmWorkers:
     def residents(self) -> dict[str, list[int]]:
         """The host's resident workers: ``{"idle": [pid, ...], "busy": [pid, ...]}`` (empty without a host)."""
         try:
-            reply = _request(self.path, {"op": "residents"})
+            reply = _request(self.path, {"op": "ping"})
         except (OSError, ConnectionError, ValueError, ExecutorError):
             return {"idle": [], "busy": []}
         return {"idle": [int(p) for p in reply["idle"]], "busy": [int(p) for p in reply["busy"]]}
@@ -184,11 +184,9 @@ def running_hosts(env: dict[str, str] | None = None) -> list[dict[str, Any]]:
     for sock in sorted(warm_dir(env).glob("host-*.sock")):
         try:
             reply = _request(str(sock), {"op": "ping"}, timeout_s=2.0)
-            residents = _request(str(sock), {"op": "residents"}, timeout_s=2.0)
         except (OSError, ConnectionError, ValueError, ExecutorError):
             continue
-        hosts.append({"socket": str(sock), "pid": int(reply["pid"]), "idle": residents["idle"],
-                      "busy": residents["busy"]})
+        hosts.append({"socket": str(sock), "pid": int(reply["pid"]), "idle": reply["idle"], "busy": reply["busy"]})
     return hosts
 
 

@@ -11,7 +11,7 @@ from airflow_provider_cylon.runtime.expr.errors import ExpressionError
 from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
 from airflow_provider_cylon.runtime.expr.pushdown import conjuncts, pushdown_filter
 from airflow_provider_cylon.runtime.expr.tree import Node, columns, node_from_json, node_to_json, render
-from airflow_provider_cylon.runtime.expr.types import Typer, plain
+from airflow_provider_cylon.runtime.expr.types import Typer, is_binary, is_string, plain
 
 
 #: A filter drops the rows its conjuncts' combined mask excludes once it keeps under this share
@@ -160,10 +160,9 @@ def _kept(mask: pa.ChunkedArray | pa.Array) -> int:
 
 
 def _reads_text(term: Node, schema: pa.Schema) -> bool:
-    """Whether ``term`` reads a variable-width column (evaluated after those that do not)."""
-    from airflow_provider_cylon.runtime.parquet_encoding import is_variable_width
-
-    return any(name in schema.names and is_variable_width(schema.field(name).type) for name in columns(term))
+    """Whether ``term`` reads a string or binary column (evaluated after those that do not)."""
+    return any(name in schema.names and (is_string(schema.field(name).type) or is_binary(schema.field(name).type))
+               for name in columns(term))
 
 
 def _as_table(data: pa.Table | pa.RecordBatch) -> pa.Table:
@@ -184,8 +183,9 @@ def filter_table(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
     """
     views = [i for i, f in enumerate(table.schema) if plain(f.type) != f.type]
     others = [i for i in range(table.num_columns) if i not in views]
+    aligned = _aligned(table, mask)
     columns: list[Any] = list(table.columns)
-    if others and _aligned(table, mask):
+    if others and aligned:
         kept = (table.select(others) if views else table).filter(mask)
         for i, col in zip(others, kept.columns):
             columns[i] = col
@@ -195,9 +195,10 @@ def filter_table(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
     if views:
         from airflow_provider_cylon.kernel._native import take_array
 
-        if _aligned(table, mask) and isinstance(mask, pa.ChunkedArray):
+        if aligned:
             # chunk by chunk: gathering from the whole column would first copy it into one array
-            positions = [pc.indices_nonzero(pc.fill_null(m, False)).cast(pa.int64()) for m in mask.chunks]
+            masks = mask.chunks if isinstance(mask, pa.ChunkedArray) else [mask]
+            positions = [pc.indices_nonzero(pc.fill_null(m, False)).cast(pa.int64()) for m in masks]
             for i in views:
                 col = table.column(i)
                 columns[i] = pa.chunked_array([take_array(c, p) for c, p in zip(col.chunks, positions) if len(p)],

@@ -14,14 +14,12 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from airflow_provider_cylon.kernel._native import is_view
+
 #: Rewrite a view column when its buffers exceed twice the bytes it uses by more than this.
 SLACK_BYTES = 1 << 16
 #: Values of at most this many bytes live inside the view itself (Arrow's view layout).
 INLINE_BYTES = 12
-
-
-def _is_view(t: pa.DataType) -> bool:
-    return pa.types.is_string_view(t) or pa.types.is_binary_view(t)
 
 
 def _used_bytes(chunk: pa.Array) -> int:
@@ -45,11 +43,11 @@ def compact_views(table: pa.Table) -> pa.Table:
 
     :param table: a part about to be sent.
     """
-    if not any(_is_view(t) for t in table.schema.types):
+    if not any(is_view(t) for t in table.schema.types):
         return table
     columns, changed = [], False
     for field, column in zip(table.schema, table.columns):
-        if _is_view(field.type) and _wasteful(column):
+        if is_view(field.type) and _wasteful(column):
             plain = pa.large_string() if pa.types.is_string_view(field.type) else pa.large_binary()
             column = column.cast(plain).cast(field.type)  # the large type copies only the values used
             changed = True
