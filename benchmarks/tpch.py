@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,18 +61,17 @@ def _decode_floor(columns_read: dict[str, list[str]], inputs: dict[str, Any], wo
     the job reads, with pyarrow on one thread, warm, best of 3 (small-dictionary text columns as
     dictionaries, as the workers read them): what no worker that reads through pyarrow goes
     below, whatever it does after the decode (no predicate, no filter, no copy)."""
-    import pyarrow as pa
-
     threads = pa.cpu_count()
     pa.set_cpu_count(1)
     try:
         total = 0.0
         for name, cols in columns_read.items():
-            pf = pq.ParquetFile(pa.memory_map(inputs[name]["path"]), pre_buffer=True)
+            source = pa.memory_map(inputs[name]["path"])
+            pf = pq.ParquetFile(source, pre_buffer=True)
             groups = list(range(0, pf.metadata.num_row_groups, world))
             # text columns with small dictionaries decoded as the workers decode them
             via = dictionary_columns(pf.metadata, pf.schema_arrow, groups, cols)
-            pf = pq.ParquetFile(pa.memory_map(inputs[name]["path"]), pre_buffer=True, read_dictionary=via or None)
+            pf = pq.ParquetFile(source, metadata=pf.metadata, pre_buffer=True, read_dictionary=via or None)
             best = float("inf")
             for _ in range(3):
                 start = time.perf_counter()

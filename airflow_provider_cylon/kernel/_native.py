@@ -135,18 +135,20 @@ def imported(caps: tuple[Any, Any]) -> pa.Array:
 
 _PARALLEL_TAKE_MIN_ROWS = 1 << 20
 _take_pool: ThreadPoolExecutor | None = None
+_take_pool_threads = 0
 _take_pool_lock = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _take_pool
+    global _take_pool, _take_pool_threads
     with _take_pool_lock:
         threads = _ext.num_threads()
         # Sized anew when CYLON_NUM_THREADS changed: a resident warm worker runs jobs of several sizes.
-        if _take_pool is None or _take_pool._max_workers != threads:
+        if _take_pool is None or _take_pool_threads != threads:
             if _take_pool is not None:
                 _take_pool.shutdown(wait=False)
             _take_pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cylon-take")
+            _take_pool_threads = threads
         return _take_pool
 
 
