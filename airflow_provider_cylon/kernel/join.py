@@ -152,9 +152,10 @@ def join(
 
     larrs, rarrs = prepared_keys(left, lkeys, right, rkeys)
     lcaps, rcaps = _ext.hash_join(capsules(larrs, lkeys), capsules(rarrs, rkeys), how, False)
-    lidx = imported(lcaps)
     if how in ("semi", "anti"):
-        return take(left, lidx)
+        return take(left, imported(lcaps))
+    # None: every left row once, in order (a fact table against unique dimension keys)
+    lidx = None if lcaps is None else imported(lcaps)
     ridx = imported(rcaps)
     return _materialise(left, right, lidx, ridx, lkeys, rkeys, larrs, rarrs, using, how, suffixes)
 
@@ -172,7 +173,7 @@ def _coalesce(col: pa.ChunkedArray, other: pa.ChunkedArray) -> pa.ChunkedArray:
 def _materialise(
     left: pa.Table,
     right: pa.Table,
-    lidx: pa.Array,
+    lidx: pa.Array | None,
     ridx: pa.Array,
     lkeys: list[str],
     rkeys: list[str],
@@ -191,7 +192,7 @@ def _materialise(
     # Only the columns the output needs are gathered (each on the kernel's threads).
     need_right_keys = using and how != "inner"
     right_cols = right_names + ([k for k in rkeys] if need_right_keys else [])
-    lt = take(left, lidx)
+    lt = left if lidx is None else take(left, lidx)
     rt = take(right.select(right_cols), ridx)
 
     names: list[str] = []

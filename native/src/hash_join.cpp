@@ -187,7 +187,8 @@ bool RadixJoin(const Column& probe, int64_t probe_rows, const Column& build, int
 // Output from partitioned matches, in probe order; chunk-parallel: each thread
 // counts its rows' output, then writes its slice.
 void EmitFromMatches(const RadixMatches& m, JoinType type, OutputColumn<int64_t>* probe_out,
-                     OutputColumn<int64_t>* build_out) {
+                     OutputColumn<int64_t>* build_out, bool* probe_identity) {
+  *probe_identity = false;
   const int64_t n = static_cast<int64_t>(m.start.size());
   auto matches = [&m](int64_t i) -> int64_t { return m.unique ? (m.start[i] >= 0) : m.size[i]; };
   if (type == JoinType::kSemi || type == JoinType::kAnti) {
@@ -199,19 +200,26 @@ void EmitFromMatches(const RadixMatches& m, JoinType type, OutputColumn<int64_t>
   }
   const bool keep_unmatched = type != JoinType::kInner;
   std::vector<int64_t> counts(64, 0);
+  std::vector<uint8_t> several(64, 0);  // a chunk has a row with more than one match
   const int chunks = ParallelChunks(n, 1 << 16, [&](int c, int64_t lo, int64_t hi) {
     int64_t k = 0;
+    bool many = false;
     for (int64_t i = lo; i < hi; ++i) {
       const int64_t s = matches(i);
       k += s ? s : keep_unmatched;
+      many |= s > 1;
     }
     counts[c] = k;
+    several[c] = many;
   });
   std::vector<int64_t> begin(chunks + 1, 0);
   for (int c = 0; c < chunks; ++c) begin[c + 1] = begin[c] + counts[c];
-  probe_out->values.resize(static_cast<size_t>(begin[chunks]));
+  // One output row per probe row, in order: the probe indices are 0..n-1, not written.
+  *probe_identity = begin[chunks] == n && std::none_of(several.begin(), several.begin() + chunks,
+                                                       [](uint8_t many) { return many; });
+  if (!*probe_identity) probe_out->values.resize(static_cast<size_t>(begin[chunks]));
   build_out->values.resize(static_cast<size_t>(begin[chunks]));
-  int64_t* pv = probe_out->values.data();
+  int64_t* pv = *probe_identity ? nullptr : probe_out->values.data();
   int64_t* bv = build_out->values.data();
   std::vector<std::vector<int64_t>> unmatched(chunks);
   ParallelChunks(n, 1 << 16, [&](int c, int64_t lo, int64_t hi) {
@@ -221,10 +229,10 @@ void EmitFromMatches(const RadixMatches& m, JoinType type, OutputColumn<int64_t>
       if (s == 0) {
         if (!keep_unmatched) continue;
         unmatched[c].push_back(pos);
-        pv[pos] = i;
+        if (pv) pv[pos] = i;
         bv[pos++] = 0;
       } else if (s == 1) {
-        pv[pos] = i;
+        if (pv) pv[pos] = i;
         bv[pos++] = m.start[i];
       } else {
         const int64_t* rows = m.grouped.data() + m.start[i];
@@ -240,33 +248,54 @@ void EmitFromMatches(const RadixMatches& m, JoinType type, OutputColumn<int64_t>
   }
 }
 
-// Inner join against unique build keys: at most one match per probe row, so
-// each thread counts its chunk's matches, then writes its slice of the output.
-void EmitUniqueInner(const Vec<int64_t>* first_row, const Vec<int64_t>& match,
-                     OutputColumn<int64_t>* probe_out, OutputColumn<int64_t>* build_out) {
+// Inner or left join against unique build keys: at most one match per probe row,
+// so each thread counts its chunk's output, then writes its slice. A left join
+// (keep_unmatched) keeps every probe row, its build index null when it matched none.
+void EmitUnique(const Vec<int64_t>* first_row, const Vec<int64_t>& match, bool keep_unmatched,
+                OutputColumn<int64_t>* probe_out, OutputColumn<int64_t>* build_out, bool* probe_identity) {
   const int64_t n = static_cast<int64_t>(match.size());
   Vec<int64_t> counts(64, 0);
   const int chunks = ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
     int64_t k = 0;
-    for (int64_t i = b; i < e; ++i) k += match[i] >= 0;
+    for (int64_t i = b; i < e; ++i) k += keep_unmatched || match[i] >= 0;
     counts[c] = k;
   });
   Vec<int64_t> start(chunks + 1, 0);
   for (int c = 0; c < chunks; ++c) start[c + 1] = start[c] + counts[c];
-  probe_out->values.resize(static_cast<size_t>(start[chunks]));
+  *probe_identity = start[chunks] == n;  // every probe row once, in order: 0..n-1, not written
+  if (!*probe_identity) probe_out->values.resize(static_cast<size_t>(start[chunks]));
   build_out->values.resize(static_cast<size_t>(start[chunks]));
-  int64_t* pv = probe_out->values.data();
+  int64_t* pv = *probe_identity ? nullptr : probe_out->values.data();
   int64_t* bv = build_out->values.data();
+  std::vector<std::vector<int64_t>> unmatched(chunks);
   ParallelChunks(n, 1 << 16, [&](int c, int64_t b, int64_t e) {
     int64_t pos = start[c];
     for (int64_t i = b; i < e; ++i) {
       const int64_t g = match[i];
-      if (g < 0) continue;
-      pv[pos] = i;
-      bv[pos] = (*first_row)[g];
+      if (g < 0) {
+        if (!keep_unmatched) continue;
+        unmatched[c].push_back(pos);
+      }
+      if (pv) pv[pos] = i;
+      bv[pos] = g < 0 ? 0 : (*first_row)[g];
       ++pos;
     }
   });
+  for (const auto& positions : unmatched) {
+    for (int64_t pos : positions) build_out->set_null(pos);
+  }
+}
+
+// The probe side's output rows were every probe row once, in order, and not
+// written: on the left that is said (left_identity); a right join's probe side is
+// the right, whose indices are then written.
+void MarkProbeIdentity(bool identity, bool swap, int64_t probe_rows, OutputColumn<int64_t>* probe_side,
+                       JoinIndices* out) {
+  out->left_identity = identity && !swap;
+  if (identity && swap) {
+    probe_side->values.resize(static_cast<size_t>(probe_rows));
+    for (int64_t i = 0; i < probe_rows; ++i) probe_side->values[i] = i;
+  }
 }
 
 }  // namespace
@@ -301,7 +330,9 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
   if (probe_keys.size() == 1 && probe_keys[0]->has_int_code() && !nulls_equal && type != JoinType::kOuter) {
     RadixMatches matches;
     if (RadixJoin(*probe_keys[0], probe_rows, *build_keys[0], build_rows, &matches)) {
-      EmitFromMatches(matches, swap ? JoinType::kLeft : type, probe_side, build_side);
+      bool identity;  // never for semi/anti
+      EmitFromMatches(matches, swap ? JoinType::kLeft : type, probe_side, build_side, &identity);
+      MarkProbeIdentity(identity, swap, probe_rows, probe_side, out);
       return Status::OK();
     }
   }
@@ -325,8 +356,10 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
   const bool keep_build = type == JoinType::kOuter;
   OutputColumn<int64_t>* probe_out = swap ? &out->right : &out->left;
   OutputColumn<int64_t>* build_out = swap ? &out->left : &out->right;
-  if (groups.unique && type == JoinType::kInner) {
-    EmitUniqueInner(&table.first_row(), match, probe_out, build_out);
+  if (groups.unique && !keep_build) {
+    bool identity;
+    EmitUnique(&table.first_row(), match, keep_probe, probe_out, build_out, &identity);
+    MarkProbeIdentity(identity, swap, probe_rows, probe_out, out);
     return Status::OK();
   }
   Emit(table, groups, match, probe_rows, build_rows, keep_probe, keep_build, probe_out, build_out);

@@ -16,6 +16,10 @@ Status ParseJoinType(const std::string& how, JoinType* out);
 struct JoinIndices {
   OutputColumn<int64_t> left;   //!< left row per output row (null: no left row)
   OutputColumn<int64_t> right;  //!< right row per output row (null: no right row); empty for semi/anti
+  /// Inner and left joins: the output's left rows are every left row once, in
+  /// order (a fact table against unique dimension keys), and `left` is left
+  /// empty: the caller uses the left table as it is instead of gathering it.
+  bool left_identity = false;
 };
 
 /// Joins left and right on comparable key columns.

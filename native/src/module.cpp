@@ -219,9 +219,11 @@ NB_MODULE(_ext, m) {
     }
     const bool one_sided = type == cylon::JoinType::kSemi || type == cylon::JoinType::kAnti;
     nb::object right_out = one_sided ? nb::none() : nb::object(ToCapsules(std::move(idx.right)));
-    return nb::make_tuple(ToCapsules(std::move(idx.left)), right_out);
+    // None: every left row once, in order (nothing to gather on the left)
+    nb::object left_out = idx.left_identity ? nb::none() : nb::object(ToCapsules(std::move(idx.left)));
+    return nb::make_tuple(left_out, right_out);
   }, "left"_a, "right"_a, "how"_a, "nulls_equal"_a = false,
-     "Matching (left, right) row indices; null index = no row on that side.");
+     "Matching (left, right) row indices; null index = no row on that side. Left is None when it would be every left row once, in order.");
 
   m.def("group_ids", [](const nb::list& keys, bool nulls_equal, bool ordered) {
     ImportedColumns cols = ImportAll(keys);

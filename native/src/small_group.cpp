@@ -1,5 +1,6 @@
 #include "small_group.h"
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -70,11 +71,95 @@ class SmallTable {
   int64_t used_ = 0;
 };
 
-// Groups per chunk, merged in row order, renumbered. hash_of(i) is row i's key
-// hash; same(a, b) says whether rows a and b (with equal hashes) have equal keys.
+// Groups of rows [b, e) in one chunk's own SmallTable: local ids into g, each
+// local group's first row into f; false as soon as there are more than max_groups.
 template <typename HashOf, typename Same>
-bool GroupByChunks(int64_t num_rows, int64_t max_groups, const HashOf& hash_of, const Same& same,
-                   Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
+struct HashedChunk {
+  const HashOf& hash_of;
+  const Same& same;
+  bool operator()(int64_t b, int64_t e, int64_t max_groups, int64_t* g, Vec<int64_t>* f,
+                  const std::atomic<bool>& too_many) const {
+    SmallTable table;
+    for (int64_t i = b; i < e; ++i) {
+      bool inserted;
+      g[i] = table.FindOrInsert(hash_of(i), static_cast<int64_t>(f->size()),
+                                [&](int64_t group) { return same((*f)[group], i); }, &inserted);
+      if (inserted) {
+        f->push_back(i);
+        if (static_cast<int64_t>(f->size()) > max_groups || too_many.load(std::memory_order_relaxed)) return false;
+      }
+    }
+    return true;
+  }
+};
+
+// K null-free 8-byte key columns grouped with their words kept in the slots: a
+// probe compares the row's words with the slot's, where the generic table reads the
+// group's first row back through the columns (a chain of dependent loads per row:
+// 1M rows of two int64 keys in 10 groups, 7.0 -> 2.9 ms; DuckDB also compares
+// against the keys stored in its hash table's rows, not the input's).
+template <int K>
+struct InlineKeyChunk {
+  const uint64_t* const* cols;
+
+  struct Slot {
+    uint64_t key[K];
+    int64_t group;
+  };
+
+  static uint64_t Hash(const uint64_t (&key)[K]) {
+    uint64_t h = kRowHashSeed;
+    for (int k = 0; k < K; ++k) h = (h ^ key[k]) * kGolden + (h >> 29);
+    return Mix64(h);
+  }
+
+  bool operator()(int64_t b, int64_t e, int64_t max_groups, int64_t* g, Vec<int64_t>* f,
+                  const std::atomic<bool>& too_many) const {
+    std::vector<Slot> slots(256, Slot{{}, -1});
+    uint64_t mask = slots.size() - 1;
+    for (int64_t i = b; i < e; ++i) {
+      uint64_t key[K];
+      for (int k = 0; k < K; ++k) key[k] = cols[k][i];
+      for (uint64_t pos = Hash(key) & mask;; pos = (pos + 1) & mask) {
+        Slot& s = slots[pos];
+        if (s.group < 0) {
+          const int64_t group = static_cast<int64_t>(f->size());
+          f->push_back(i);
+          if (group >= max_groups || too_many.load(std::memory_order_relaxed)) return false;
+          std::copy(key, key + K, s.key);
+          s.group = group;
+          g[i] = group;
+          if (static_cast<uint64_t>(f->size()) * 4 > slots.size()) {  // load <= 0.25, as SmallTable
+            std::vector<Slot> old = std::move(slots);
+            slots.assign(old.size() * 2, Slot{{}, -1});
+            mask = slots.size() - 1;
+            for (const Slot& o : old) {
+              if (o.group < 0) continue;
+              uint64_t p = Hash(o.key) & mask;
+              while (slots[p].group >= 0) p = (p + 1) & mask;
+              slots[p] = o;
+            }
+          }
+          break;
+        }
+        bool equal = true;
+        for (int k = 0; k < K; ++k) equal &= s.key[k] == key[k];
+        if (equal) {
+          g[i] = s.group;
+          break;
+        }
+      }
+    }
+    return true;
+  }
+};
+
+// Groups per chunk (chunk_groups, as HashedChunk), merged in row order, renumbered.
+// hash_of(i) is row i's key hash; same(a, b) says whether rows a and b (with equal
+// hashes) have equal keys: the merge's, over the chunks' first rows only.
+template <typename HashOf, typename Same, typename ChunkGroups>
+bool GroupByChunksWith(int64_t num_rows, int64_t max_groups, const HashOf& hash_of, const Same& same,
+                       const ChunkGroups& chunk_groups, Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
   group_of_row->resize(static_cast<size_t>(num_rows));
   int64_t* g = group_of_row->data();
   const int threads = KernelThreads();
@@ -84,20 +169,7 @@ bool GroupByChunks(int64_t num_rows, int64_t max_groups, const HashOf& hash_of, 
   const int chunks = ParallelChunks(num_rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
     begin[t] = b;
     end[t] = e;
-    SmallTable table;
-    Vec<int64_t>& f = firsts[t];
-    for (int64_t i = b; i < e; ++i) {
-      bool inserted;
-      g[i] = table.FindOrInsert(hash_of(i), static_cast<int64_t>(f.size()),
-                                [&](int64_t group) { return same(f[group], i); }, &inserted);
-      if (inserted) {
-        f.push_back(i);
-        if (static_cast<int64_t>(f.size()) > max_groups || too_many.load(std::memory_order_relaxed)) {
-          too_many = true;
-          return;
-        }
-      }
-    }
+    if (!chunk_groups(b, e, max_groups, g, &firsts[t], too_many)) too_many = true;
   });
   if (too_many) return false;
   // Merge the chunks' groups in row order: numbering by first appearance.
@@ -127,6 +199,31 @@ bool GroupByChunks(int64_t num_rows, int64_t max_groups, const HashOf& hash_of, 
   return true;
 }
 
+template <typename HashOf, typename Same>
+bool GroupByChunks(int64_t num_rows, int64_t max_groups, const HashOf& hash_of, const Same& same,
+                   Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
+  return GroupByChunksWith(num_rows, max_groups, hash_of, same, HashedChunk<HashOf, Same>{hash_of, same},
+                           group_of_row, first_row);
+}
+
+template <int K>
+bool GroupByInlineKeys(const std::vector<const uint64_t*>& cols, int64_t num_rows, int64_t max_groups,
+                       Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
+  auto hash_of = [&cols](int64_t i) {
+    uint64_t key[K];
+    for (int k = 0; k < K; ++k) key[k] = cols[k][i];
+    return InlineKeyChunk<K>::Hash(key);
+  };
+  auto same = [&cols](int64_t a, int64_t b) {
+    for (int k = 0; k < K; ++k) {
+      if (cols[k][a] != cols[k][b]) return false;
+    }
+    return true;
+  };
+  return GroupByChunksWith(num_rows, max_groups, hash_of, same, InlineKeyChunk<K>{cols.data()}, group_of_row,
+                           first_row);
+}
+
 }  // namespace
 
 bool SmallGroupIds(const Columns& keys, int64_t num_rows, int64_t max_groups, Vec<int64_t>* group_of_row,
@@ -149,21 +246,27 @@ bool SmallGroupIds(const Columns& keys, int64_t num_rows, int64_t max_groups, Ve
   if (plain) {
     std::vector<const uint64_t*> cols;
     for (const Column* c : keys) cols.push_back(reinterpret_cast<const uint64_t*>(c->data) + c->offset);
-    return GroupByChunks(
-        num_rows, max_groups,
-        [&cols](int64_t i) {
-          // A cheap fold: the table mixes the result once (Mix64) before using it.
-          uint64_t h = kRowHashSeed;
-          for (const uint64_t* v : cols) h = (h ^ v[i]) * kGolden + (h >> 29);
-          return h;
-        },
-        [&cols](int64_t a, int64_t b) {
-          for (const uint64_t* v : cols) {
-            if (v[a] != v[b]) return false;
-          }
-          return true;
-        },
-        group_of_row, first_row);
+    switch (cols.size()) {
+      case 2: return GroupByInlineKeys<2>(cols, num_rows, max_groups, group_of_row, first_row);
+      case 3: return GroupByInlineKeys<3>(cols, num_rows, max_groups, group_of_row, first_row);
+      case 4: return GroupByInlineKeys<4>(cols, num_rows, max_groups, group_of_row, first_row);
+      default:
+        return GroupByChunks(
+            num_rows, max_groups,
+            [&cols](int64_t i) {
+              // A cheap fold: the table mixes the result once (Mix64) before using it.
+              uint64_t h = kRowHashSeed;
+              for (const uint64_t* v : cols) h = (h ^ v[i]) * kGolden + (h >> 29);
+              return h;
+            },
+            [&cols](int64_t a, int64_t b) {
+              for (const uint64_t* v : cols) {
+                if (v[a] != v[b]) return false;
+              }
+              return true;
+            },
+            group_of_row, first_row);
+    }
   }
   if (keys.size() == 1 && keys[0]->is_binary()) {
     // One string key, hashed as it is read (no hash array): equal hashes compare

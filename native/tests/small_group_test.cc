@@ -51,6 +51,30 @@ TEST_CASE(string_view_and_int_keys) {
   CheckLikeHashTable(Columns{&a.col.view, &b.col.view}, n);
 }
 
+// Null-free 8-byte keys, 2-4 columns, take the table with the key words in its
+// slots (5 the generic one); wide values (limits included) and enough groups that
+// the inline table grows several times.
+TEST_CASE(int64_key_columns_inline) {
+  std::mt19937_64 rng(11);
+  const int64_t n = 120000;
+  for (int ncols = 2; ncols <= 5; ++ncols) {
+    std::vector<std::vector<int64_t>> pools(ncols), values(ncols);
+    for (auto& pool : pools) {
+      pool = {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), 0, -1};
+      while (pool.size() < 12) pool.push_back(static_cast<int64_t>(rng()));
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      for (int k = 0; k < ncols; ++k) values[k].push_back(pools[k][rng() % (k < 3 ? 8 : 2)]);
+    }
+    std::vector<Imported> cols;
+    cols.reserve(ncols);
+    for (int k = 0; k < ncols; ++k) cols.emplace_back(test::Int64s(values[k]));
+    Columns keys;
+    for (auto& c : cols) keys.push_back(&c.col.view);
+    CheckLikeHashTable(keys, n);
+  }
+}
+
 TEST_CASE(too_many_groups_give_up) {
   const int64_t n = 100000;
   std::vector<int64_t> v(n);
