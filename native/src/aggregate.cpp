@@ -1,5 +1,7 @@
 #include "aggregate.h"
 
+#include "key_codes.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -469,11 +471,16 @@ Status CountDistinct(const GroupIds& g, const Column& v, OutputColumn<int64_t>* 
   gid_col.width = 8;
   gid_col.length = g.rows;
   gid_col.data = reinterpret_cast<const uint8_t*>(g.ids);
-  // The (group, value) pairs go through the group-id paths: small value ranges
-  // pack with the group id into one direct index or code.
-  Vec<int64_t> pair_of_row, first_rows;
-  CYLON_RETURN_NOT_OK(GroupRows(Columns{&gid_col, &v}, g.rows, /*nulls_equal=*/true, /*ordered=*/true, &pair_of_row,
-                                &first_rows));
+  // The (group, value) pairs: only each distinct pair's first row is needed. Small
+  // value ranges pack with the group id into a direct index of first rows (no id
+  // per row: 1M rows, 10 groups x 1k values, 5.6 -> 2.5 ms); else the group-id paths.
+  Vec<int64_t> first_rows;
+  const Columns pair{&gid_col, &v};
+  const uint64_t max_slots = std::min<uint64_t>(uint64_t{1} << 20, std::max<int64_t>(4096, g.rows / 2));
+  if (!DistinctFirstRows(pair, g.rows, max_slots, &first_rows)) {
+    Vec<int64_t> pair_of_row;
+    CYLON_RETURN_NOT_OK(GroupRows(pair, g.rows, /*nulls_equal=*/true, /*ordered=*/true, &pair_of_row, &first_rows));
+  }
   out->values.assign(static_cast<size_t>(g.groups), 0);
   pair_rows->clear();
   for (int64_t r : first_rows) {

@@ -130,23 +130,25 @@ KeyPacking PlanKeyPacking(const Columns& keys, int64_t num_rows, const Columns& 
 
 namespace {
 
-void PackRange(const Columns& keys, int64_t b, int64_t e, const KeyPacking& plan, uint64_t* codes) {
-  for (int64_t i = b; i < e; ++i) codes[i] = 0;
+// Codes of rows [b, e) into out[0 .. e - b).
+void PackRange(const Columns& keys, int64_t b, int64_t e, const KeyPacking& plan, uint64_t* out) {
+  const int64_t n = e - b;
+  for (int64_t j = 0; j < n; ++j) out[j] = 0;
   for (size_t k = 0; k < keys.size(); ++k) {
     const Column& c = *keys[k];
     const uint64_t stride = plan.stride[k], null_code = plan.span[k] - 1;
     const int64_t min = plan.min[k];
     if (c.has_nulls()) {
-      for (int64_t i = b; i < e; ++i) codes[i] += (c.is_valid(i) ? Offset(c, i, min) : null_code) * stride;
+      for (int64_t j = 0; j < n; ++j) out[j] += (c.is_valid(b + j) ? Offset(c, b + j, min) : null_code) * stride;
     } else if ((c.kind == Kind::kSigned || c.kind == Kind::kUnsigned) && c.width == 8) {
       // The common case, without the per-row width switch.
-      const uint64_t* v = reinterpret_cast<const uint64_t*>(c.data) + c.offset;
-      for (int64_t i = b; i < e; ++i) codes[i] += (v[i] - static_cast<uint64_t>(min)) * stride;
+      const uint64_t* v = reinterpret_cast<const uint64_t*>(c.data) + c.offset + b;
+      for (int64_t j = 0; j < n; ++j) out[j] += (v[j] - static_cast<uint64_t>(min)) * stride;
     } else if (c.kind == Kind::kSigned && c.width == 4) {
-      const int32_t* v = reinterpret_cast<const int32_t*>(c.data) + c.offset;
-      for (int64_t i = b; i < e; ++i) codes[i] += (static_cast<uint64_t>(static_cast<int64_t>(v[i])) - static_cast<uint64_t>(min)) * stride;
+      const int32_t* v = reinterpret_cast<const int32_t*>(c.data) + c.offset + b;
+      for (int64_t j = 0; j < n; ++j) out[j] += (static_cast<uint64_t>(static_cast<int64_t>(v[j])) - static_cast<uint64_t>(min)) * stride;
     } else {
-      for (int64_t i = b; i < e; ++i) codes[i] += Offset(c, i, min) * stride;
+      for (int64_t j = 0; j < n; ++j) out[j] += Offset(c, b + j, min) * stride;
     }
   }
 }
@@ -154,29 +156,30 @@ void PackRange(const Columns& keys, int64_t b, int64_t e, const KeyPacking& plan
 }  // namespace
 
 void PackKeys(const Columns& keys, int64_t num_rows, const KeyPacking& plan, uint64_t* codes) {
-  ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) { PackRange(keys, b, e, plan, codes); });
+  ParallelFor(num_rows, 1 << 16, [&](int64_t b, int64_t e) { PackRange(keys, b, e, plan, codes + b); });
 }
 
-bool DirectGroupIds(const Columns& keys, int64_t num_rows, const KeyPacking& plan, uint64_t max_slots,
-                    bool ordered, Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
-  if (!plan.packable || plan.range > max_slots) return false;
-  const uint64_t slots = static_cast<uint64_t>(plan.range);
-  group_of_row->resize(static_cast<size_t>(num_rows));
-  int64_t* g = group_of_row->data();
-  // The packed codes go straight into the output, then become group ids in place.
-  static_assert(sizeof(int64_t) == sizeof(uint64_t));
-  // Codes, and the first row of every slot: each thread packs and scans its
-  // own chunk (blocks of 64K rows, still in cache), the earliest row wins.
+namespace {
+
+// The earliest row of every packed code (slot; -1: none): each thread packs its own
+// chunk in blocks of 64K rows (still in cache) into codes_out when given, else into
+// a block buffer of its own, and keeps its earliest row per slot; then the threads'
+// answers merge (the earliest row wins).
+Vec<int64_t> FirstRowPerSlot(const Columns& keys, int64_t num_rows, const KeyPacking& plan, uint64_t slots,
+                             uint64_t* codes_out) {
+  constexpr int64_t kBlock = int64_t{1} << 16;
   const int threads = KernelThreads();
   std::vector<Vec<int64_t>> firsts(threads);
-  const int chunks = ParallelChunks(num_rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
+  const int chunks = ParallelChunks(num_rows, kBlock, [&](int t, int64_t b, int64_t e) {
     Vec<int64_t>& f = firsts[t];
     f.assign(slots, -1);
-    for (int64_t block = b; block < e; block += 1 << 16) {
-      const int64_t end = std::min(e, block + (int64_t{1} << 16));
-      PackRange(keys, block, end, plan, reinterpret_cast<uint64_t*>(g));
+    Vec<uint64_t> own(codes_out ? 0 : static_cast<size_t>(kBlock));
+    for (int64_t block = b; block < e; block += kBlock) {
+      const int64_t end = std::min(e, block + kBlock);
+      const uint64_t* codes = codes_out ? codes_out + block : own.data();  // code of row i: codes[i - block]
+      PackRange(keys, block, end, plan, codes_out ? codes_out + block : own.data());
       for (int64_t i = block; i < end; ++i) {
-        int64_t& s = f[g[i]];
+        int64_t& s = f[codes[i - block]];
         if (s < 0) s = i;
       }
     }
@@ -187,6 +190,32 @@ bool DirectGroupIds(const Columns& keys, int64_t num_rows, const KeyPacking& pla
       if (first[s] < 0) first[s] = firsts[t][s];
     }
   }
+  return std::move(first);
+}
+
+}  // namespace
+
+bool DistinctFirstRows(const Columns& keys, int64_t num_rows, uint64_t max_slots, Vec<int64_t>* first_row) {
+  const KeyPacking plan = PlanKeyPacking(keys, num_rows);
+  if (!plan.packable || plan.range > max_slots || num_rows == 0) return false;
+  const Vec<int64_t> first = FirstRowPerSlot(keys, num_rows, plan, static_cast<uint64_t>(plan.range), nullptr);
+  first_row->clear();
+  for (int64_t row : first) {
+    if (row >= 0) first_row->push_back(row);
+  }
+  std::sort(first_row->begin(), first_row->end());  // first appearance, as the group-id paths number
+  return true;
+}
+
+bool DirectGroupIds(const Columns& keys, int64_t num_rows, const KeyPacking& plan, uint64_t max_slots,
+                    bool ordered, Vec<int64_t>* group_of_row, Vec<int64_t>* first_row) {
+  if (!plan.packable || plan.range > max_slots) return false;
+  const uint64_t slots = static_cast<uint64_t>(plan.range);
+  group_of_row->resize(static_cast<size_t>(num_rows));
+  int64_t* g = group_of_row->data();
+  // The packed codes go straight into the output, then become group ids in place.
+  static_assert(sizeof(int64_t) == sizeof(uint64_t));
+  const Vec<int64_t> first = FirstRowPerSlot(keys, num_rows, plan, slots, reinterpret_cast<uint64_t*>(g));
   // Slot -> dense group id.
   Vec<int64_t> dense(slots, -1);
   first_row->clear();

@@ -43,6 +43,12 @@ void PackKeys(const Columns& keys, int64_t num_rows, const KeyPacking& plan, uin
 bool DirectGroupIds(const Columns& keys, int64_t num_rows, const KeyPacking& plan, uint64_t max_slots,
                     bool ordered, Vec<int64_t>* group_of_row, Vec<int64_t>* first_row);
 
+/// The first row of every distinct key, ascending (first appearance), when the
+/// keys pack into at most `max_slots` codes: DirectGroupIds without the group of
+/// every row (what COUNT(DISTINCT) needs of its (group, value) pairs). Returns
+/// false when not applicable.
+bool DistinctFirstRows(const Columns& keys, int64_t num_rows, uint64_t max_slots, Vec<int64_t>* first_row);
+
 /// The packed paths of group-by / DISTINCT: direct indexing for small key
 /// ranges, else (several columns packing into 63 bits) one integer code per row
 /// grouped as a single fixed-width key. Returns false when neither applies.

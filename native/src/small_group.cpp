@@ -25,7 +25,7 @@ class SmallTable {
   /// new group numbered `next` (the caller records its first row). Sets `inserted`.
   template <typename Equal>
   int64_t FindOrInsert(uint64_t h, int64_t next, const Equal& equal, bool* inserted) {
-    for (uint64_t pos = Mix64(h) & mask_;; pos = (pos + 1) & mask_) {
+    for (uint64_t pos = Slot0(h);; pos = (pos + 1) & mask_) {
       Slot& s = slots_[pos];
       if (s.group < 0) {
         if (static_cast<uint64_t>(used_ + 1) * 4 > slots_.size()) {  // load <= 0.25
@@ -49,7 +49,13 @@ class SmallTable {
     uint64_t hash = 0;
     int64_t group = -1;
   };
+  // The first slot of hash h: its high bits folded down, one multiply, the product's
+  // top bits (Fibonacci hashing). Half Mix64's work per row; a key that differs only
+  // in its high bits still spreads (the fold), and equal hashes still compare keys.
+  uint64_t Slot0(uint64_t h) const { return ((h ^ (h >> 32)) * kGolden) >> shift_; }
+
   void Resize(size_t n) {
+    shift_ = static_cast<unsigned>(64 - __builtin_ctzll(n));
     slots_.assign(n, Slot{});
     mask_ = n - 1;
     used_ = 0;
@@ -59,7 +65,7 @@ class SmallTable {
     Resize(old.size() * 2);
     for (const Slot& s : old) {
       if (s.group < 0) continue;
-      uint64_t pos = Mix64(s.hash) & mask_;
+      uint64_t pos = Slot0(s.hash);
       while (slots_[pos].group >= 0) pos = (pos + 1) & mask_;
       slots_[pos] = s;
       ++used_;
@@ -68,6 +74,7 @@ class SmallTable {
 
   std::vector<Slot> slots_;
   uint64_t mask_ = 0;
+  unsigned shift_ = 64;
   int64_t used_ = 0;
 };
 
