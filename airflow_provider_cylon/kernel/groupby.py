@@ -180,7 +180,9 @@ def _group_keys(table: pa.Table, by: list[str], input_name: str) -> list[tuple[s
         if pa.types.is_dictionary(column.type) and is_key_type(column.type):
             arr = contiguous(column)
             values = arr.dictionary
-            if values.null_count == 0 and pc.count_distinct(values).as_py() == len(values):
+            # distinct values: counted by the kernel's own grouping (95k strings: 2.3 ms, where
+            # pc.count_distinct took 17 ms, more than the whole group-by)
+            if values.null_count == 0 and _ext.group_ids(capsules([values], [name]), True, False)[2] == len(values):
                 arrays.append(arr.indices)
                 continue
         arrays.append(key_array(column, input_name=input_name, column_name=name))
