@@ -77,6 +77,8 @@ class _Groups:
 
     def __init__(self, table: pa.Table, by: list[str], *, input_name: str) -> None:
         self._memo: dict[tuple[Any, ...], Any] = {}
+        #: value columns whose min and max are both wanted (found together, see take_extreme)
+        self.paired_extremes: set[str] = set()
         self.rows_in = table.num_rows
         self._ids: pa.Int64Array | None = None
         if not by:
@@ -160,7 +162,11 @@ class _Groups:
 
     def take_extreme(self, values: pa.Array, name: str, op: str) -> pa.Array:
         decoded = key_array(values, input_name="table", column_name=name)
-        rows = self.array("argmin" if op == "min" else "argmax", decoded, name)
+        if name in self.paired_extremes:
+            # min and max of one column asked together: one pass finds both (the second call hits the memo)
+            rows = self.aggregate("argminmax", decoded, name)[0 if op == "min" else 1]
+        else:
+            rows = self.array("argmin" if op == "min" else "argmax", decoded, name)
         return take_array(values, rows)
 
     def distinct_counts(self, values: pa.Array, name: str) -> tuple[pa.Array, pa.Array]:
@@ -219,6 +225,7 @@ def _start(
     for col, op in specs:
         _check_value_column(table, col, op, input_name="table")
     groups = _Groups(table, keys, input_name="table")
+    groups.paired_extremes = {col for col, op in specs if op == "min"} & {col for col, op in specs if op == "max"}
     columns: list[pa.Array | pa.ChunkedArray] = [take_array(table.column(k), groups.first) for k in keys]
     return groups, specs, list(keys), columns
 

@@ -29,6 +29,9 @@ Status CountValid(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out
 /// Row of each group's minimum (or maximum) valid value; null if none.
 Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<int64_t>* out);
 
+/// Rows of each group's minimum and maximum valid values in one pass; null if none.
+Status ArgMinMax(const GroupIds& g, const Column& v, OutputColumn<int64_t>* min_out, OutputColumn<int64_t>* max_out);
+
 /// Row of each group's first (or last) row, null values included (as DuckDB's first/last);
 /// null for a group without rows (the one group of a global aggregate over no rows).
 Status FirstLastRow(const GroupIds& g, bool last, OutputColumn<int64_t>* out);

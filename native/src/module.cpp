@@ -301,6 +301,10 @@ NB_MODULE(_ext, m) {
       cylon::OutputColumn<int64_t> out;
       { nb::gil_scoped_release r; ThrowIfError(cylon::ArgExtreme(g, v, op == "argmax", &out)); }
       result = ToCapsules(std::move(out));
+    } else if (op == "argminmax") {
+      cylon::OutputColumn<int64_t> lo, hi;
+      { nb::gil_scoped_release r; ThrowIfError(cylon::ArgMinMax(g, v, &lo, &hi)); }
+      result = nb::make_tuple(ToCapsules(std::move(lo)), ToCapsules(std::move(hi)));
     } else if (op == "sum_decimal" || op == "sum_decimal_state") {
       cylon::OutputColumn<__int128> out;
       { nb::gil_scoped_release r; ThrowIfError(cylon::SumDecimal(g, v, &out, op == "sum_decimal_state")); }
@@ -328,7 +332,7 @@ NB_MODULE(_ext, m) {
     }
     return result;
   }, "group_ids"_a, "num_groups"_a, "op"_a, "value"_a,
-     "One aggregate over dense group ids: sum_signed|sum_unsigned|sum_double|sum_decimal|sum_decimal_state|count|argmin|argmax|"
+     "One aggregate over dense group ids: sum_signed|sum_unsigned|sum_double|sum_decimal|sum_decimal_state|count|argmin|argmax|argminmax|"
      "first_row|last_row|first_valid_row|moments|count_distinct.");
 
   m.def("decimal_mean", [](const nb::tuple& sum, const nb::tuple& count, int scale) {

@@ -117,17 +117,21 @@ struct InlineKeyChunk {
   static uint64_t Hash(const uint64_t (&key)[K]) {
     uint64_t h = kRowHashSeed;
     for (int k = 0; k < K; ++k) h = (h ^ key[k]) * kGolden + (h >> 29);
-    return Mix64(h);
+    return h;
   }
+  // The first slot: the fold's high bits folded down, one multiply, the product's top
+  // bits (as SmallTable::Slot0).
+  static uint64_t Slot0(uint64_t h, unsigned shift) { return ((h ^ (h >> 32)) * kGolden) >> shift; }
 
   bool operator()(int64_t b, int64_t e, int64_t max_groups, int64_t* g, Vec<int64_t>* f,
                   const std::atomic<bool>& too_many) const {
     std::vector<Slot> slots(256, Slot{{}, -1});
     uint64_t mask = slots.size() - 1;
+    unsigned shift = 64 - 8;  // 2^8 slots
     for (int64_t i = b; i < e; ++i) {
       uint64_t key[K];
       for (int k = 0; k < K; ++k) key[k] = cols[k][i];
-      for (uint64_t pos = Hash(key) & mask;; pos = (pos + 1) & mask) {
+      for (uint64_t pos = Slot0(Hash(key), shift);; pos = (pos + 1) & mask) {
         Slot& s = slots[pos];
         if (s.group < 0) {
           const int64_t group = static_cast<int64_t>(f->size());
@@ -140,9 +144,10 @@ struct InlineKeyChunk {
             std::vector<Slot> old = std::move(slots);
             slots.assign(old.size() * 2, Slot{{}, -1});
             mask = slots.size() - 1;
+            --shift;
             for (const Slot& o : old) {
               if (o.group < 0) continue;
-              uint64_t p = Hash(o.key) & mask;
+              uint64_t p = Slot0(Hash(o.key), shift);
               while (slots[p].group >= 0) p = (p + 1) & mask;
               slots[p] = o;
             }
