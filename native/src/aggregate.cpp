@@ -235,8 +235,8 @@ void ArgBestsOf(const GroupIds& g, const Column& v, const std::array<bool, K>& i
   }
 }
 
-// A group without a valid value gets a null row.
-void NullWhereNone(OutputColumn<int64_t>* out) {
+// Groups that never got a row: null (index 0 keeps the take in bounds).
+void NullWhereUnset(OutputColumn<int64_t>* out) {
   for (size_t k = 0; k < out->values.size(); ++k) {
     if (out->values[k] < 0) {
       out->values[k] = 0;
@@ -251,7 +251,7 @@ Status ArgExtreme(const GroupIds& g, const Column& v, bool is_max, OutputColumn<
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   out->values.assign(static_cast<size_t>(g.groups), -1);
   ArgBestsOf<1>(g, v, {is_max}, {out->values.data()});
-  NullWhereNone(out);
+  NullWhereUnset(out);
   return Status::OK();
 }
 
@@ -260,24 +260,10 @@ Status ArgMinMax(const GroupIds& g, const Column& v, OutputColumn<int64_t>* min_
   min_out->values.assign(static_cast<size_t>(g.groups), -1);
   max_out->values.assign(static_cast<size_t>(g.groups), -1);
   ArgBestsOf<2>(g, v, {false, true}, {min_out->values.data(), max_out->values.data()});
-  NullWhereNone(min_out);
-  NullWhereNone(max_out);
+  NullWhereUnset(min_out);
+  NullWhereUnset(max_out);
   return Status::OK();
 }
-
-namespace {
-
-// Groups that never got a row: null (index 0 keeps the take in bounds).
-void NullWhereUnset(OutputColumn<int64_t>* out) {
-  for (size_t k = 0; k < out->values.size(); ++k) {
-    if (out->values[k] < 0) {
-      out->values[k] = 0;
-      out->set_null(static_cast<int64_t>(k));
-    }
-  }
-}
-
-}  // namespace
 
 Status FirstLastRow(const GroupIds& g, bool last, OutputColumn<int64_t>* out) {
   out->values.assign(static_cast<size_t>(g.groups), -1);
