@@ -54,6 +54,7 @@ _KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
 _COMPARE = {"eq": pc.equal, "ne": pc.not_equal, "lt": pc.less, "le": pc.less_equal,
             "gt": pc.greater, "ge": pc.greater_equal}
 _SHORT_CIRCUIT = ("coalesce", "and", "or")
+_ARITHMETIC = frozenset({"add", "sub", "mul", "div", "intdiv", "mod"})
 #: Functions that are NULL whenever an operand is (so a NULL literal operand decides the result).
 _STRICT = frozenset({"add", "sub", "mul", "div", "intdiv", "mod", "neg", "eq", "ne", "lt", "le", "gt", "ge",
                      "like", "not_like", "ilike", "not_ilike", "concat", "year", "quarter", "month", "day",
@@ -77,6 +78,10 @@ class Evaluator:
         self.table = table
         self.n = table.num_rows
         self.typer = Typer(table.schema)
+        # Values of calls already computed on this table, by node: an expression evaluated
+        # twice (TPC-H Q1's l_extendedprice * (1 - l_discount), inside two aggregates) is
+        # computed once, as DuckDB's common subexpression elimination does.
+        self._computed: dict[Node, Value] = {}
 
     # -------------------------------------------------------------- entry points
     def result(self, node: Node) -> pa.ChunkedArray:
@@ -95,6 +100,14 @@ class Evaluator:
 
     def value(self, node: Node) -> Value:
         """The value of ``node`` (a scalar for constants)."""
+        if isinstance(node, Call) and node.fn in _ARITHMETIC:
+            try:
+                return self._computed[node]
+            except KeyError:
+                value = self._computed[node] = self._value(node)
+                return value
+            except TypeError:  # a literal that is not hashable (a list): not kept
+                return self._value(node)
         if isinstance(node, Case) or (isinstance(node, Call) and node.fn in _SHORT_CIRCUIT):
             try:
                 return self._value(node)
@@ -135,7 +148,7 @@ class Evaluator:
         t = self.typer.type_of(node)
         if fn in _STRICT and any(null_constant(a) for a in args):
             return pa.scalar(None, t)  # as DuckDB folds it: the other operands are never computed
-        if fn in ("add", "sub", "mul", "div", "intdiv", "mod"):
+        if fn in _ARITHMETIC:
             return self._arithmetic(node, t)
         if fn in _COMPARE:
             ct = self.typer.common_type(args, fn, node, exact=True)

@@ -95,10 +95,14 @@ class Expr:
             raise ExpressionError(f"a predicate must be boolean, but this expression is of type {t}",
                                   expression=self.sql, where=self.where)
 
-    def evaluate(self, table: pa.Table | pa.RecordBatch) -> pa.ChunkedArray:
-        """The value for every row of ``table`` (literals broadcast), of type :meth:`output_type`."""
+    def evaluate(self, table: pa.Table | pa.RecordBatch, shared: Evaluator | None = None) -> pa.ChunkedArray:
+        """The value for every row of ``table`` (literals broadcast), of type :meth:`output_type`.
+
+        :param shared: an evaluator over this same ``table``, to reuse what other expressions
+            evaluated on it computed (common subexpressions are computed once).
+        """
         try:
-            return Evaluator(_as_table(table)).result(self.tree)
+            return (shared or Evaluator(_as_table(table))).result(self.tree)
         except ExpressionError as err:
             raise self._located(err) from None
 

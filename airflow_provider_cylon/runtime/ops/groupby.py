@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from airflow_provider_cylon import kernel
 from airflow_provider_cylon.runtime import fields as f
+from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
 from airflow_provider_cylon.runtime.ops.base import Columns, Step
 from airflow_provider_cylon.runtime.ops.dist import Dist, OperationError, gather_to_root, require_columns, shuffle
 from airflow_provider_cylon.runtime.ops.expression_params import ordered_pairs
@@ -216,6 +217,7 @@ class GroupByStep(Step):
             columns[GLOBAL_KEY] = pa.repeat(pa.scalar(0, pa.int8()), table.num_rows)
         targets: dict[int, tuple[str, str]] = {}
         computed: dict[str, str] = {}
+        shared = Evaluator(table)  # one for every argument: their common subexpressions computed once
         for o in self.aggs:
             for c in o.calls:
                 if c.column is not None:
@@ -229,7 +231,7 @@ class GroupByStep(Step):
                     if text not in computed:
                         computed[text] = f"{ARG_PREFIX}{len(computed)}"
                         try:
-                            columns[computed[text]] = c.arg.evaluate(table)
+                            columns[computed[text]] = c.arg.evaluate(table, shared)
                         except Exception as err:
                             raise OperationError(f"{self.what}: cannot evaluate {c.arg.sql!r}: {err}") from err
                     col = computed[text]

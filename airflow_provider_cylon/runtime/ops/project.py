@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from airflow_provider_cylon.runtime import fields as f
+from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
 from airflow_provider_cylon.runtime.ops.base import Columns, Step
 from airflow_provider_cylon.runtime.ops.dist import Dist, OperationError, require_columns
 from airflow_provider_cylon.runtime.ops.expression_params import named_expressions, pairs_to_json
@@ -19,9 +20,10 @@ from airflow_provider_cylon.runtime.ops.expression_params import named_expressio
 
 def evaluate_into(table: pa.Table, source: pa.Table, items: Sequence[tuple[str, Any]], what: str) -> pa.Table:
     """``table`` with each (name, expression over ``source``) set: replaced in place or appended."""
+    shared = Evaluator(source)  # one for every expression: their common subexpressions computed once
     for name, expr in items:
         try:
-            values = expr.evaluate(source)
+            values = expr.evaluate(source, shared)
         except Exception as err:
             raise OperationError(f"{what}: cannot evaluate {name!r} = {expr.sql!r}: {err}") from err
         if name in table.column_names:
