@@ -3,6 +3,8 @@
 The small side is broadcast when it is under ``broadcast_threshold_bytes`` and the
 join type allows it (right side for inner/left/semi/anti, left side for inner/right;
 an outer join always shuffles: a broadcast side would be emitted once per rank).
+A semi / anti join whose left keys are the smaller side sends those keys to every rank
+instead and gathers which ones each rank's right rows match (``_small_left_marked``).
 Semantics as SQL: null keys never match; with ``on`` each key appears once,
 coalesced from both sides (as ``USING``); other clashing names get the suffixes.
 """
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from airflow_provider_cylon import kernel
 from airflow_provider_cylon.kernel.join import common_key_type
 from airflow_provider_cylon.runtime import fields as f
+from airflow_provider_cylon.runtime.expr.expression import filter_table
 from airflow_provider_cylon.runtime.ops.base import Columns, Step
 from airflow_provider_cylon.runtime.ops.dist import (
     Dist,
@@ -30,6 +34,15 @@ from airflow_provider_cylon.runtime.ops.dist import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Row positions of the left keys sent to every rank by a semi / anti join (not a user column:
+#: only the keys and this travel).
+ROW = "__cylon_left_row"
+
+
+def _positions(start: int, n: int) -> pa.Array:
+    """``start, start + 1, ..., start + n - 1`` as int64."""
+    return pc.add(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)), start - 1) if n else pa.array([], pa.int64())
 
 JOIN_HOWS = ("inner", "left", "right", "outer", "semi", "anti")
 
@@ -137,6 +150,34 @@ class JoinStep(Step):
             right_need.add(name)
         return [frozenset(left_need), frozenset(right_need)]
 
+    def _small_left_marked(self, d: Dist, left: pa.Table, right: pa.Table, lk: list[str],
+                           rk: list[str]) -> pa.Table | None:
+        """A semi / anti join whose left keys are the small side (under the broadcast threshold
+        and smaller than the right's): every rank gets all left keys, marks those its own right
+        rows match (the kernel builds on the left keys and streams the right rows), the marks
+        are gathered, and each rank keeps its own left rows that some rank marked (semi) or none
+        did (anti). The large right side is neither made distinct nor shuffled (TPC-H Q4: 28k
+        orders a rank against 1.9M lineitem keys, where the distinct keys were 0.044 s and then
+        11 MB shuffled). None when the left side is not the small one.
+        """
+        keys = left.select(lk)
+        sizes = allgather_json(d, [keys.nbytes, left.num_rows, right.select(rk).nbytes])
+        total_left = sum(int(s[0]) for s in sizes)  # type: ignore[index]
+        total_right = sum(int(s[2]) for s in sizes)  # type: ignore[index]
+        if total_left > d.broadcast_threshold_bytes or total_left >= total_right:
+            return None
+        log.info("%s join %s: left keys to every rank, marked there (%d bytes)", d.tag, self.name, total_left)
+        every = concat(allgather_table(d, keys), keys.schema)
+        every = every.append_column(ROW, _positions(0, every.num_rows))
+        try:
+            hits = kernel.join(every, right.select(rk), left_on=lk, right_on=rk, how="semi").select([ROW])
+        except kernel.CylonKernelError as err:
+            raise OperationError(f"{self.what}: {err}") from err
+        marked = concat(allgather_table(d, hits), hits.schema).column(ROW)
+        offset = sum(int(s[1]) for s in sizes[: d.rank])  # type: ignore[index]
+        mask = pc.is_in(_positions(offset, left.num_rows), value_set=marked.combine_chunks())
+        return filter_table(left, mask if self.how == "semi" else pc.invert(mask))
+
     def run(self, d: Dist, tables: list[pa.Table]) -> pa.Table:
         # A worker's inputs are its largest buffers; taken out of the caller's list and
         # freed after their shuffle, their memory serves the exchange and the join's
@@ -145,6 +186,10 @@ class JoinStep(Step):
         lk, rk = self.keys
         left, right = align_key_types(left, right, lk, rk, self.what)
         if self.how in ("semi", "anti"):
+            if d.world_size > 1:
+                kept = self._small_left_marked(d, left, right, lk, rk)
+                if kept is not None:
+                    return kept
             # Only whether a key exists on the right matters: its distinct keys are all that
             # travel and all the build side holds (TPC-H Q4: 3.8M lineitem keys -> 1.4M).
             right = kernel.unique(right.select(rk))

@@ -60,6 +60,22 @@ def test_join(world: int, how: str, threshold: int) -> None:
     assert_same_rows(got, kernel.join(left, right, on=["k"], how=how), f"join {how} w={world}")
 
 
+@pytest.mark.parametrize("world", WORLDS)
+@pytest.mark.parametrize("how", ["semi", "anti"])
+@pytest.mark.parametrize("keys", [["k"], ["k", "s"]])
+def test_semi_anti_with_the_smaller_left_side_mark_its_keys_on_every_rank(world: int, how: str,
+                                                                          keys: list[str]) -> None:
+    """Left keys smaller than the right's: sent to every rank and marked there; each rank keeps its own
+    left rows, in order (null keys never match: anti keeps them), the same rows as the kernel's join."""
+    left, right = _table(40, 11, keys=60), _table(500, 12, keys=60, name="w")
+    step = make_step("join", name="j", on=tuple(keys), how=how)
+    got = _run(world, [left, right], step, threshold=1 << 30)
+    want = kernel.join(left, right, on=keys, how=how)
+    assert_same_rows(pa.concat_tables(got), want, f"join {how} w={world}")
+    for rank, share in enumerate(_split(left, world)):  # each rank: its own share's rows, in order
+        assert got[rank].equals(kernel.join(share, right, on=keys, how=how))
+
+
 @pytest.mark.parametrize("world", [2, 3])
 def test_join_left_on_right_on_with_clashing_names_and_key_types(world: int) -> None:
     left = _table(80, 3)
