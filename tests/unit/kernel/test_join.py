@@ -104,15 +104,15 @@ def test_bad_input_errors_name_the_input_and_column() -> None:
 @pytest.mark.parametrize("unique_right", [True, False])
 @pytest.mark.parametrize("key_type", ["int64", "int32", "float64", "uint16"])  # uint16: many duplicates
 def test_large_joins_take_the_partitioned_path_correctly(how: str, unique_right: bool, key_type: str) -> None:
-    """Build sides over 64K rows go through the radix-partitioned join; compare with DuckDB."""
+    """Build sides of 512K rows and more go through the radix-partitioned join; compare with DuckDB."""
     import numpy as np
 
     rng = np.random.default_rng(5)
-    n = 70_000  # just above the partitioned path's threshold (65,536 build rows)
+    n = 530_000  # just above the partitioned path's threshold (524,288 build rows)
     lk = rng.integers(0, n, n)
     rk = rng.permutation(n) if unique_right else rng.integers(0, n // 2, n)
     if key_type == "uint16":
-        lk, rk = lk % 60_000, (rk % 60_000 if not unique_right else rng.permutation(70_000)[:n] % 65_536)
+        lk, rk = lk % 60_000, (rk % 60_000 if not unique_right else rng.permutation(n) % 65_536)
     lmask = rng.random(n) < 0.05
     left = pa.table({"k": pa.array(lk, mask=lmask).cast(key_type), "lv": pa.array(rng.random(n))})
     right = pa.table({"k": pa.array(rk).cast(key_type), "rv": pa.array(rng.random(len(rk)))})
@@ -142,7 +142,8 @@ def test_multi_column_integer_keys_joined_as_packed_codes(how) -> None:
 
 
 @pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
-@pytest.mark.parametrize("build_rows", [1_000, 70_000])  # the small table's path, the partitioned one
+# the sparse small table, one table, the partitioned join
+@pytest.mark.parametrize("build_rows", [1_000, 70_000, 530_000])
 @pytest.mark.parametrize("every_left_row_matches", [True, False])
 def test_every_left_row_matching_once_keeps_the_left_as_it_is(how: str, build_rows: int,
                                                               every_left_row_matches: bool) -> None:
