@@ -16,6 +16,7 @@ decode (``l_comment``: 0.37 s against 0.16 s).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 
 import pyarrow as pa
@@ -25,7 +26,9 @@ import pyarrow.parquet as pq
 from airflow_provider_cylon.kernel._native import is_view, take_array
 from airflow_provider_cylon.runtime.expr import Expr, ExpressionError
 from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
+from airflow_provider_cylon.runtime.expr.expression import filter_table
 from airflow_provider_cylon.runtime.expr.pushdown import conjuncts
+from airflow_provider_cylon.runtime.expr.tree import Call, Node
 from airflow_provider_cylon.runtime.expr.tree import columns as columns_of
 from airflow_provider_cylon.runtime.expr.types import is_binary, is_string
 
@@ -93,16 +96,18 @@ def as_declared(table: pa.Table, schema: pa.Schema, names: Collection[str] | Non
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
-def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema) -> pa.Table:
+def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema) -> tuple[pa.Table, Expr | None]:
     """``table`` (as read, dictionary columns included) less the rows that a conjunct of ``predicate``
-    over one dictionary column alone rejects, decided once per dictionary entry.
+    over one dictionary column alone rejects, decided once per dictionary entry; and the rest of
+    the predicate, which the caller still applies (None: nothing left).
 
-    A conjunct like ``l_shipmode IN ('MAIL', 'SHIP')`` is evaluated on each chunk's dictionary
-    (a few values, in the declared type) and its answers taken at the chunk's indices, so text
-    is compared per distinct value instead of per row, and only the rows kept are turned back
-    into text (DuckDB filters dictionary vectors the same way). A null row gets the conjunct's
-    answer for NULL. The caller still applies the whole predicate afterwards: a row dropped here
-    fails one of its conjuncts, so the result is the same, only cheaper.
+    A conjunct like ``l_shipmode IN ('MAIL', 'SHIP')`` is evaluated once on the row groups'
+    dictionaries laid end to end (a few values each, in the declared type) and its answers taken
+    at each chunk's indices, so text is compared per distinct value instead of per row, and only
+    the rows kept are turned back into text (DuckDB filters dictionary vectors the same way). A
+    null row gets the conjunct's answer for NULL. The conjuncts applied here are exactly those
+    answers, so they are left out of the rest: their column need not be decoded for the
+    predicate at all. A conjunct that fails here stays in the rest, evaluated row by row.
 
     :param table: as read with :func:`dictionary_columns`.
     :param predicate: the read's predicate.
@@ -111,21 +116,33 @@ def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema) -> pa.Table
     encoded = {f.name for f in table.schema
                if pa.types.is_dictionary(f.type) and not pa.types.is_dictionary(schema.field(f.name).type)}
     mask: pa.ChunkedArray | None = None
+    rest: list[Node] = []
     for term in conjuncts(predicate.tree):
         names = columns_of(term)
         if len(names) != 1 or not names <= encoded:
+            rest.append(term)
             continue
         (name,) = names
         declared = schema.field(name).type
+        column = table.column(name)
         try:
             on_null = Evaluator(pa.table({name: pa.array([None], declared)})).result(term).to_pylist()[0] is True
-            chunks = []
-            for chunk in table.column(name).chunks:
-                answers = Evaluator(pa.table({name: chunk.dictionary.cast(declared)})).result(term)
-                answers = pc.fill_null(answers.combine_chunks().cast(pa.bool_()), False)
-                chunks.append(pc.fill_null(pc.take(answers, chunk.indices), on_null))
+            values = pa.chunked_array([c.dictionary for c in column.chunks], column.type.value_type)
+            answers = Evaluator(pa.table({name: values.cast(declared)})).result(term)
+            answers = pc.fill_null(answers.combine_chunks().cast(pa.bool_()), False)
+            chunks, start = [], 0
+            for chunk in column.chunks:
+                own = answers.slice(start, len(chunk.dictionary))
+                start += len(chunk.dictionary)
+                chunks.append(pc.fill_null(pc.take(own, chunk.indices), on_null))
         except (ExpressionError, pa.ArrowException):
-            continue  # evaluated row by row later, as any other conjunct
+            rest.append(term)  # evaluated row by row later, as any other conjunct
+            continue
         term_mask = pa.chunked_array(chunks, pa.bool_())
         mask = term_mask if mask is None else pc.and_(mask, term_mask)
-    return table if mask is None else table.filter(mask)
+    if mask is None:
+        return table, predicate
+    remaining = Expr.of(functools.reduce(lambda a, b: Call("and", (a, b)), rest), where=predicate.where) if rest else None
+    # filter_table: the mask is chunked by row group like the dictionary columns, the others are
+    # one chunk (Table.filter with a mask chunked otherwise than a column is 20x slower)
+    return filter_table(table, mask), remaining

@@ -365,12 +365,14 @@ def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit], request: Rea
             else:
                 table = pf.read_row_groups(groups, columns=columns)
             if via_dictionary and request.predicate is not None:
-                table = prefiltered(table, request.predicate, declared)
-                # The predicate sees its own columns in their declared types; the other dictionary
-                # columns go through the filter as indices and only the kept rows are decoded
-                # (TPC-H Q1's flags: 3M rows filtered as views 0.03 s, as indices 0.002 s).
-                table = as_declared(table, declared, names=request.predicate.columns())
-                table = as_declared(request.predicate.filter(table), declared)
+                table, rest = prefiltered(table, request.predicate, declared)
+                # The rest of the predicate sees its own columns in their declared types; the other
+                # dictionary columns go through the filter as indices and only the kept rows are
+                # decoded (TPC-H Q1's flags: 3M rows filtered as views 0.03 s, as indices 0.002 s).
+                if rest is not None:
+                    table = as_declared(table, declared, names=rest.columns())
+                    table = rest.filter(table)
+                table = as_declared(table, declared)
                 filtered = True
             else:
                 table = as_declared(table, declared)
