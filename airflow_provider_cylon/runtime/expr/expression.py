@@ -1,6 +1,7 @@
 """``Expr``: one validated expression with its SQL text, as the JobSpec carries it."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,8 +107,12 @@ class Expr:
         except ExpressionError as err:
             raise self._located(err) from None
 
-    def filter(self, table: pa.Table | pa.RecordBatch) -> pa.Table:
+    def filter(self, table: pa.Table | pa.RecordBatch, keep: Sequence[str] | None = None) -> pa.Table:
         """The rows of ``table`` where the predicate is TRUE (FALSE and NULL are dropped).
+
+        With ``keep``, the result has only those columns (in that order), and each narrowing
+        copies only those and the ones a conjunct still to come reads: a column read by the
+        predicate alone (TPC-H's ship dates) is never filtered.
 
         Conjunct by conjunct, their masks combined, and the rows dropped once the combined mask
         keeps under :data:`NARROW_AT` of them (then the later conjuncts see fewer rows) or at
@@ -121,13 +126,20 @@ class Expr:
         table = _as_table(table)
         self.check_predicate(table.schema)
         pending = sorted(conjuncts(self.tree), key=lambda term: _reads_text(term, table.schema))
+
+        def narrowed(t: pa.Table, mask: pa.ChunkedArray | pa.Array, later: Sequence[Node]) -> pa.Table:
+            if keep is not None:  # only what is kept or read by a conjunct still to come
+                wanted = set(keep).union(*(columns(term) for term in later))
+                t = t.select([n for n in t.column_names if n in wanted])
+            return filter_table(t, mask)
+
         while pending:
             retry: list[Node] = []
             first: ExpressionError | None = None
             mask: pa.ChunkedArray | pa.Array | None = None
             for i, term in enumerate(pending):
                 if mask is not None and _reads_text(term, table.schema) and _kept(mask) < NARROW_AT_TEXT * len(table):
-                    table, mask = filter_table(table, mask), None  # text is worth comparing on fewer rows
+                    table, mask = narrowed(table, mask, pending[i:] + retry), None  # text is compared on fewer rows
                 try:
                     term_mask = Evaluator(table).result(term)
                 except ExpressionError as err:
@@ -139,13 +151,13 @@ class Expr:
                 mask = term_mask if mask is None else pc.and_(mask, term_mask)
                 last = i == len(pending) - 1 and not retry
                 if last or _kept(mask) < NARROW_AT * len(table):
-                    table, mask = filter_table(table, mask), None
+                    table, mask = narrowed(table, mask, pending[i + 1:] + retry), None
             if mask is not None:
-                table = filter_table(table, mask)
+                table = narrowed(table, mask, retry)
             if first is not None and len(retry) == len(pending):
                 raise self._located(first) from None
             pending = retry
-        return table
+        return table if keep is None else table.select(list(keep))
 
     def pushdown_filter(self, schema: pa.Schema) -> pc.Expression | None:
         """A pyarrow.dataset filter implied by this predicate (weaker or equal), or None.

@@ -39,3 +39,28 @@ def test_columns_chunked_otherwise_than_the_mask_keep_the_same_rows(mask_lengths
     for name in table.column_names:
         assert got.column(name).to_pylist() == [table.column(name)[i].as_py() for i in kept], name
     assert got.num_rows == pc.sum(pc.fill_null(mask, False)).as_py()
+
+
+@pytest.mark.parametrize("where", [
+    "a > 10 AND s LIKE 'x%'",              # narrowed before the text conjunct: s still read after
+    "100 / b > 2 AND b <> 0",              # the division fails where b = 0: retried on the kept rows
+    "a > 1000",                            # nothing kept
+    "a % 2 = 0 OR s IS NULL",              # one conjunct
+])
+def test_keep_returns_only_those_columns_and_the_same_rows(where: str) -> None:
+    from airflow_provider_cylon.client.sql import parse_expression
+    from airflow_provider_cylon.runtime.expr import Expr
+
+    rnd = random.Random(3)
+    n = 5000
+    table = pa.table({
+        "a": pa.array([rnd.randrange(100) for _ in range(n)], pa.int64()),
+        "b": pa.array([rnd.randrange(4) for _ in range(n)], pa.int64()),
+        "s": pa.array([None if rnd.random() < 0.1 else rnd.choice(["xa", "yb", "x"]) for _ in range(n)],
+                      pa.string_view()),
+        "c": pa.array([float(i) for i in range(n)]),
+    })
+    predicate = Expr.from_json(parse_expression(where))
+    whole = predicate.filter(table)
+    for keep in (["c"], ["c", "a"], ["s"]):
+        assert predicate.filter(table, keep=keep).equals(whole.select(keep)), keep
