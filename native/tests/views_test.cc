@@ -13,10 +13,11 @@ using namespace cylon;
 
 namespace {
 
-test::TestArray Utf8(const std::vector<std::string>& values) {
+test::TestArray Utf8(const std::vector<std::string>& values, const std::vector<int64_t>& nulls = {}) {
   test::TestArray t;
   t.format = "u";
   t.length = static_cast<int64_t>(values.size());
+  t.null_count = static_cast<int64_t>(nulls.size());
   std::vector<int32_t> offsets{0};
   std::vector<uint8_t> chars;
   for (const auto& s : values) {
@@ -24,7 +25,7 @@ test::TestArray Utf8(const std::vector<std::string>& values) {
     offsets.push_back(static_cast<int32_t>(chars.size()));
   }
   if (chars.empty()) chars.push_back(0);
-  t.buffers = {{}, test::Bytes(offsets), chars};
+  t.buffers = {nulls.empty() ? std::vector<uint8_t>{} : test::Validity(t.length, nulls), test::Bytes(offsets), chars};
   return t;
 }
 
@@ -140,6 +141,14 @@ TEST_CASE(short_string_keys_group_by_their_packed_codes) {
       for (size_t j = 0; j < values.size(); ++j) CHECK((groups[i] == groups[j]) == (want[i] == want[j]));
     }
   }
+  // Views (codes from 8 loaded bytes) and offsets (codes byte by byte) give the same codes:
+  // numbered by key, the two groupings are the same ids, nulls (one group) included.
+  const std::vector<int64_t> nulls{2, 6};
+  test::Imported vn(test::StringViews(values, nulls), "vn"), sn(Utf8(values, nulls), "sn");
+  Vec<int64_t> by_view, by_utf8, first_view, first_utf8;
+  CHECK(GroupRows(Columns{&vn.col.view}, static_cast<int64_t>(values.size()), true, false, &by_view, &first_view).ok());
+  CHECK(GroupRows(Columns{&sn.col.view}, static_cast<int64_t>(values.size()), true, false, &by_utf8, &first_utf8).ok());
+  CHECK(by_view == by_utf8);
   // one value past 7 bytes: the byte paths, same groups
   std::vector<std::string> longer = values;
   longer.push_back("eight by");
