@@ -338,7 +338,12 @@ class LocalExecutor(Executor):
             return rank, (f"rank {rank} (invocation {w.invocation_id}, pid {w.proc.pid}) {how} without reporting; "
                     f"log tail: {self._tail(w.log_path)}")
         if all(w.proc.poll() is not None for w in job.workers):
-            if not read_job_state(coordinator.client, coordinator.job_id).is_terminal:
+            # A rank may be held by a delivery this executor did not start (at-least-once
+            # delivery: the first of two deliveries owns the rank, the other exits as a
+            # duplicate): while some rank still beats, it is running, and the heartbeat
+            # watch fails the job if it stops. A finished rank removes its beat.
+            if (not read_job_state(coordinator.client, coordinator.job_id).is_terminal
+                    and not coordinator.client.zcard(coordinator.keys.heartbeats)):
                 return None, ("every worker exited but none published a manifest (see the worker logs in "
                               f"{job.log_dir})")
         return None
