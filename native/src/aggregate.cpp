@@ -149,9 +149,13 @@ void ArgBests(const GroupIds& g, const Column& v, const At& x, const Above& abov
     T value[K];
     int64_t row[K];
   };
+  // Whether value a takes best k from value b (at b_row; -1: none yet).
+  auto beats = [&](int k, const T& a, const T& b, int64_t b_row) {
+    return b_row < 0 || (is_max[k] ? above(a, b) : above(b, a));
+  };
   auto improve = [&](Slot& slot, const T& value, int64_t i) {
     for (int k = 0; k < K; ++k) {
-      if (slot.row[k] < 0 || (is_max[k] ? above(value, slot.value[k]) : above(slot.value[k], value))) {
+      if (beats(k, value, slot.value[k], slot.row[k])) {
         slot.value[k] = value;
         slot.row[k] = i;
       }
@@ -198,8 +202,7 @@ void ArgBests(const GroupIds& g, const Column& v, const At& x, const Above& abov
       for (int t = 0; t < chunks; ++t) {
         const Slot& p = part[t][k];
         for (int j = 0; j < K; ++j) {
-          if (p.row[j] >= 0 && (merged.row[j] < 0 || (is_max[j] ? above(p.value[j], merged.value[j])
-                                                                : above(merged.value[j], p.value[j])))) {
+          if (p.row[j] >= 0 && beats(j, p.value[j], merged.value[j], merged.row[j])) {
             merged.value[j] = p.value[j];
             merged.row[j] = p.row[j];
           }

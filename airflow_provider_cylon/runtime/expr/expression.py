@@ -1,6 +1,7 @@
 """``Expr``: one validated expression with its SQL text, as the JobSpec carries it."""
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -211,7 +212,7 @@ def filter_table(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
         if masks is None:
             if flat is None:
                 flat = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
-            starts = [sum(lengths[:k]) for k in range(len(lengths))]
+            starts = [0, *itertools.accumulate(lengths)][:-1]
             masks = [flat.slice(start, n) for start, n in zip(starts, lengths)]
         views = [i for i in members if plain(table.schema.field(i).type) != table.schema.field(i).type]
         others = [i for i in members if i not in views]
