@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace cylon {
@@ -38,5 +40,32 @@ struct PoolAllocator {
 /// The kernel's vector: std::vector over the buffer pool.
 template <typename T>
 using Vec = std::vector<T, PoolAllocator<T>>;
+
+/// PoolAllocator whose sized construction and resize leave trivial values
+/// uninitialised (default- rather than value-initialised): for scratch arrays whose
+/// every element is written before it is read. Zero-filling them first was ~10% of
+/// grouping 1M int64 rows in 100k groups (~32 MB of memset per call).
+template <typename T>
+struct UninitPoolAllocator : PoolAllocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = UninitPoolAllocator<U>;
+  };
+  UninitPoolAllocator() noexcept = default;
+  template <typename U>
+  UninitPoolAllocator(const UninitPoolAllocator<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+/// A scratch vector: Vec without the zero-fill (see UninitPoolAllocator).
+template <typename T>
+using ScratchVec = std::vector<T, UninitPoolAllocator<T>>;
 
 }  // namespace cylon

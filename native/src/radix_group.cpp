@@ -75,8 +75,8 @@ bool RadixGroupIdsPair(const Column& ka, const Column& kb, int64_t num_rows, Vec
     }
   }
   offsets[np] = running;
-  Vec<uint64_t> codes_a(static_cast<size_t>(num_rows)), codes_b(static_cast<size_t>(num_rows));
-  Vec<uint32_t> rows(static_cast<size_t>(num_rows));
+  ScratchVec<uint64_t> codes_a(static_cast<size_t>(num_rows)), codes_b(static_cast<size_t>(num_rows));
+  ScratchVec<uint32_t> rows(static_cast<size_t>(num_rows));
   ParallelChunks(num_rows, 1 << 16, [&](int c, int64_t b, int64_t e) {
     auto& cur = hist[c];
     for (int64_t i = b; i < e; ++i) {
@@ -87,8 +87,8 @@ bool RadixGroupIdsPair(const Column& ka, const Column& kb, int64_t num_rows, Vec
       rows[pos] = static_cast<uint32_t>(i);
     }
   });
-  Vec<uint32_t> local(static_cast<size_t>(num_rows));
-  Vec<int64_t> firsts(static_cast<size_t>(num_rows));
+  ScratchVec<uint32_t> local(static_cast<size_t>(num_rows));
+  ScratchVec<int64_t> firsts(static_cast<size_t>(num_rows));
   Vec<int64_t> counts(np, 0);
   ParallelTasks(np, [&](int64_t q) {
     thread_local PairTable table;
@@ -130,8 +130,8 @@ bool RadixGroupIds(const Column& key, int64_t num_rows, bool nulls_equal, Vec<in
   const int64_t entries = parts.offsets[np];
   // Local group ids per entry; a partition's groups number fewer than its
   // entries, so its first rows fit in its own entry range of `firsts`.
-  Vec<uint32_t> local(static_cast<size_t>(entries));
-  Vec<int64_t> firsts(static_cast<size_t>(entries));
+  ScratchVec<uint32_t> local(static_cast<size_t>(entries));
+  ScratchVec<int64_t> firsts(static_cast<size_t>(entries));
   Vec<int64_t> counts(np, 0);
   ParallelTasks(np, [&](int64_t q) {
     thread_local PartitionTable table;

@@ -70,28 +70,4 @@ void PartitionTable::Reset(int64_t entries) {
   std::fill(slots_.begin(), slots_.begin() + static_cast<int64_t>(cap), Slot{0, 0});
 }
 
-int64_t PartitionTable::Insert(uint64_t code, uint64_t hash, int64_t value) {
-  uint64_t pos = hash & mask_;
-  while (true) {
-    Slot& s = slots_[pos];
-    if (s.value_plus1 == 0) {
-      s.code = code;
-      s.value_plus1 = value + 1;
-      return -1;
-    }
-    if (s.code == code) return s.value_plus1 - 1;
-    pos = (pos + 1) & mask_;
-  }
-}
-
-int64_t PartitionTable::Find(uint64_t code, uint64_t hash) const {
-  uint64_t pos = hash & mask_;
-  while (true) {
-    const Slot& s = slots_[pos];
-    if (s.value_plus1 == 0) return -1;
-    if (s.code == code) return s.value_plus1 - 1;
-    pos = (pos + 1) & mask_;
-  }
-}
-
 }  // namespace cylon

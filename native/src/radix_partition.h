@@ -16,8 +16,8 @@ namespace cylon {
 struct RadixPartitions {
   int bits = 0;
   Vec<int64_t> offsets;  //!< 2^bits + 1 entry offsets
-  Vec<uint64_t> codes;   //!< InlineKey codes in partition order
-  Vec<uint32_t> rows;    //!< source rows in partition order (ascending within a partition)
+  ScratchVec<uint64_t> codes;  //!< InlineKey codes in partition order
+  ScratchVec<uint32_t> rows;   //!< source rows in partition order (ascending within a partition)
   int64_t null_rows = 0;
 
   uint32_t num_partitions() const { return 1u << bits; }
@@ -38,8 +38,25 @@ class PartitionTable {
  public:
   void Reset(int64_t entries);
   /// Inserts code with value; returns the value already stored for an equal code, or -1.
-  int64_t Insert(uint64_t code, uint64_t hash, int64_t value);
-  int64_t Find(uint64_t code, uint64_t hash) const;
+  /// (Inline: a call per entry through the PLT was 15% of grouping 1M int64 rows in 100k groups.)
+  int64_t Insert(uint64_t code, uint64_t hash, int64_t value) {
+    for (uint64_t pos = hash & mask_;; pos = (pos + 1) & mask_) {
+      Slot& s = slots_[pos];
+      if (s.value_plus1 == 0) {
+        s.code = code;
+        s.value_plus1 = value + 1;
+        return -1;
+      }
+      if (s.code == code) return s.value_plus1 - 1;
+    }
+  }
+  int64_t Find(uint64_t code, uint64_t hash) const {
+    for (uint64_t pos = hash & mask_;; pos = (pos + 1) & mask_) {
+      const Slot& s = slots_[pos];
+      if (s.value_plus1 == 0) return -1;
+      if (s.code == code) return s.value_plus1 - 1;
+    }
+  }
 
  private:
   struct Slot {

@@ -51,13 +51,22 @@ TEST_CASE(string_view_and_int_keys) {
   CheckLikeHashTable(Columns{&a.col.view, &b.col.view}, n);
 }
 
-// Null-free 8-byte keys, 2-4 columns, take the table with the key words in its
-// slots (5 the generic one); wide values (limits included) and enough groups that
-// the inline table grows several times.
+// int64 key columns of `values` grouped as the hash table groups them.
+void CheckInt64KeysLikeHashTable(const std::vector<std::vector<int64_t>>& values, int64_t n) {
+  std::vector<Imported> cols;
+  cols.reserve(values.size());
+  for (const auto& v : values) cols.emplace_back(test::Int64s(v));
+  Columns keys;
+  for (auto& c : cols) keys.push_back(&c.col.view);
+  CheckLikeHashTable(keys, n);
+}
+
+// Null-free 8-byte keys, 1-4 columns, take the table with the key words in its
+// slots (5 the generic one); wide values (limits included).
 TEST_CASE(int64_key_columns_inline) {
   std::mt19937_64 rng(11);
   const int64_t n = 120000;
-  for (int ncols = 2; ncols <= 5; ++ncols) {
+  for (int ncols = 1; ncols <= 5; ++ncols) {
     std::vector<std::vector<int64_t>> pools(ncols), values(ncols);
     for (auto& pool : pools) {
       pool = {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), 0, -1};
@@ -66,12 +75,7 @@ TEST_CASE(int64_key_columns_inline) {
     for (int64_t i = 0; i < n; ++i) {
       for (int k = 0; k < ncols; ++k) values[k].push_back(pools[k][rng() % (k < 3 ? 8 : 2)]);
     }
-    std::vector<Imported> cols;
-    cols.reserve(ncols);
-    for (int k = 0; k < ncols; ++k) cols.emplace_back(test::Int64s(values[k]));
-    Columns keys;
-    for (auto& c : cols) keys.push_back(&c.col.view);
-    CheckLikeHashTable(keys, n);
+    CheckInt64KeysLikeHashTable(values, n);
   }
 }
 
@@ -83,6 +87,21 @@ TEST_CASE(too_many_groups_give_up) {
   Vec<int64_t> ids, first;
   CHECK(!SmallGroupIds(Columns{&k.col.view}, n, 4096, &ids, &first));
   CHECK(!SmallGroupIds(Columns{&k.col.view, &k.col.view}, n, 4096, &ids, &first));
+}
+
+// Enough groups that the inline table grows several times (load <= 1/16 from 256
+// slots), with the zero key (an empty slot's words) among them.
+TEST_CASE(int64_key_inline_table_grows) {
+  std::mt19937_64 rng(12);
+  const int64_t n = 150000;
+  for (int ncols = 1; ncols <= 2; ++ncols) {
+    std::vector<std::vector<int64_t>> values(ncols);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t g = static_cast<int64_t>(rng() % 3000);
+      for (int k = 0; k < ncols; ++k) values[k].push_back(g == 7 ? 0 : (g - 1500) * (k + 1) * 0x10000001LL);
+    }
+    CheckInt64KeysLikeHashTable(values, n);
+  }
 }
 
 int main() { return test::RunAll(); }
