@@ -12,6 +12,12 @@
 namespace cylon {
 namespace {
 
+// Slots up to which a table stays at most 1/16 full (inline, K = 1: 256 KB).
+constexpr uint64_t kSparseSlots = uint64_t{1} << 14;
+// Rows per group a chunk must have for more than max_groups inline groups.
+constexpr int64_t kRowsPerInlineGroup = 32;
+
+
 // A growable open-addressing table of (hash, group), at most 1/16 full (the probe
 // loop's mispredicted exits cost more than the larger table's cache misses: 1M
 // string rows in 1k groups, 9.2 -> 8.1 ms against 1/4 full); the caller says when two
@@ -28,7 +34,8 @@ class SmallTable {
     for (uint64_t pos = Slot0(h);; pos = (pos + 1) & mask_) {
       Slot& s = slots_[pos];
       if (s.group < 0) {
-        if (static_cast<uint64_t>(used_ + 1) * 16 > slots_.size()) {  // load <= 1/16
+        const uint64_t load = slots_.size() < kSparseSlots ? 16 : 2;  // as InlineKeyChunk's
+        if (static_cast<uint64_t>(used_ + 1) * load > slots_.size()) {
           Grow();
           return FindOrInsert(h, next, equal, inserted);
         }
@@ -156,10 +163,13 @@ struct InlineKeyChunk {
           std::copy(key, key + K, table[pos].key);
           table[pos].group = group;
           g[i] = group;
-          // load <= 1/16: a probe that passes its first slot is a mispredicted branch, and
-          // at 1/4 that cost more than the larger table's misses (1M int64 rows, 1k
-          // groups, one thread: 5.2 -> 3.2 ms; 4k groups, two threads 3.8 -> 3.4 ms)
-          if (static_cast<uint64_t>(groups) * 16 > slots.size()) {
+          // load <= 1/16 while the table is small: a probe that passes its first slot is a
+          // mispredicted branch, and at 1/4 that cost more than the larger table's misses
+          // (1M int64 rows, 1k groups, one thread: 5.2 -> 3.2 ms; 4k groups, two threads
+          // 3.8 -> 3.4 ms). Past kSparseSlots, load <= 1/2: a table of many groups lives in
+          // L3 either way, and a sparser one only spreads its misses.
+          const uint64_t load = slots.size() < kSparseSlots ? 16 : 2;
+          if (static_cast<uint64_t>(groups) * load > slots.size()) {
             std::vector<Slot> old = std::move(slots);
             slots.assign(old.size() * 2, Slot{{}, -1});
             table = slots.data();
@@ -254,15 +264,22 @@ bool GroupByInlineKeys(const std::vector<const uint64_t*>& cols, int64_t num_row
 }  // namespace
 
 bool SmallGroupIds(const Columns& keys, int64_t num_rows, int64_t max_groups, Vec<int64_t>* group_of_row,
-                   Vec<int64_t>* first_row) {
+                   Vec<int64_t>* first_row, int64_t max_inline_groups) {
   if (keys.empty() || num_rows < (1 << 16)) return false;
+  // Many groups pay off per thread only with many rows per group (a chunk's table then
+  // lives in L3; merging and renumbering are per group): at least kRowsPerInlineGroup.
+  // One key only: 10M rows of one int64 key in 100k groups, 115 -> 60 ms (the radix path
+  // scattered every row twice); two keys in 100k groups, 70 -> 83 ms (their dense
+  // per-column codes are the faster path there).
+  const int64_t chunk_rows = num_rows / KernelThreads();
+  const int64_t inline_groups = std::max(max_groups, std::min(max_inline_groups, chunk_rows / kRowsPerInlineGroup));
   auto all_same = [](int64_t, int64_t) { return true; };
   if (keys.size() == 1 && keys[0]->has_int_code() && !keys[0]->has_nulls()) {
     // One fixed-width key: its 64-bit code is the hash, equal codes are equal keys.
     const Column& key = *keys[0];
     if (key.width == 8 && key.kind != Kind::kFloat) {  // its words in the slots, read without the kind switch
-      return GroupByInlineKeys<1>({reinterpret_cast<const uint64_t*>(key.data) + key.offset}, num_rows, max_groups,
-                                  group_of_row, first_row);
+      return GroupByInlineKeys<1>({reinterpret_cast<const uint64_t*>(key.data) + key.offset}, num_rows,
+                                  inline_groups, group_of_row, first_row);
     }
     return GroupByChunks(num_rows, max_groups, [&key](int64_t i) { return InlineKey(key, i); }, all_same,
                          group_of_row, first_row);

@@ -14,9 +14,9 @@ namespace {
 
 using test::Imported;
 
-void CheckLikeHashTable(const Columns& keys, int64_t n) {
+void CheckLikeHashTable(const Columns& keys, int64_t n, int64_t max_inline_groups = 0) {
   Vec<int64_t> ids, first;
-  CHECK(SmallGroupIds(keys, n, 4096, &ids, &first));
+  CHECK(SmallGroupIds(keys, n, 4096, &ids, &first, max_inline_groups));
   KeyTable table;
   CHECK(table.Build(keys, n, true).ok());
   CHECK(ids == table.group_of_row());  // same numbering: first appearance
@@ -52,13 +52,14 @@ TEST_CASE(string_view_and_int_keys) {
 }
 
 // int64 key columns of `values` grouped as the hash table groups them.
-void CheckInt64KeysLikeHashTable(const std::vector<std::vector<int64_t>>& values, int64_t n) {
+void CheckInt64KeysLikeHashTable(const std::vector<std::vector<int64_t>>& values, int64_t n,
+                                 int64_t max_inline_groups = 0) {
   std::vector<Imported> cols;
   cols.reserve(values.size());
   for (const auto& v : values) cols.emplace_back(test::Int64s(v));
   Columns keys;
   for (auto& c : cols) keys.push_back(&c.col.view);
-  CheckLikeHashTable(keys, n);
+  CheckLikeHashTable(keys, n, max_inline_groups);
 }
 
 // Null-free 8-byte keys, 1-4 columns, take the table with the key words in its
@@ -102,6 +103,23 @@ TEST_CASE(int64_key_inline_table_grows) {
     }
     CheckInt64KeysLikeHashTable(values, n);
   }
+}
+
+// One int64 key with more groups than max_groups but many rows a group: the inline
+// table takes them (past kSparseSlots it fills to 1/2); fewer rows a group give up.
+TEST_CASE(one_int64_key_many_inline_groups) {
+  std::mt19937_64 rng(13);
+  const int64_t n = 600000;
+  std::vector<std::vector<int64_t>> values(1);
+  for (int64_t i = 0; i < n; ++i) values[0].push_back(static_cast<int64_t>(rng() % 6000) * -0x3000000011LL);
+  CheckInt64KeysLikeHashTable(values, n, int64_t{1} << 18);
+  Imported k(test::Int64s(values[0]));
+  Vec<int64_t> ids, first;
+  CHECK(!SmallGroupIds(Columns{&k.col.view}, n, 4096, &ids, &first));  // 6000 > 4096: not without the inline limit
+  std::vector<int64_t> spread(n);
+  for (int64_t i = 0; i < n; ++i) spread[i] = static_cast<int64_t>(rng() % 100000);
+  Imported s(test::Int64s(spread));
+  CHECK(!SmallGroupIds(Columns{&s.col.view}, n, 4096, &ids, &first, int64_t{1} << 18));  // 6 rows a group
 }
 
 int main() { return test::RunAll(); }

@@ -23,6 +23,8 @@ def keys_of(kind: str, rng: np.random.Generator) -> dict[str, pa.Array]:
         return {"k": with_nulls(pa.array(rng.integers(-(2**62), 2**62, 40)[rng.integers(0, 40, N)]), rng)}
     if kind == "int64_mid":  # 20k groups, 15 rows each: per-thread min/max winners past the few-groups size
         return {"k": with_nulls(pa.array(rng.integers(-(2**62), 2**62, 20_000)[rng.integers(0, 20_000, N)]), rng)}
+    if kind == "int64_many_inline":  # 4.5k groups, no nulls, 33+ rows a group a thread: per-thread tables past 4096 groups
+        return {"k": pa.array(rng.integers(-(2**62), 2**62, 4500)[rng.integers(0, 4500, N)])}
     if kind == "int32_range":  # small range: direct indexing
         return {"k": with_nulls(pa.array(rng.integers(-500, 500, N).astype(np.int32)), rng)}
     if kind == "two_small":  # two columns packed into one direct index
@@ -45,7 +47,7 @@ def keys_of(kind: str, rng: np.random.Generator) -> dict[str, pa.Array]:
     raise ValueError(kind)
 
 
-KINDS = ["int64_pool", "int64_mid", "int32_range", "two_small", "two_packed", "two_wide_many", "two_wide_pairs", "string_few",
+KINDS = ["int64_pool", "int64_mid", "int64_many_inline", "int32_range", "two_small", "two_packed", "two_wide_many", "two_wide_pairs", "string_few",
          "bool_and_date"]
 OPS = {"sum": "sum(v)", "count": "count(v)", "min": "min(v)", "max": "max(v)", "mean": "avg(v)",
        "nunique": "count(DISTINCT v)", "first": "first(v ORDER BY rid)", "any_value": "any_value(v ORDER BY rid)"}
