@@ -1,7 +1,9 @@
 #include "key_table.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <string>
 
 #include "parallel.h"
 
@@ -101,6 +103,35 @@ void KeyTable::BuildInline(const Column& key, int64_t n) {
 }
 
 void KeyTable::BuildTagged(int64_t n) {
+  const Column& first = *keys_[0];
+  if (keys_.size() == 1 && first.is_binary() && !first.has_nulls()) {
+    // One string key: each group's bytes are copied into one compact arena as the group
+    // starts, and a row is compared with those, not with its group's first row in the
+    // input (a random read into all of the input's bytes; DuckDB's hash table keeps its
+    // own copies of string keys the same way).
+    std::string arena;
+    Vec<uint64_t> spans;  // per group: offset << 32 | length
+    BuildTaggedWith(
+        n,
+        [&](int64_t group, int64_t i) {
+          const std::string_view v = first.bytes(i);
+          const uint64_t span = spans[group];
+          return v.size() == (span & 0xffffffffu) && std::memcmp(arena.data() + (span >> 32), v.data(), v.size()) == 0;
+        },
+        [&](int64_t i) {
+          const std::string_view v = first.bytes(i);
+          spans.push_back(static_cast<uint64_t>(arena.size()) << 32 | v.size());
+          arena.append(v);
+        });
+    return;
+  }
+  BuildTaggedWith(
+      n, [&](int64_t group, int64_t i) { return RowsEqual(keys_, first_row_[group], keys_, i, nulls_equal_); },
+      [](int64_t) {});
+}
+
+template <typename Same, typename Added>
+void KeyTable::BuildTaggedWith(int64_t n, const Same& same, const Added& added) {
   Vec<uint64_t> hashes;
   HashRows(keys_, n, &hashes);
   Vec<uint8_t> null_rows;
@@ -118,9 +149,10 @@ void KeyTable::BuildTagged(int64_t n) {
         s.group_plus1 = static_cast<uint32_t>(num_groups() + 1);
         group_of_row_[i] = num_groups();
         first_row_.push_back(i);
+        added(i);
         break;
       }
-      if (s.tag == tag && RowsEqual(keys_, first_row_[s.group_plus1 - 1], keys_, i, nulls_equal_)) {
+      if (s.tag == tag && same(s.group_plus1 - 1, i)) {
         group_of_row_[i] = s.group_plus1 - 1;
         break;
       }

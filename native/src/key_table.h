@@ -46,6 +46,10 @@ class KeyTable {
   template <bool kNullable>
   void BuildInline(const Column& key, int64_t n);
   void BuildTagged(int64_t n);
+  /// The tagged build with `same(group, row)` as key equality and `added(row)` called
+  /// on each new group.
+  template <typename Same, typename Added>
+  void BuildTaggedWith(int64_t n, const Same& same, const Added& added);
   template <bool kNullable>
   void ProbeInline(const Column& key, int64_t n, Vec<int64_t>* out) const;
   void ProbeTagged(const Columns& probe, int64_t n, Vec<int64_t>* out) const;
