@@ -152,9 +152,10 @@ def join(
 
     larrs, rarrs = prepared_keys(left, lkeys, right, rkeys)
     lcaps, rcaps = _ext.hash_join(capsules(larrs, lkeys), capsules(rarrs, rkeys), how, False)
+    # None: every left row once, in order (a fact table against unique dimension keys; a
+    # semi join that keeps every row)
     if how in ("semi", "anti"):
-        return take(left, imported(lcaps))
-    # None: every left row once, in order (a fact table against unique dimension keys)
+        return left if lcaps is None else take(left, imported(lcaps))
     lidx = None if lcaps is None else imported(lcaps)
     ridx = imported(rcaps)
     return _materialise(left, right, lidx, ridx, lkeys, rkeys, larrs, rarrs, using, how, suffixes)

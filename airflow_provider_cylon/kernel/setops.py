@@ -79,7 +79,7 @@ def _rows_in(a: pa.Table, b: pa.Table, op: str, keep_matches: bool) -> pa.Table:
     right_caps = key_capsules(b, names, input_name="second input")
     how = "semi" if keep_matches else "anti"
     lcaps, _ = _ext.hash_join(left_caps, right_caps, how, True)
-    return take(distinct_a, imported(lcaps))
+    return distinct_a if lcaps is None else take(distinct_a, imported(lcaps))  # None: every row kept
 
 
 def intersect(a: pa.Table, b: pa.Table) -> pa.Table:

@@ -305,6 +305,16 @@ void MarkProbeIdentity(bool identity, bool swap, int64_t probe_rows, OutputColum
   }
 }
 
+// A semi / anti join that kept every left row (in order, as always): said as the
+// identity, so the caller uses the left table as it is instead of gathering all of
+// it (10M rows against a 1k-row build side that has every key: two 80 MB takes).
+void MarkKeptIdentity(int64_t left_rows, JoinIndices* out) {
+  if (static_cast<int64_t>(out->left.values.size()) != left_rows || out->left.null_count > 0) return;
+  out->left.values.clear();
+  out->left.values.shrink_to_fit();
+  out->left_identity = true;
+}
+
 // Semi / anti join whose left side is the smaller: the table holds the left keys and
 // the right rows probe it, marking the left groups they hit, so the large side is
 // only streamed, never built into a table (TPC-H Q4: 28k orders against 1.9M
@@ -349,8 +359,10 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
     }
   }
   if ((type == JoinType::kSemi || type == JoinType::kAnti) && left_rows < right_rows) {
-    return SemiJoinOnLeftTable(left_keys, left_rows, right_keys, right_rows, type == JoinType::kSemi, nulls_equal,
-                               &out->left);
+    CYLON_RETURN_NOT_OK(SemiJoinOnLeftTable(left_keys, left_rows, right_keys, right_rows, type == JoinType::kSemi,
+                                            nulls_equal, &out->left));
+    MarkKeptIdentity(left_rows, out);
+    return Status::OK();
   }
   // A right join is a left join with the sides swapped.
   const bool swap = type == JoinType::kRight;
@@ -382,6 +394,7 @@ Status HashJoin(const Columns& left_keys, int64_t left_rows, const Columns& righ
     for (int64_t i = 0; i < probe_rows; ++i) {
       if ((match[i] >= 0) == want) lv.push_back(i);
     }
+    MarkKeptIdentity(probe_rows, out);
     return Status::OK();
   }
   BuildGroups groups;

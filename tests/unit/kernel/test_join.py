@@ -141,7 +141,7 @@ def test_multi_column_integer_keys_joined_as_packed_codes(how) -> None:
     assert rows(ours) == rows(ref.select(ours.column_names))
 
 
-@pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
+@pytest.mark.parametrize("how", ["inner", "left", "right", "outer", "semi", "anti"])
 # the sparse small table, one table, the partitioned join
 @pytest.mark.parametrize("build_rows", [1_000, 70_000, 530_000])
 @pytest.mark.parametrize("every_left_row_matches", [True, False])
@@ -163,6 +163,6 @@ def test_every_left_row_matching_once_keeps_the_left_as_it_is(how: str, build_ro
     ref = reference(left, right, ["k"], how, using=True)
     order = [(c, "ascending") for c in ref.column_names]
     assert ours.select(ref.column_names).sort_by(order).equals(ref.sort_by(order))
-    if how in ("inner", "left") and (every_left_row_matches or how == "left"):
+    if how in ("inner", "left", "semi") and (every_left_row_matches or how == "left"):
         assert ours.column("lv").to_pylist() == list(range(n))  # probe order: the left as it is
         assert ours.column("lv").num_chunks == left.column("lv").num_chunks
