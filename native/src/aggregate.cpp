@@ -24,10 +24,11 @@ Status CheckRows(const GroupIds& g, const Column& v) {
   return Status::OK();
 }
 
-// Few groups next to many rows, or at least 8 rows a group: per-thread partial results
-// stay in cache (100k groups: 800 KB of sums a thread) and merging them costs under 1/8
-// of the scan (10M float64 rows into 100k groups, one thread: 23 ms for the sums).
-bool SmallGroups(const GroupIds& g) {
+// Whether each thread keeps its own partial results: few groups next to many rows, or
+// at least 8 rows a group. They stay in cache (100k groups: 800 KB of sums a thread)
+// and merging them costs under 1/8 of the scan (10M float64 rows into 100k groups,
+// one thread: 23 ms for the sums).
+bool PerThreadPartials(const GroupIds& g) {
   return KernelThreads() > 1 && g.rows >= (1 << 18) && (g.groups <= (1 << 14) || g.groups * 8 <= g.rows);
 }
 
@@ -75,7 +76,7 @@ Status SumDouble(const GroupIds& g, const Column& v, OutputColumn<double>* out) 
     // The hot path (float64 without nulls): no per-row branches; few groups
     // (cache-sized per-thread sums) are summed on every thread, then merged.
     const double* x = reinterpret_cast<const double*>(v.data) + v.offset;
-    if (SmallGroups(g)) {
+    if (PerThreadPartials(g)) {
       std::vector<Vec<double>> part(KernelThreads());
       const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
         part[t].assign(static_cast<size_t>(g.groups), 0.0);
@@ -109,7 +110,7 @@ Status CountValid(const GroupIds& g, const Column& v, OutputColumn<int64_t>* out
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   out->values.assign(static_cast<size_t>(g.groups), 0);
   int64_t* c = out->values.data();
-  if (SmallGroups(g)) {
+  if (PerThreadPartials(g)) {
     std::vector<Vec<int64_t>> part(KernelThreads());
     const int chunks = ParallelChunks(g.rows, 1 << 16, [&](int t, int64_t b, int64_t e) {
       part[t].assign(static_cast<size_t>(g.groups), 0);
@@ -182,10 +183,10 @@ void ArgBests(const GroupIds& g, const Column& v, const At& x, const Above& abov
       improve(s[g.id(i)], x(i), i);
     }
   };
-  // Each thread keeps its own winners when there are at least 8 rows a group (SmallGroups;
+  // Each thread keeps its own winners when there are at least 8 rows a group (PerThreadPartials;
   // 1M rows into 100k groups: 2 x 8.5 -> 2 x 5 ms for min and max); with fewer rows a
   // group one table over all rows.
-  if (!SmallGroups(g)) {
+  if (!PerThreadPartials(g)) {
     std::vector<Slot> slots(static_cast<size_t>(g.groups), none);
     run(0, g.rows, slots.data());
     for (int64_t k = 0; k < g.groups; ++k) {
@@ -345,7 +346,7 @@ Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* ou
     }
     return !over;
   };
-  if (SmallGroups(g)) {
+  if (PerThreadPartials(g)) {
     // Per-thread partial sums, added with the same overflow check.
     const int threads = KernelThreads();
     std::vector<Vec<__int128>> part(threads);

@@ -17,7 +17,7 @@ namespace {
 
 // Groups per thread chunk up to which the small-group path runs (its tables stay in L1/L2).
 constexpr int64_t kSmallGroups = 4096;
-// The same for null-free 8-byte integer keys, whose tables keep the key words.
+// The same for one null-free 8-byte integer key with enough rows a group (its table keeps the key).
 constexpr int64_t kInlineGroups = int64_t{1} << 18;
 
 // Key columns the integer paths can take once rewritten as 8-byte integers: the

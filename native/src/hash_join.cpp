@@ -309,7 +309,7 @@ void MarkProbeIdentity(bool identity, bool swap, int64_t probe_rows, OutputColum
 // identity, so the caller uses the left table as it is instead of gathering all of
 // it (10M rows against a 1k-row build side that has every key: two 80 MB takes).
 void MarkKeptIdentity(int64_t left_rows, JoinIndices* out) {
-  if (static_cast<int64_t>(out->left.values.size()) != left_rows || out->left.null_count > 0) return;
+  if (static_cast<int64_t>(out->left.values.size()) != left_rows) return;
   out->left.values.clear();
   out->left.values.shrink_to_fit();
   out->left_identity = true;

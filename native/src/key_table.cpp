@@ -1,9 +1,9 @@
 #include "key_table.h"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <string>
+#include <string_view>
 
 #include "parallel.h"
 
@@ -103,25 +103,22 @@ void KeyTable::BuildInline(const Column& key, int64_t n) {
 }
 
 void KeyTable::BuildTagged(int64_t n) {
-  const Column& first = *keys_[0];
-  if (keys_.size() == 1 && first.is_binary() && !first.has_nulls()) {
+  const Column& key = *keys_[0];
+  if (keys_.size() == 1 && key.is_binary() && !key.has_nulls()) {
     // One string key: each group's bytes are copied into one compact arena as the group
     // starts, and a row is compared with those, not with its group's first row in the
     // input (a random read into all of the input's bytes; DuckDB's hash table keeps its
     // own copies of string keys the same way).
     std::string arena;
-    Vec<uint64_t> spans;  // per group: offset << 32 | length
+    Vec<size_t> starts{0};  // group g's bytes: arena[starts[g], starts[g + 1])
     BuildTaggedWith(
         n,
         [&](int64_t group, int64_t i) {
-          const std::string_view v = first.bytes(i);
-          const uint64_t span = spans[group];
-          return v.size() == (span & 0xffffffffu) && std::memcmp(arena.data() + (span >> 32), v.data(), v.size()) == 0;
+          return std::string_view(arena.data() + starts[group], starts[group + 1] - starts[group]) == key.bytes(i);
         },
         [&](int64_t i) {
-          const std::string_view v = first.bytes(i);
-          spans.push_back(static_cast<uint64_t>(arena.size()) << 32 | v.size());
-          arena.append(v);
+          arena.append(key.bytes(i));
+          starts.push_back(arena.size());
         });
     return;
   }

@@ -17,12 +17,16 @@ constexpr uint64_t kSparseSlots = uint64_t{1} << 14;
 // Rows per group a chunk must have for more than max_groups inline groups.
 constexpr int64_t kRowsPerInlineGroup = 32;
 
+// Whether a table of `slots` slots holding `used` groups must grow. At most 1/16 full
+// while small: a probe that passes its first slot is a mispredicted branch, and at 1/4
+// that cost more than the larger table's misses (1M int64 rows, 1k groups, one thread:
+// 5.2 -> 3.2 ms; 1M strings in 1k groups 9.2 -> 8.1 ms). Past kSparseSlots, at most 1/2:
+// a table of many groups lives in L3 either way, and a sparser one only spreads its misses.
+bool Overfull(uint64_t used, uint64_t slots) { return used * (slots < kSparseSlots ? 16 : 2) > slots; }
 
-// A growable open-addressing table of (hash, group), at most 1/16 full (the probe
-// loop's mispredicted exits cost more than the larger table's cache misses: 1M
-// string rows in 1k groups, 9.2 -> 8.1 ms against 1/4 full); the caller says when two
-// keys with equal hashes are equal (for a single integer key the hash is the
-// key itself, so equal hashes suffice).
+// A growable open-addressing table of (hash, group), kept sparse (Overfull); the
+// caller says when two keys with equal hashes are equal (for a single integer key the
+// hash is the key itself, so equal hashes suffice).
 class SmallTable {
  public:
   SmallTable() { Resize(256); }
@@ -34,8 +38,7 @@ class SmallTable {
     for (uint64_t pos = Slot0(h);; pos = (pos + 1) & mask_) {
       Slot& s = slots_[pos];
       if (s.group < 0) {
-        const uint64_t load = slots_.size() < kSparseSlots ? 16 : 2;  // as InlineKeyChunk's
-        if (static_cast<uint64_t>(used_ + 1) * load > slots_.size()) {
+        if (Overfull(static_cast<uint64_t>(used_ + 1), slots_.size())) {
           Grow();
           return FindOrInsert(h, next, equal, inserted);
         }
@@ -163,13 +166,7 @@ struct InlineKeyChunk {
           std::copy(key, key + K, table[pos].key);
           table[pos].group = group;
           g[i] = group;
-          // load <= 1/16 while the table is small: a probe that passes its first slot is a
-          // mispredicted branch, and at 1/4 that cost more than the larger table's misses
-          // (1M int64 rows, 1k groups, one thread: 5.2 -> 3.2 ms; 4k groups, two threads
-          // 3.8 -> 3.4 ms). Past kSparseSlots, load <= 1/2: a table of many groups lives in
-          // L3 either way, and a sparser one only spreads its misses.
-          const uint64_t load = slots.size() < kSparseSlots ? 16 : 2;
-          if (static_cast<uint64_t>(groups) * load > slots.size()) {
+          if (Overfull(static_cast<uint64_t>(groups), slots.size())) {
             std::vector<Slot> old = std::move(slots);
             slots.assign(old.size() * 2, Slot{{}, -1});
             table = slots.data();
