@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from airflow_provider_cylon.kernel import _ext
 
@@ -157,6 +158,15 @@ def take_array(column: pa.ChunkedArray | pa.Array, indices: pa.Array) -> pa.Arra
     if is_view(column.type):
         return imported(_ext.gather_views(one_capsule(contiguous(column), "column"), one_capsule(indices, "indices")))
     return column.take(indices)
+
+
+def mask_at_indices(indices: pa.Array, answers: pa.BooleanArray, on_null: bool) -> pa.BooleanArray:
+    """``answers[indices[i]]`` per row (a null answer reads as False), ``on_null`` where the index
+    is null: a condition decided once per dictionary value, as a row mask (Arrow's take of
+    booleans cost 5x more a row)."""
+    flags = pc.fill_null(answers, False).cast(pa.uint8())
+    one_byte_each = bytes(flags.buffers()[1])[flags.offset:flags.offset + len(flags)]
+    return imported(_ext.mask_at_indices(one_capsule(indices, "indices"), one_byte_each, on_null))
 
 
 def take(table: pa.Table, indices: pa.Array) -> pa.Table:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from airflow_provider_cylon.kernel._native import is_view, take_array
+from airflow_provider_cylon.kernel._native import is_view, mask_at_indices, take_array
 from airflow_provider_cylon.runtime.expr import Expr, ExpressionError
 from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
 from airflow_provider_cylon.runtime.expr.expression import filter_table
@@ -42,6 +42,16 @@ def _dictionary_page_bytes(chunk: pq.ColumnChunkMetaData) -> int | None:
     return int(chunk.data_page_offset) - int(chunk.dictionary_page_offset)
 
 
+def small_dictionaries(metadata: pq.FileMetaData, name: str, groups: Sequence[int]) -> bool:
+    """Whether column ``name`` has a dictionary page of at most :data:`MAX_DICTIONARY_PAGE_BYTES`
+    in each of row groups ``groups``."""
+    index = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+    if name not in index:
+        return False
+    sizes = [_dictionary_page_bytes(metadata.row_group(g).column(index[name])) for g in groups]
+    return bool(groups) and all(s is not None and 0 < s <= MAX_DICTIONARY_PAGE_BYTES for s in sizes)
+
+
 def dictionary_columns(metadata: pq.FileMetaData, schema: pa.Schema, groups: Sequence[int],
                        columns: Sequence[str] | None) -> list[str]:
     """The text columns among ``columns`` worth reading as dictionaries in row groups ``groups``.
@@ -52,15 +62,9 @@ def dictionary_columns(metadata: pq.FileMetaData, schema: pa.Schema, groups: Seq
     :param columns: the columns to be read (``None``: all).
     """
     wanted = set(schema.names if columns is None else columns)
-    index = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
-    chosen = []
-    for field in schema:
-        if field.name not in wanted or not (is_string(field.type) or is_binary(field.type)) or field.name not in index:
-            continue
-        sizes = [_dictionary_page_bytes(metadata.row_group(g).column(index[field.name])) for g in groups]
-        if groups and all(s is not None and 0 < s <= MAX_DICTIONARY_PAGE_BYTES for s in sizes):
-            chosen.append(field.name)
-    return chosen
+    return [field.name for field in schema
+            if field.name in wanted and (is_string(field.type) or is_binary(field.type))
+            and small_dictionaries(metadata, field.name, groups)]
 
 
 def _decoded(column: pa.ChunkedArray, declared: pa.DataType) -> pa.ChunkedArray:
@@ -96,7 +100,8 @@ def as_declared(table: pa.Table, schema: pa.Schema, names: Collection[str] | Non
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
-def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema) -> tuple[pa.Table, Expr | None]:
+def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema,
+                keep: Sequence[str] | None = None) -> tuple[pa.Table, Expr | None]:
     """``table`` (as read, dictionary columns included) less the rows that a conjunct of ``predicate``
     over one dictionary column alone rejects, decided once per dictionary entry; and the rest of
     the predicate, which the caller still applies (None: nothing left).
@@ -112,6 +117,8 @@ def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema) -> tuple[pa
     :param table: as read with :func:`dictionary_columns`.
     :param predicate: the read's predicate.
     :param schema: the file's Arrow schema (the declared types).
+    :param keep: the columns wanted after the filter: the others that the rest of the predicate
+        does not read are dropped before the rows are (Q1's ship date, 98% of rows kept).
     """
     encoded = {f.name for f in table.schema
                if pa.types.is_dictionary(f.type) and not pa.types.is_dictionary(schema.field(f.name).type)}
@@ -134,7 +141,7 @@ def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema) -> tuple[pa
             for chunk in column.chunks:
                 own = answers.slice(start, len(chunk.dictionary))
                 start += len(chunk.dictionary)
-                chunks.append(pc.fill_null(pc.take(own, chunk.indices), on_null))
+                chunks.append(mask_at_indices(chunk.indices, own, on_null))
         except (ExpressionError, pa.ArrowException):
             rest.append(term)  # evaluated row by row later, as any other conjunct
             continue
@@ -143,6 +150,28 @@ def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema) -> tuple[pa
     if mask is None:
         return table, predicate
     remaining = Expr.of(functools.reduce(lambda a, b: Call("and", (a, b)), rest), where=predicate.where) if rest else None
+    if keep is not None:
+        wanted = set(keep) | (remaining.columns() if remaining is not None else set())
+        table = table.select([n for n in table.column_names if n in wanted])
     # filter_table: the mask is chunked by row group like the dictionary columns, the others are
     # one chunk (Table.filter with a mask chunked otherwise than a column is 20x slower)
     return filter_table(table, mask), remaining
+
+
+def apply_predicate(table: pa.Table, predicate: Expr, schema: pa.Schema, keep: Sequence[str] | None = None) -> pa.Table:
+    """The rows of ``table`` (as read, dictionary columns included) where ``predicate`` is TRUE, every
+    column back in its declared type: :func:`prefiltered` first, then the rest row by row.
+
+    :param table: as read with :func:`dictionary_columns` (or the kernel's dictionary decode).
+    :param predicate: the read's predicate.
+    :param schema: the file's Arrow schema (the declared types).
+    :param keep: the columns wanted after the filter (the others may be dropped early).
+    """
+    table, rest = prefiltered(table, predicate, schema, keep=keep)
+    # The rest of the predicate sees its own columns in their declared types; the other
+    # dictionary columns go through the filter as indices and only the kept rows are
+    # decoded (TPC-H Q1's flags: 3M rows filtered as views 0.03 s, as indices 0.002 s).
+    if rest is not None:
+        table = as_declared(table, schema, names=rest.columns())
+        table = rest.filter(table, keep=keep)
+    return as_declared(table, schema)

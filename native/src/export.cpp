@@ -71,6 +71,7 @@ namespace {
 
 struct ExportedBytes {
   Vec<uint8_t> bytes;
+  Vec<uint8_t> validity;
   const void* buffers[2];
 };
 
@@ -95,13 +96,14 @@ void ReleaseFormatSchema(ArrowSchema* schema) noexcept {
 }  // namespace
 
 void ExportFixedBytes(Vec<uint8_t>&& bytes, int64_t length, const std::string& format, ArrowSchema* schema,
-                      ArrowArray* array) {
+                      ArrowArray* array, Vec<uint8_t>&& validity, int64_t null_count) {
   auto* data = new ExportedBytes();
   data->bytes = std::move(bytes);
+  data->validity = std::move(validity);
   static const uint64_t kEmpty = 0;
-  data->buffers[0] = nullptr;
+  data->buffers[0] = data->validity.empty() ? nullptr : data->validity.data();
   data->buffers[1] = data->bytes.empty() ? static_cast<const void*>(&kEmpty) : data->bytes.data();
-  FillArray(array, length, 0, data->buffers, data, &ReleaseBytes);
+  FillArray(array, length, data->validity.empty() ? 0 : null_count, data->buffers, data, &ReleaseBytes);
   auto* fmt = new ExportedFormat{format};
   FillSchema(schema, fmt->format.c_str(), fmt, &ReleaseFormatSchema);
 }

@@ -46,9 +46,9 @@ template <typename T>
 void ExportColumnAs(OutputColumn<T>&& col, const std::string& format, ArrowSchema* schema, ArrowArray* array);
 
 /// Exports `length` fixed-width values held in `bytes` under an Arrow format
-/// string (e.g. "tsu:UTC"), without validity.
+/// string (e.g. "tsu:UTC"), with a validity bitmap unless `validity` is empty.
 void ExportFixedBytes(Vec<uint8_t>&& bytes, int64_t length, const std::string& format, ArrowSchema* schema,
-                      ArrowArray* array);
+                      ArrowArray* array, Vec<uint8_t>&& validity = {}, int64_t null_count = 0);
 
 /// Export of a validity-free vector.
 template <typename T>

@@ -1,5 +1,6 @@
 #include "gather.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -101,6 +102,61 @@ Status GatherViews(ImportedColumn&& src, const Column& indices, ArrowSchema* sch
 
   FillSchema(schema, fmt->c_str(), fmt, &ReleaseGatheredSchema);
   return Status::OK();
+}
+
+}  // namespace cylon
+
+namespace cylon {
+
+namespace {
+template <typename I>
+Status MaskLoop(const I* idx, const Column& indices, const uint8_t* answers, int64_t num_answers, bool on_null,
+                uint8_t* out) {
+  const int64_t n = indices.length;
+  const bool nulls = indices.has_nulls();
+  uint64_t bad = 0;
+  for (int64_t base = 0; base < n; base += 8) {
+    const int64_t end = std::min<int64_t>(n, base + 8);
+    uint8_t byte = 0;
+    for (int64_t i = base; i < end; ++i) {
+      const uint64_t v = static_cast<uint64_t>(static_cast<int64_t>(idx[i]));
+      bad |= v >= static_cast<uint64_t>(num_answers) ? 1 : 0;
+      const uint8_t a = answers[v < static_cast<uint64_t>(num_answers) ? v : 0];
+      byte |= static_cast<uint8_t>((a & 1) << (i - base));
+    }
+    out[base >> 3] = byte;
+  }
+  if (nulls) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (!indices.is_valid(i)) {
+        out[i >> 3] = static_cast<uint8_t>((out[i >> 3] & ~(1u << (i & 7))) | (on_null ? 1u << (i & 7) : 0));
+      }
+    }
+  } else if (bad) {
+    return Status::Invalid("a dictionary index is past the " + std::to_string(num_answers) + " answers");
+  }
+  return Status::OK();
+}
+}  // namespace
+
+Status MaskAtIndices(const Column& indices, const uint8_t* answers, int64_t num_answers, bool on_null,
+                     Vec<uint8_t>* bits) {
+  bits->assign(static_cast<size_t>((indices.length + 7) / 8), 0);
+  if (num_answers == 0) {
+    if (indices.length > indices.null_count) return Status::Invalid("dictionary indices with no dictionary");
+    num_answers = 1;  // every index is null; answers[0] is never used for a valid row
+    static const uint8_t kZero = 0;
+    answers = &kZero;
+  }
+  if (indices.kind != Kind::kSigned || (indices.width != 4 && indices.width != 8)) {
+    return Status::NotSupported("dictionary indices of format '" + indices.format + "'");
+  }
+  if (indices.width == 4) {
+    return MaskLoop(reinterpret_cast<const int32_t*>(indices.data) + indices.offset, indices, answers, num_answers,
+                    on_null, bits->data());
+  }
+  return MaskLoop(reinterpret_cast<const int64_t*>(indices.data) + indices.offset, indices, answers, num_answers,
+                  on_null, bits->data());
 }
 
 }  // namespace cylon

@@ -21,6 +21,7 @@
 #include "group_ids.h"
 #include "key_table.h"
 #include "parallel.h"
+#include "parquet_decode.h"
 #include "partition.h"
 #include "row_hash.h"
 #include "sort.h"
@@ -375,6 +376,92 @@ NB_MODULE(_ext, m) {
     return nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
                           nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter)));
   }, "column"_a, "indices"_a, "Rows of a string_view/binary_view array at int64 indices (null index: null row).");
+
+  m.def("mask_at_indices", [](const nb::tuple& indices, const nb::bytes& answers, bool on_null) {
+    cylon::ImportedColumn idx = ImportOne(indices);
+    cylon::Vec<uint8_t> bits;
+    const auto* a = reinterpret_cast<const uint8_t*>(answers.c_str());
+    const int64_t na = static_cast<int64_t>(answers.size());
+    { nb::gil_scoped_release r; ThrowIfError(cylon::MaskAtIndices(idx.view, a, na, on_null, &bits)); }
+    auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
+    auto* arr = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
+    cylon::ExportFixedBytes(std::move(bits), idx.view.length, "b", s, arr);
+    return nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
+                          nb::steal(PyCapsule_New(arr, "arrow_array", ArrayCapsuleDeleter)));
+  }, "indices"_a, "answers"_a, "on_null"_a,
+     "A boolean per row: answers[index] (one byte, 0 or 1, per dictionary value), on_null for a null index.");
+
+  m.def("parquet_page_headers", [](uintptr_t address, int64_t size) {
+    std::vector<cylon::parquet::PageHeader> headers;
+    ThrowIfError(cylon::parquet::ReadPageHeaders(reinterpret_cast<const uint8_t*>(address), size, &headers));
+    nb::list out;
+    for (const auto& h : headers) {
+      out.append(nb::make_tuple(h.kind, h.header_bytes, h.compressed_size, h.uncompressed_size, h.num_values,
+                                h.encoding, h.def_encoding, h.num_nulls, h.def_bytes, h.rep_bytes, h.compressed));
+    }
+    return out;
+  }, "address"_a, "size"_a,
+     "Headers of the pages of one Parquet column chunk laid out at address: (kind, header_bytes, compressed_size, "
+     "uncompressed_size, num_values, encoding, def_encoding, num_nulls, def_bytes, rep_bytes, compressed).");
+
+  m.def("parquet_decode", [](const nb::list& pages, int64_t num_rows, int width, int out_width, int max_def,
+                             bool as_dictionary, const nb::object& positions, const std::string& format) {
+    std::vector<cylon::parquet::Page> parsed;
+    for (nb::handle item : pages) {
+      nb::tuple t = nb::cast<nb::tuple>(item);
+      if (t.size() != 9) throw nb::value_error("each page must be (kind, encoding, def_encoding, num_values, "
+                                               "levels_address, levels_size, body_address, body_size, v2)");
+      cylon::parquet::Page p;
+      p.kind = nb::cast<int32_t>(t[0]);
+      p.encoding = nb::cast<int32_t>(t[1]);
+      p.def_encoding = nb::cast<int32_t>(t[2]);
+      p.num_values = nb::cast<int32_t>(t[3]);
+      p.levels = reinterpret_cast<const uint8_t*>(nb::cast<uintptr_t>(t[4]));
+      p.levels_size = nb::cast<int64_t>(t[5]);
+      p.body = reinterpret_cast<const uint8_t*>(nb::cast<uintptr_t>(t[6]));
+      p.body_size = nb::cast<int64_t>(t[7]);
+      p.v2 = nb::cast<bool>(t[8]);
+      parsed.push_back(p);
+    }
+    cylon::ImportedColumn pos;
+    cylon::parquet::DecodeRequest req;
+    req.width = width;
+    req.out_width = out_width;
+    req.max_def = max_def;
+    req.as_dictionary = as_dictionary;
+    req.num_rows = num_rows;
+    if (!positions.is_none()) {
+      pos = ImportOne(nb::cast<nb::tuple>(positions));
+      const cylon::Column& c = pos.view;
+      if (c.kind != cylon::Kind::kSigned || c.width != 8 || c.has_nulls()) {
+        throw CylonError("positions must be a non-null int64 array, found format '" + c.format + "'");
+      }
+      req.positions = reinterpret_cast<const int64_t*>(c.data) + c.offset;
+      req.num_positions = c.length;
+    }
+    cylon::parquet::DecodedColumn col;
+    { nb::gil_scoped_release r; ThrowIfError(cylon::parquet::DecodeFixedColumn(parsed, req, &col)); }
+    auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
+    auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
+    if (!col.dictionary) {
+      cylon::ExportFixedBytes(std::move(col.values), col.length, format, s, a, std::move(col.validity), col.null_count);
+      return nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
+                            nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter)), nb::none());
+    }
+    cylon::ExportFixedBytes(std::move(col.values), col.dictionary_length, format, s, a);
+    nb::tuple dictionary = nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
+                                          nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter)));
+    cylon::OutputColumn<int32_t> idx;
+    idx.values = std::move(col.indices);
+    idx.validity = std::move(col.validity);
+    idx.null_count = col.null_count;
+    nb::tuple indices = ToCapsules(std::move(idx));
+    return nb::make_tuple(indices[0], indices[1], dictionary);
+  }, "pages"_a, "num_rows"_a, "width"_a, "out_width"_a, "max_def"_a, "as_dictionary"_a, "positions"_a.none(),
+     "format"_a,
+     "Decode decompressed pages of a flat fixed-width Parquet column: (schema, array, None) of the rows at positions "
+     "(None: every row) in the Arrow format given; or, with as_dictionary and every data page dictionary-encoded, "
+     "(indices schema, indices array, (dictionary schema, dictionary array)) with int32 indices.");
 
   m.def("merge_moments", [](const nb::tuple& ids, int64_t groups, const nb::tuple& count,
                             const nb::tuple& mean, const nb::tuple& m2) {
