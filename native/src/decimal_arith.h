@@ -17,6 +17,10 @@ namespace cylon {
 
 enum class DecimalOp : uint8_t { kAdd, kSub, kMul };
 
+/// A decimal128 result: every value is written (0 under a null), so it is not zero-filled
+/// first (3M rows: 48 MB of memset, a fifth of an operation).
+using DecimalColumn = OutputColumn<__int128, ScratchVec<__int128>>;
+
 /// `a op b` as decimal128(out_precision, out_scale); null where either operand is null.
 ///
 /// a and b are decimal128 columns of equal length, or one of them has length 1 and is
@@ -24,6 +28,6 @@ enum class DecimalOp : uint8_t { kAdd, kSub, kMul };
 /// it); for kMul it must equal a.scale + b.scale. A value that overflows 128 bits or does
 /// not fit out_precision digits is an Invalid status naming the row, never a wrap.
 Status DecimalArith(DecimalOp op, const Column& a, const Column& b, int out_precision, int out_scale,
-                    OutputColumn<__int128>* out);
+                    DecimalColumn* out);
 
 }  // namespace cylon

@@ -7,17 +7,17 @@ namespace cylon {
 namespace {
 
 // Private data of an exported array: owns the buffers and the pointer table.
-template <typename T>
+template <typename T, typename V>
 struct ExportedArrayData {
-  Vec<T> values;
+  V values;
   Vec<uint8_t> validity;
   const void* buffers[2];
 };
 
-template <typename T>
+template <typename T, typename V>
 void ReleaseArray(ArrowArray* array) noexcept {
   if (array->release == nullptr) return;
-  delete static_cast<ExportedArrayData<T>*>(array->private_data);
+  delete static_cast<ExportedArrayData<T, V>*>(array->private_data);
   array->private_data = nullptr;
   array->release = nullptr;
 }
@@ -52,9 +52,9 @@ void FillSchema(ArrowSchema* schema, const char* format, void* private_data, voi
   schema->release = release;
 }
 
-template <typename T>
-void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array) {
-  auto* data = new ExportedArrayData<T>();
+template <typename T, typename V>
+void ExportColumn(OutputColumn<T, V>&& col, ArrowSchema* schema, ArrowArray* array) {
+  auto* data = new ExportedArrayData<T, V>();
   data->values = std::move(col.values);
   data->validity = std::move(col.validity);
   data->buffers[0] = data->validity.empty() ? nullptr : data->validity.data();
@@ -63,7 +63,7 @@ void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array)
   data->buffers[1] = data->values.empty() ? static_cast<const void*>(&kEmpty) : data->values.data();
 
   FillArray(array, static_cast<int64_t>(data->values.size()), data->validity.empty() ? 0 : col.null_count,
-            data->buffers, data, &ReleaseArray<T>);
+            data->buffers, data, &ReleaseArray<T, V>);
   FillSchema(schema, FormatOf<T>(), nullptr, &ReleaseSchema);
 }
 
@@ -108,8 +108,8 @@ void ExportFixedBytes(Vec<uint8_t>&& bytes, int64_t length, const std::string& f
   FillSchema(schema, fmt->format.c_str(), fmt, &ReleaseFormatSchema);
 }
 
-template <typename T>
-void ExportColumnAs(OutputColumn<T>&& col, const std::string& format, ArrowSchema* schema, ArrowArray* array) {
+template <typename T, typename V>
+void ExportColumnAs(OutputColumn<T, V>&& col, const std::string& format, ArrowSchema* schema, ArrowArray* array) {
   ExportColumn(std::move(col), schema, array);
   schema->release(schema);
   auto* fmt = new ExportedFormat{format};
@@ -120,6 +120,8 @@ template <>
 const char* FormatOf<__int128>() { return "d:38,0"; }
 
 template void ExportColumnAs<__int128>(OutputColumn<__int128>&&, const std::string&, ArrowSchema*, ArrowArray*);
+template void ExportColumnAs<__int128, ScratchVec<__int128>>(OutputColumn<__int128, ScratchVec<__int128>>&&,
+                                                            const std::string&, ArrowSchema*, ArrowArray*);
 template void ExportColumn<int64_t>(OutputColumn<int64_t>&&, ArrowSchema*, ArrowArray*);
 template void ExportColumn<uint64_t>(OutputColumn<uint64_t>&&, ArrowSchema*, ArrowArray*);
 template void ExportColumn<double>(OutputColumn<double>&&, ArrowSchema*, ArrowArray*);

@@ -10,9 +10,10 @@
 namespace cylon {
 
 /// A primitive result column under construction: values plus an optional validity bitmap.
-template <typename T>
+/// V = ScratchVec<T> for a result whose every value is written (no zero-fill on resize).
+template <typename T, typename V = Vec<T>>
 struct OutputColumn {
-  Vec<T> values;
+  V values;
   Vec<uint8_t> validity;  //!< empty means all valid
   int64_t null_count = 0;
 
@@ -37,13 +38,13 @@ template <> const char* FormatOf<__int128>();
 
 /// Moves the column into freshly allocated (schema, array) structs whose release
 /// callbacks free everything. The caller owns both and must release them.
-template <typename T>
-void ExportColumn(OutputColumn<T>&& col, ArrowSchema* schema, ArrowArray* array);
+template <typename T, typename V = Vec<T>>
+void ExportColumn(OutputColumn<T, V>&& col, ArrowSchema* schema, ArrowArray* array);
 
 /// As ExportColumn, under an explicit Arrow format string (e.g. "d:38,2" for
 /// 16-byte decimal values).
-template <typename T>
-void ExportColumnAs(OutputColumn<T>&& col, const std::string& format, ArrowSchema* schema, ArrowArray* array);
+template <typename T, typename V = Vec<T>>
+void ExportColumnAs(OutputColumn<T, V>&& col, const std::string& format, ArrowSchema* schema, ArrowArray* array);
 
 /// Exports `length` fixed-width values held in `bytes` under an Arrow format
 /// string (e.g. "tsu:UTC"), with a validity bitmap unless `validity` is empty.

@@ -113,8 +113,8 @@ nb::tuple ToCapsules(cylon::OutputColumn<T>&& col) {
   return nb::make_tuple(sc, ac);
 }
 
-template <typename T>
-nb::tuple ToCapsulesAs(cylon::OutputColumn<T>&& col, const std::string& format) {
+template <typename T, typename V>
+nb::tuple ToCapsulesAs(cylon::OutputColumn<T, V>&& col, const std::string& format) {
   auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
   auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
   cylon::ExportColumnAs(std::move(col), format, s, a);
@@ -351,7 +351,7 @@ NB_MODULE(_ext, m) {
                                                 : throw nb::value_error(("decimal_arith op must be add|sub|mul, found '" +
                                                                          op + "'").c_str());
     cylon::ImportedColumn x = ImportOne(a), y = ImportOne(b);
-    cylon::OutputColumn<__int128> out;
+    cylon::DecimalColumn out;
     { nb::gil_scoped_release r; ThrowIfError(cylon::DecimalArith(kind, x.view, y.view, precision, scale, &out)); }
     return ToCapsulesAs(std::move(out), "d:" + std::to_string(precision) + "," + std::to_string(scale));
   }, "op"_a, "a"_a, "b"_a, "precision"_a, "scale"_a,

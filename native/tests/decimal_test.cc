@@ -104,13 +104,13 @@ TEST_CASE(hash_and_order_agree_across_widths) {
 TEST_CASE(arithmetic_rescales_broadcasts_and_refuses_overflow) {
   Imported a(Decimals({12345, -5, 0}, 16, "d:15,2", {2}));  // 123.45, -0.05, null
   Imported one(Decimals({1}, 16, "d:1,0"));
-  OutputColumn<__int128> out;
+  DecimalColumn out;
   CHECK(DecimalArith(DecimalOp::kSub, one.col.view, a.col.view, 16, 2, &out).ok());  // 1 - a
   CHECK(out.values[0] == 100 - 12345 && out.values[1] == 105 && out.null_count == 1);
-  OutputColumn<__int128> prod;
+  DecimalColumn prod;
   CHECK(DecimalArith(DecimalOp::kMul, a.col.view, a.col.view, 31, 4, &prod).ok());
   CHECK(prod.values[0] == static_cast<__int128>(12345) * 12345 && prod.values[1] == 25 && prod.null_count == 1);
-  OutputColumn<__int128> sum;
+  DecimalColumn sum;
   CHECK(DecimalArith(DecimalOp::kAdd, a.col.view, one.col.view, 16, 2, &sum).ok());
   CHECK(sum.values[0] == 12445);
   // 10^37 * 10 does not fit 38 digits; 10^30 * 10^30 overflows 128 bits: errors, never a wrap
@@ -120,6 +120,16 @@ TEST_CASE(arithmetic_rescales_broadcasts_and_refuses_overflow) {
   Imported huge(Decimals({Pow10(30)}, 16, "d:31,0"));
   CHECK(!DecimalArith(DecimalOp::kMul, huge.col.view, huge.col.view, 38, 0, &out).ok());
   CHECK(!DecimalArith(DecimalOp::kMul, a.col.view, a.col.view, 31, 2, &out).ok());  // wrong scale
+  // Operands that fit 64 bits take the int64 path; a product past int64 goes on in 128 bits,
+  // and a result within int64 but past the result's precision is still the overflow error.
+  Imported e10(Decimals({Pow10(10), -Pow10(10), 3}, 16, "d:18,0"));
+  DecimalColumn wide;
+  CHECK(DecimalArith(DecimalOp::kMul, e10.col.view, e10.col.view, 36, 0, &wide).ok());
+  CHECK(wide.values[0] == Pow10(20) && wide.values[1] == Pow10(20) && wide.values[2] == 9);
+  Imported nine(Decimals({99999, 2}, 16, "d:5,0"));
+  DecimalColumn small;
+  const Status past = DecimalArith(DecimalOp::kAdd, nine.col.view, nine.col.view, 5, 0, &small);
+  CHECK(!past.ok() && past.message().find("at row 0") != std::string::npos);
 }
 
 int main() { return test::RunAll(); }
