@@ -308,6 +308,9 @@ constexpr __int128 kMaxDecimal38 = Pow10_128(38) - 1;
 
 }  // namespace
 
+// Groups up to which a decimal sum keeps four interleaved copies of its sums.
+constexpr int64_t kLaneGroups = 64;
+
 Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* out, bool partial_state) {
   CYLON_RETURN_NOT_OK(CheckRows(g, v));
   if (v.kind != Kind::kDecimal && v.kind != Kind::kSigned) {
@@ -330,6 +333,42 @@ Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* ou
       }
     } else if (v.width == 16 && !v.has_nulls()) {
       const uint64_t* w = reinterpret_cast<const uint64_t*>(v.data) + 2 * v.offset;
+      auto value = [w](int64_t i) {
+        return static_cast<__int128>((static_cast<unsigned __int128>(w[2 * i + 1]) << 64) | w[2 * i]);
+      };
+      if (g.groups <= kLaneGroups && g.ids != nullptr) {
+        // Few groups: consecutive rows mostly hit the same sum, and each add waited on the
+        // previous one's store (TPC-H Q1: 4 groups, ~20% of its compute in this loop). Four
+        // copies of the sums, row i into copy i % 4, break that chain; folded once at the end.
+        const int64_t stride = g.groups;
+        ScratchVec<__int128> lanes(static_cast<size_t>(4 * stride));
+        ScratchVec<int64_t> lane_counts(static_cast<size_t>(4 * stride));
+        std::fill(lanes.begin(), lanes.end(), 0);
+        std::fill(lane_counts.begin(), lane_counts.end(), 0);
+        __int128* l = lanes.data();
+        int64_t* lc = lane_counts.data();
+        const int64_t* ids = g.ids;
+        int64_t i = b;
+        for (; i + 4 <= e; i += 4) {
+          for (int j = 0; j < 4; ++j) {
+            const int64_t k = j * stride + ids[i + j];
+            over |= __builtin_add_overflow(l[k], value(i + j), &l[k]);
+            ++lc[k];
+          }
+        }
+        for (; i < e; ++i) {
+          const int64_t k = ids[i];
+          over |= __builtin_add_overflow(l[k], value(i), &l[k]);
+          ++lc[k];
+        }
+        for (int j = 0; j < 4; ++j) {
+          for (int64_t k = 0; k < stride; ++k) {
+            over |= __builtin_add_overflow(ps[k], l[j * stride + k], &ps[k]);
+            pc[k] += lc[j * stride + k];
+          }
+        }
+        return !over;
+      }
       for (int64_t i = b; i < e; ++i) {
         const int64_t k = g.id(i);
         const __int128 x = static_cast<__int128>((static_cast<unsigned __int128>(w[2 * i + 1]) << 64) | w[2 * i]);

@@ -57,6 +57,16 @@ TEST_CASE(sums_are_exact_and_overflow_is_an_error) {
   const Status st = SumDecimal(GroupIds{one, 4, 1}, big.col.view, &out);
   CHECK(!st.ok());
   CHECK(st.message().find("does not fit decimal(38, 0)") != std::string::npos);
+  // Few groups sum in four interleaved copies: an overflow that appears only when the copies
+  // are folded is still an error, and rows past the last multiple of four are summed too.
+  const __int128 quarter = static_cast<__int128>(1) << 125;
+  Imported wide(Decimals({quarter, quarter, quarter, quarter, quarter}, 16, "d:38,0"));
+  const int64_t five[] = {0, 0, 0, 0, 0};
+  CHECK(!SumDecimal(GroupIds{five, 5, 1}, wide.col.view, &out).ok());
+  Imported odd(Decimals({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 16, "d:10,0"));
+  const int64_t three[] = {0, 1, 2, 0, 1, 2, 0, 0, 0, 1, 2};
+  CHECK(SumDecimal(GroupIds{three, 11, 3}, odd.col.view, &out).ok());
+  CHECK(out.values[0] == 1 + 4 + 7 + 8 + 9 && out.values[1] == 2 + 5 + 10 && out.values[2] == 3 + 6 + 11);
   // A group with only nulls sums to null.
   Imported nulls(Decimals({1, 2}, 16, "d:10,1", {0, 1}));
   CHECK(SumDecimal(GroupIds{ids, 2, 1}, nulls.col.view, &out).ok());
