@@ -79,22 +79,37 @@ def _decoded(column: pa.ChunkedArray, declared: pa.DataType) -> pa.ChunkedArray:
     return pa.chunked_array([take_array(whole.dictionary.cast(declared), whole.indices.cast(pa.int64()))], declared)
 
 
-def as_declared(table: pa.Table, schema: pa.Schema, names: Collection[str] | None = None) -> pa.Table:
+def _dictionary_of(column: pa.ChunkedArray, declared: pa.DataType) -> pa.ChunkedArray:
+    """``column`` still a dictionary, its values in the declared type (int32 indices)."""
+    chunks = [pa.DictionaryArray.from_arrays(c.indices.cast(pa.int32()), c.dictionary.cast(declared), safe=False)
+              for c in column.chunks]
+    return pa.chunked_array(chunks, pa.dictionary(pa.int32(), declared))
+
+
+def as_declared(table: pa.Table, schema: pa.Schema, names: Collection[str] | None = None,
+                encoded: Collection[str] = ()) -> pa.Table:
     """``table`` with each dictionary column read by :func:`dictionary_columns` back in its type in ``schema``.
 
     :param table: as read.
     :param schema: the file's Arrow schema.
     :param names: only these columns (default: all); the others stay dictionaries, e.g. through a
         filter that does not read them, so that only the rows it keeps are decoded.
+    :param encoded: columns that stay dictionaries (see ``ReadRequest.dictionaries``), their
+        values given the declared type.
     """
     if not any(pa.types.is_dictionary(t) for t in table.schema.types):
         return table
     fields, columns = [], []
     for f, col in zip(table.schema, table.columns):
-        if (pa.types.is_dictionary(f.type) and not pa.types.is_dictionary(schema.field(f.name).type)
-                and (names is None or f.name in names)):
-            f = schema.field(f.name)  # its declared type, nullability and metadata
-            col = _decoded(col, f.type)
+        if (pa.types.is_dictionary(f.type) and f.name in schema.names
+                and not pa.types.is_dictionary(schema.field(f.name).type) and (names is None or f.name in names)):
+            declared = schema.field(f.name)  # its declared type, nullability and metadata
+            if f.name in encoded:
+                col = _dictionary_of(col, declared.type)
+                f = declared.with_type(col.type)
+            else:
+                f = declared
+                col = _decoded(col, f.type)
         fields.append(f)
         columns.append(col)
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
@@ -158,7 +173,8 @@ def prefiltered(table: pa.Table, predicate: Expr, schema: pa.Schema,
     return filter_table(table, mask), remaining
 
 
-def apply_predicate(table: pa.Table, predicate: Expr, schema: pa.Schema, keep: Sequence[str] | None = None) -> pa.Table:
+def apply_predicate(table: pa.Table, predicate: Expr, schema: pa.Schema, keep: Sequence[str] | None = None,
+                    encoded: Collection[str] = ()) -> pa.Table:
     """The rows of ``table`` (as read, dictionary columns included) where ``predicate`` is TRUE, every
     column back in its declared type: :func:`prefiltered` first, then the rest row by row.
 
@@ -166,6 +182,7 @@ def apply_predicate(table: pa.Table, predicate: Expr, schema: pa.Schema, keep: S
     :param predicate: the read's predicate.
     :param schema: the file's Arrow schema (the declared types).
     :param keep: the columns wanted after the filter (the others may be dropped early).
+    :param encoded: columns that may stay dictionaries (see :func:`as_declared`).
     """
     table, rest = prefiltered(table, predicate, schema, keep=keep)
     # The rest of the predicate sees its own columns in their declared types; the other
@@ -174,4 +191,4 @@ def apply_predicate(table: pa.Table, predicate: Expr, schema: pa.Schema, keep: S
     if rest is not None:
         table = as_declared(table, schema, names=rest.columns())
         table = rest.filter(table, keep=keep)
-    return as_declared(table, schema)
+    return as_declared(table, schema, encoded=encoded)

@@ -60,7 +60,7 @@ def _read(source: pa.NativeFile, metadata: pq.FileMetaData, groups: Sequence[int
 
 def read_filtered(source: pa.NativeFile, metadata: pq.FileMetaData, groups: Sequence[int],
                   columns: Sequence[str] | None, predicate, keep: Sequence[str] | None,
-                  declared: pa.Schema) -> pa.Table | None:
+                  declared: pa.Schema, encoded: Sequence[str] = ()) -> pa.Table | None:
     """The rows of row groups ``groups`` where ``predicate`` is TRUE, columns ``keep`` (default:
     ``columns``) in their declared types; None where this read would not help (the caller reads
     as before).
@@ -72,6 +72,7 @@ def read_filtered(source: pa.NativeFile, metadata: pq.FileMetaData, groups: Sequ
     :param predicate: the read's predicate (a runtime expression).
     :param keep: the result's columns, in order.
     :param declared: the file's Arrow schema.
+    :param encoded: text columns that may stay dictionaries (``ReadRequest.dictionaries``).
     """
     names = list(declared.names if columns is None else columns)
     wanted = list(keep) if keep is not None else names
@@ -83,4 +84,4 @@ def read_filtered(source: pa.NativeFile, metadata: pq.FileMetaData, groups: Sequ
     if not groups or not chosen:
         return None
     table = _read(source, metadata, groups, names, declared, chosen)
-    return apply_predicate(table, predicate, declared, keep=wanted).select(wanted)
+    return apply_predicate(table, predicate, declared, keep=wanted, encoded=encoded).select(wanted)

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from airflow_provider_cylon.runtime import fields as f
 from airflow_provider_cylon.runtime.errors import SpecError
-from airflow_provider_cylon.runtime.ops import FilterStep
+from airflow_provider_cylon.runtime.ops import FilterStep, GroupByStep
 from airflow_provider_cylon.runtime.spec import InputSpec, JobSpec
 from airflow_provider_cylon.runtime.storage import ReadRequest
 
@@ -92,8 +92,26 @@ def plan_job(spec: JobSpec, file_schemas: Mapping[str, pa.Schema]) -> JobPlan:
         keep = [c for c in visible if c in needed.get(inp.name, set())]
         extra = sorted(set(predicate.columns()) - set(keep)) if predicate is not None else []
         columns = tuple(keep + [c for c in file_schemas[inp.name].names if c in extra])
-        reads[inp.name] = ReadRequest(columns=columns, predicate=predicate, keep=tuple(keep) if extra else None)
+        reads[inp.name] = ReadRequest(columns=columns, predicate=predicate, keep=tuple(keep) if extra else None,
+                                      dictionaries=_group_keys_only(spec, inp.name))
     return JobPlan(schemas=schemas, reads=reads)
+
+
+def _group_keys_only(spec: JobSpec, input_name: str) -> tuple[str, ...]:
+    """The columns of this input that its one reader, a group-by, uses only as keys.
+
+    The reader may hand them over as dictionary arrays (small Parquet dictionaries): the
+    group-by groups by the indices and restores the declared type on its output rows, where
+    decoding 3M TPC-H flags into views and grouping the views again cost 0.05 s a rank.
+    """
+    readers = [i for i in range(len(spec.steps)) if input_name in spec.step_inputs(i)]
+    if len(readers) != 1:
+        return ()
+    step = spec.steps[readers[0]]
+    if not isinstance(step, GroupByStep) or spec.step_inputs(readers[0]) != (input_name,):
+        return ()
+    read_by_aggregates = set().union(*(o.columns() for o in step.aggs))
+    return tuple(c for c in step.by if c not in read_by_aggregates)
 
 
 def _pushable_filter(spec: JobSpec, input_name: str) -> Any:

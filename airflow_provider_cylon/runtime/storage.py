@@ -26,7 +26,7 @@ import logging
 import os
 import posixpath
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -319,11 +319,16 @@ class ReadRequest:
     :param columns: columns to decode (``None``: all); the predicate's own are among them.
     :param predicate: rows kept are those where it is TRUE (a runtime expression), or ``None``.
     :param keep: the columns of the result, in order, after filtering (``None``: ``columns``).
+    :param dictionaries: text columns that may leave the reader as dictionary arrays (where
+        their Parquet dictionaries are small and were read as such), their values in the
+        declared type: the one step reading this input uses them only as group-by keys,
+        grouped by their indices, and restores the declared type on its output rows.
     """
 
     columns: tuple[str, ...] | None = None
     predicate: Any = None
     keep: tuple[str, ...] | None = None
+    dictionaries: tuple[str, ...] = ()
 
 
 def _parquet_groups(filesystem: pafs.FileSystem, path: str, groups: list[int], schema: pa.Schema,
@@ -361,7 +366,7 @@ def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit], request: Rea
             selected = None
             if request.predicate is not None:  # dates and decimals a conjunct reads alone, as dictionaries
                 selected = read_filtered(source, pf.metadata, groups, columns, request.predicate, request.keep,
-                                         declared)
+                                         declared, encoded=request.dictionaries)
             if selected is not None:
                 table, filtered = selected, True
             else:
@@ -373,10 +378,11 @@ def _read_run(filesystem: pafs.FileSystem, run: Sequence[ReadUnit], request: Rea
                 else:
                     table = pf.read_row_groups(groups, columns=columns)
                 if via_dictionary and request.predicate is not None:
-                    table = apply_predicate(table, request.predicate, declared, keep=request.keep)
+                    table = apply_predicate(table, request.predicate, declared, keep=request.keep,
+                                            encoded=request.dictionaries)
                     filtered = True
                 else:
-                    table = as_declared(table, declared)
+                    table = as_declared(table, declared, encoded=request.dictionaries)
         elif unit.format == "csv":
             stream = filesystem.open_input_stream(unit.path, compression="detect")
             with stream:
@@ -427,6 +433,13 @@ def read_schema(filesystem: pafs.FileSystem, entry: FileEntry) -> pa.Schema:
             return reader.schema
     except (OSError, pa.ArrowException) as err:
         raise StorageError(f"cannot read the schema of {entry.path!r}: {err}") from err
+
+
+def _with_dictionaries(schema: pa.Schema, names: Collection[str]) -> pa.Schema:
+    """``schema`` with the fields ``names`` as int32-indexed dictionaries of their type."""
+    if not names:
+        return schema
+    return pa.schema([f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in names else f for f in schema])
 
 
 def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
@@ -490,10 +503,14 @@ def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: Storage
     filesystem, entries, schema = listing.filesystem, listing.entries, listing.schema
     read_schema_ = schema if request.columns is None else pa.schema([schema.field(c) for c in request.columns])
     units = assign_units(plan_units(filesystem, entries, world_size), world_size)[rank]
-    tables = [_conform(_read_run(filesystem, run, request),
-                       read_schema_ if request.keep is None else pa.schema([read_schema_.field(c) for c in request.keep]),
-                       f"input {inp.name!r} file {run[0].path!r}")
-              for run in _runs(units)]
+    result_schema = read_schema_ if request.keep is None else pa.schema([read_schema_.field(c) for c in request.keep])
+    tables = [_read_run(filesystem, run, request) for run in _runs(units)]
+    # Columns left as dictionaries stay so only where every run read them so.
+    encoded = {n for n in request.dictionaries
+               if tables and all(n in t.column_names and pa.types.is_dictionary(t.schema.field(n).type) for t in tables)}
+    tables = [_conform(as_declared(t, result_schema, encoded=encoded) if request.dictionaries else t,
+                       _with_dictionaries(result_schema, encoded), f"input {inp.name!r} file {run[0].path!r}")
+              for t, run in zip(tables, _runs(units))]
     if not tables:
         empty = read_schema_.empty_table()
         return empty.select(list(request.keep)) if request.keep is not None else empty

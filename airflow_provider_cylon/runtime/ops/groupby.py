@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from airflow_provider_cylon import kernel
+from airflow_provider_cylon.kernel._native import take_array
 from airflow_provider_cylon.runtime import fields as f
 from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
 from airflow_provider_cylon.runtime.ops.base import Columns, Step
@@ -141,6 +142,22 @@ def aggs_to_json(outputs: Sequence[AggOutput]) -> list[list[Any]]:
     return out
 
 
+def _declared_keys(table: pa.Table) -> pa.Table:
+    """``table`` (one row per group) with its dictionary columns decoded to their value type.
+
+    Keys the reader left as dictionaries (``ReadRequest.dictionaries``) were grouped by
+    their indices; the step's output, and anything shuffled, has the declared types.
+    """
+    if not any(pa.types.is_dictionary(t) for t in table.schema.types):
+        return table
+    columns = [pa.chunked_array([take_array(c.dictionary, c.indices.cast(pa.int64())) for c in col.chunks],
+                                col.type.value_type)
+               if pa.types.is_dictionary(col.type) else col for col in table.columns]
+    schema = pa.schema([field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type) else field
+                        for field in table.schema], metadata=table.schema.metadata)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 @dataclass(frozen=True, kw_only=True)
 class GroupByStep(Step):
     """Aggregate rows by key.
@@ -250,9 +267,9 @@ class GroupByStep(Step):
     def _aggregate(self, d: Dist, work: pa.Table, keys: list[str], aggs: dict[str, list[str]]) -> pa.Table:
         try:
             if d.world_size == 1:
-                result = kernel.groupby(work, keys, aggs)
+                result = _declared_keys(kernel.groupby(work, keys, aggs))
             elif self.by:
-                partial = kernel.groupby_partial(work, keys, aggs)
+                partial = _declared_keys(kernel.groupby_partial(work, keys, aggs))
                 result = kernel.groupby_combine(shuffle(d, partial, keys), keys, aggs)
             else:  # one group: every rank's partial row goes to rank 0
                 partials = gather_to_root(d, kernel.groupby_partial(work, keys, aggs))

@@ -78,3 +78,40 @@ def test_row_groups_excluded_by_statistics_are_not_decoded(lake: Path) -> None:
                                     ReadRequest(columns=("o_id", "price"), predicate=predicate, keep=("price",)))
     assert share.column_names == ["price"] and share.num_rows == 300
     assert share.column("price").to_pylist() == table.column("price").to_pylist()[:300]
+
+
+@pytest.mark.parametrize(("world", "where"), [(1, None), (2, "price < 60"), (3, None)])
+def test_a_group_by_on_small_dictionary_text_keys_reads_them_as_dictionaries(tmp_path: Path, world: int,
+                                                                            where: str | None) -> None:
+    # Flags as TPC-H Q1 has them (string_view and string, nulls among them), in two files whose
+    # dictionaries differ: grouped by their indices, the output in the declared types.
+    def rows(ids: list[int]) -> pa.Table:
+        return pa.table({
+            "flag": pa.array([None if i % 41 == 0 else "AFNR"[i % 4] for i in ids], pa.string_view()),
+            "status": pa.array([["open", "shipped", "ünïcödé"][(i // 7) % 3] for i in ids], pa.string()),
+            "price": pa.array([(i * 13) % 100 for i in ids], pa.int64())})
+
+    (tmp_path / "in").mkdir()
+    pq.write_table(rows(list(range(2500))), tmp_path / "in" / "a.parquet", row_group_size=700)
+    pq.write_table(rows([i for i in range(2500, 6000) if i % 4 != 1]), tmp_path / "in" / "b.parquet",
+                   row_group_size=900)
+    inp = {"name": "t", "path": str(tmp_path / "in"), **({"where": where} if where else {})}
+    spec = compile_spec({"op": "pipeline", "world_size": world, "channel": "tcp", "inputs": [inp],
+                         "steps": [{"op": "groupby", "by": ["flag", "status"],
+                                    "aggs": {"total": "sum(price)", "n": "count(*)", "flags": "count(flag)"}}],
+                         "output": str(tmp_path / "out")})
+    from airflow_provider_cylon.runtime.plan import plan_job
+    plan = plan_job(spec, {"t": storage.input_schema(spec.inputs[0])})
+    assert plan.reads["t"].dictionaries == ("status",)  # flag is also an aggregate's argument
+    run_job(spec)
+    got = storage.read_output(str(tmp_path / "out"))
+    assert got.schema.field("flag").type == pa.string_view() and got.schema.field("status").type == pa.string()
+    cond = f"WHERE {where}" if where else ""
+    want = duckdb.sql(f"SELECT flag, status, sum(price) AS total, count(*) AS n, count(flag) AS flags "
+                      f"FROM read_parquet('{tmp_path}/in/*.parquet') {cond} GROUP BY flag, status").to_arrow_table()
+    assert_same_rows(got, want, f"w={world}")
+    # Both keys as dictionaries too (no aggregate reads them).
+    share = storage.read_rank_share(spec.inputs[0], 0, 1, request=ReadRequest(
+        columns=("flag", "status", "price"), dictionaries=("flag", "status")))
+    assert pa.types.is_dictionary(share.schema.field("flag").type)
+    assert share.schema.field("flag").type.value_type == pa.string_view()
