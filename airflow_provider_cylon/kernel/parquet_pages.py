@@ -86,10 +86,11 @@ def decode(pages: Sequence[Page], num_rows: int, physical_width: int, arrow_type
     pos = one_capsule(positions, "positions") if positions is not None else None
     schema_cap, array_cap, dictionary = _ext.parquet_decode(listed, num_rows, physical_width, out_width, max_def,
                                                             as_dictionary, pos, fmt)
+    def as_declared(arr: pa.Array) -> pa.Array:  # the physical type read as the declared one
+        return arr if arr.type == arrow_type else arr.view(arrow_type)
+
     out = imported((schema_cap, array_cap))
     if dictionary is None:
-        return out if out.type == arrow_type else out.view(arrow_type)
-    values = imported(dictionary)
-    values = values if values.type == arrow_type else values.view(arrow_type)
-    return pa.DictionaryArray.from_arrays(out, values, safe=False)  # the kernel checked every index
+        return as_declared(out)
+    return pa.DictionaryArray.from_arrays(out, as_declared(imported(dictionary)), safe=False)  # indices checked
 

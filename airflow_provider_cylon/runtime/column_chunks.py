@@ -58,6 +58,11 @@ def _declared_fits(column: pq.ColumnSchema, arrow_type: pa.DataType) -> bool:
     return False
 
 
+def column_index(metadata: pq.FileMetaData) -> dict[str, int]:
+    """Each flat column's position in the footer, by name (its path)."""
+    return {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+
+
 def native_columns(metadata: pq.FileMetaData, schema: pa.Schema, groups: Sequence[int],
                    columns: Sequence[str] | None) -> list[str]:
     """The columns among ``columns`` (None: all) that the kernel decodes in row groups ``groups``.
@@ -67,7 +72,7 @@ def native_columns(metadata: pq.FileMetaData, schema: pa.Schema, groups: Sequenc
     :param groups: the row groups to be read.
     :param columns: the columns to be read.
     """
-    index = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+    index = column_index(metadata)
     chosen = []
     for name in (schema.names if columns is None else columns):
         i = index.get(name)
@@ -131,7 +136,7 @@ def read_column(source: pa.NativeFile, metadata: pq.FileMetaData, groups: Sequen
         dictionary-encoded (a filter then tests each distinct value once).
     :raises NotDecodable: the kernel turned a chunk down.
     """
-    index = next(i for i in range(metadata.num_columns) if metadata.schema.column(i).path == name)
+    index = column_index(metadata)[name]
     column = metadata.schema.column(index)
     pages: list[Page] = []
     rows = 0

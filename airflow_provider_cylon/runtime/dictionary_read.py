@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from airflow_provider_cylon.kernel._native import is_view, mask_at_indices, take_array
+from airflow_provider_cylon.runtime.column_chunks import column_index
 from airflow_provider_cylon.runtime.expr import Expr, ExpressionError
 from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
 from airflow_provider_cylon.runtime.expr.expression import filter_table
@@ -42,13 +43,10 @@ def _dictionary_page_bytes(chunk: pq.ColumnChunkMetaData) -> int | None:
     return int(chunk.data_page_offset) - int(chunk.dictionary_page_offset)
 
 
-def small_dictionaries(metadata: pq.FileMetaData, name: str, groups: Sequence[int]) -> bool:
-    """Whether column ``name`` has a dictionary page of at most :data:`MAX_DICTIONARY_PAGE_BYTES`
-    in each of row groups ``groups``."""
-    index = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
-    if name not in index:
-        return False
-    sizes = [_dictionary_page_bytes(metadata.row_group(g).column(index[name])) for g in groups]
+def small_dictionaries(metadata: pq.FileMetaData, index: int, groups: Sequence[int]) -> bool:
+    """Whether the column at footer position ``index`` (see :func:`column_index`) has a dictionary
+    page of at most :data:`MAX_DICTIONARY_PAGE_BYTES` in each of row groups ``groups``."""
+    sizes = [_dictionary_page_bytes(metadata.row_group(g).column(index)) for g in groups]
     return bool(groups) and all(s is not None and 0 < s <= MAX_DICTIONARY_PAGE_BYTES for s in sizes)
 
 
@@ -62,12 +60,14 @@ def dictionary_columns(metadata: pq.FileMetaData, schema: pa.Schema, groups: Seq
     :param columns: the columns to be read (``None``: all).
     """
     wanted = set(schema.names if columns is None else columns)
+    index = column_index(metadata)
     return [field.name for field in schema
-            if field.name in wanted and (is_string(field.type) or is_binary(field.type))
-            and small_dictionaries(metadata, field.name, groups)]
+            if field.name in wanted and field.name in index and (is_string(field.type) or is_binary(field.type))
+            and small_dictionaries(metadata, index[field.name], groups)]
 
 
-def _decoded(column: pa.ChunkedArray, declared: pa.DataType) -> pa.ChunkedArray:
+def decoded(column: pa.ChunkedArray, declared: pa.DataType) -> pa.ChunkedArray:
+    """A dictionary column's values in ``declared`` (views gathered by the kernel, into one chunk)."""
     if not is_view(declared):
         return column.cast(declared)
     if column.num_chunks == 0:
@@ -109,7 +109,7 @@ def as_declared(table: pa.Table, schema: pa.Schema, names: Collection[str] | Non
                 f = declared.with_type(col.type)
             else:
                 f = declared
-                col = _decoded(col, f.type)
+                col = decoded(col, f.type)
         fields.append(f)
         columns.append(col)
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airflow_provider_cylon.runtime.column_chunks import NotDecodable, native_columns, read_column
+from airflow_provider_cylon.runtime.column_chunks import NotDecodable, column_index, native_columns, read_column
 from airflow_provider_cylon.runtime.expr.pushdown import conjuncts
 from airflow_provider_cylon.runtime.expr.tree import columns as columns_of
 from airflow_provider_cylon.runtime.dictionary_read import apply_predicate, dictionary_columns, small_dictionaries
@@ -76,11 +76,12 @@ def read_filtered(source: pa.NativeFile, metadata: pq.FileMetaData, groups: Sequ
     """
     names = list(declared.names if columns is None else columns)
     wanted = list(keep) if keep is not None else names
-    native = set(native_columns(metadata, declared, groups, names))
     # Only a column that a conjunct reads alone gains: that conjunct is decided per dictionary
     # value. Read as indices for a conjunct over several columns, it would be decoded again.
     alone = {next(iter(c)) for c in (columns_of(term) for term in conjuncts(predicate.tree)) if len(c) == 1}
-    chosen = {n for n in names if n in alone and n in native and small_dictionaries(metadata, n, groups)}
+    index = column_index(metadata)
+    chosen = {n for n in native_columns(metadata, declared, groups, [n for n in names if n in alone])
+              if small_dictionaries(metadata, index[n], groups)}
     if not groups or not chosen:
         return None
     table = _read(source, metadata, groups, names, declared, chosen)

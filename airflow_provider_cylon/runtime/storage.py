@@ -504,13 +504,14 @@ def read_rank_share(inp: InputSpec, rank: int, world_size: int, options: Storage
     read_schema_ = schema if request.columns is None else pa.schema([schema.field(c) for c in request.columns])
     units = assign_units(plan_units(filesystem, entries, world_size), world_size)[rank]
     result_schema = read_schema_ if request.keep is None else pa.schema([read_schema_.field(c) for c in request.keep])
-    tables = [_read_run(filesystem, run, request) for run in _runs(units)]
+    runs = _runs(units)
+    tables = [_read_run(filesystem, run, request) for run in runs]
     # Columns left as dictionaries stay so only where every run read them so.
     encoded = {n for n in request.dictionaries
                if tables and all(n in t.column_names and pa.types.is_dictionary(t.schema.field(n).type) for t in tables)}
     tables = [_conform(as_declared(t, result_schema, encoded=encoded) if request.dictionaries else t,
                        _with_dictionaries(result_schema, encoded), f"input {inp.name!r} file {run[0].path!r}")
-              for t, run in zip(tables, _runs(units))]
+              for t, run in zip(tables, runs)]
     if not tables:
         empty = read_schema_.empty_table()
         return empty.select(list(request.keep)) if request.keep is not None else empty

@@ -341,10 +341,8 @@ Status SumDecimal(const GroupIds& g, const Column& v, OutputColumn<__int128>* ou
         // previous one's store (TPC-H Q1: 4 groups, ~20% of its compute in this loop). Four
         // copies of the sums, row i into copy i % 4, break that chain; folded once at the end.
         const int64_t stride = g.groups;
-        ScratchVec<__int128> lanes(static_cast<size_t>(4 * stride));
-        ScratchVec<int64_t> lane_counts(static_cast<size_t>(4 * stride));
-        std::fill(lanes.begin(), lanes.end(), 0);
-        std::fill(lane_counts.begin(), lane_counts.end(), 0);
+        Vec<__int128> lanes(static_cast<size_t>(4 * stride));
+        Vec<int64_t> lane_counts(static_cast<size_t>(4 * stride));
         __int128* l = lanes.data();
         int64_t* lc = lane_counts.data();
         const int64_t* ids = g.ids;

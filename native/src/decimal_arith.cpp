@@ -84,7 +84,7 @@ int64_t Loop(const Column& a, const Column& b, int64_t n, __int128 fa, __int128 
   __int128* dst = out->values.data();
   // 64-bit fast path factors and limit (limit 0: every int64 result is within the precision).
   const __int128 kMax64 = static_cast<__int128>(INT64_MAX);
-  const bool fast = a.width == 16 && b.width == 16 && fa <= kMax64 && fb <= kMax64;
+  const bool fast = fa <= kMax64 && fb <= kMax64;  // both operands are decimal128 (CheckOperand)
   const int64_t fa64 = fast ? static_cast<int64_t>(fa) : 0, fb64 = fast ? static_cast<int64_t>(fb) : 0;
   const int64_t limit64 = limit > kMax64 ? 0 : static_cast<int64_t>(limit);
   for (int64_t i = 0; i < n; ++i) {

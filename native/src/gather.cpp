@@ -104,11 +104,8 @@ Status GatherViews(ImportedColumn&& src, const Column& indices, ArrowSchema* sch
   return Status::OK();
 }
 
-}  // namespace cylon
-
-namespace cylon {
-
 namespace {
+
 template <typename I>
 Status MaskLoop(const I* idx, const Column& indices, const uint8_t* answers, int64_t num_answers, bool on_null,
                 uint8_t* out) {

@@ -1,6 +1,7 @@
 // Gathering rows of string_view / binary_view arrays (Arrow's take has no
 // kernel for them): the 16-byte views are copied, the character buffers are
-// shared with the input, which the result keeps alive.
+// shared with the input, which the result keeps alive. And gathering per-value
+// answers at dictionary indices into a row mask.
 #pragma once
 #include <cstdint>
 
@@ -14,10 +15,6 @@ namespace cylon {
 /// Exports src's rows at `indices` (an int64 column; a null index gives a null
 /// row) as a view array of src's type. Moves src into the result, which owns it.
 Status GatherViews(ImportedColumn&& src, const Column& indices, ArrowSchema* schema, ArrowArray* array);
-
-}  // namespace cylon
-
-namespace cylon {
 
 /// A boolean per row: answers[indices[i]] (1 or 0), or `on_null` where the index is null.
 /// Bit-packed into `bits` ((n + 7) / 8 bytes). A filter answered once per dictionary value

@@ -123,6 +123,16 @@ nb::tuple ToCapsulesAs(cylon::OutputColumn<T, V>&& col, const std::string& forma
   return nb::make_tuple(sc, ac);
 }
 
+// Fixed-width values held in bytes (and an optional validity bitmap) as owning capsules.
+nb::tuple FixedBytesToCapsules(cylon::Vec<uint8_t>&& bytes, int64_t length, const std::string& format,
+                               cylon::Vec<uint8_t>&& validity = {}, int64_t null_count = 0) {
+  auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
+  auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
+  cylon::ExportFixedBytes(std::move(bytes), length, format, s, a, std::move(validity), null_count);
+  return nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
+                        nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter)));
+}
+
 template <typename T>
 nb::tuple VectorToCapsules(cylon::Vec<T>&& v) {
   cylon::OutputColumn<T> col;
@@ -185,11 +195,7 @@ NB_MODULE(_ext, m) {
     }
     nb::list columns;
     for (size_t k = 0; k < scattered.size(); ++k) {
-      auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
-      auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
-      cylon::ExportFixedBytes(std::move(scattered[k]), cols.rows(), moved.views[k]->format, s, a);
-      columns.append(nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
-                                    nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter))));
+      columns.append(FixedBytesToCapsules(std::move(scattered[k]), cols.rows(), moved.views[k]->format));
     }
     nb::object perm_out = want_perm ? nb::object(VectorToCapsules(std::move(perm))) : nb::none();
     return nb::make_tuple(perm_out, std::vector<int64_t>(offsets.begin(), offsets.end()), columns);
@@ -257,11 +263,7 @@ NB_MODULE(_ext, m) {
       nb::gil_scoped_release release;
       ThrowIfError(cylon::SortValues(col.view, ascending, &bytes));
     }
-    auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
-    auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
-    cylon::ExportFixedBytes(std::move(bytes), col.view.length, col.view.format, s, a);
-    return nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
-                          nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter)));
+    return FixedBytesToCapsules(std::move(bytes), col.view.length, col.view.format);
   }, "column"_a, "ascending"_a, "Sorted copy of a null-free integer-like column (no permutation).");
 
   m.def("merge_sorted", [](const nb::list& keys, const std::vector<int64_t>& run_offsets, const std::vector<bool>& ascending) {
@@ -383,11 +385,7 @@ NB_MODULE(_ext, m) {
     const auto* a = reinterpret_cast<const uint8_t*>(answers.c_str());
     const int64_t na = static_cast<int64_t>(answers.size());
     { nb::gil_scoped_release r; ThrowIfError(cylon::MaskAtIndices(idx.view, a, na, on_null, &bits)); }
-    auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
-    auto* arr = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
-    cylon::ExportFixedBytes(std::move(bits), idx.view.length, "b", s, arr);
-    return nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
-                          nb::steal(PyCapsule_New(arr, "arrow_array", ArrayCapsuleDeleter)));
+    return FixedBytesToCapsules(std::move(bits), idx.view.length, "b");
   }, "indices"_a, "answers"_a, "on_null"_a,
      "A boolean per row: answers[index] (one byte, 0 or 1, per dictionary value), on_null for a null index.");
 
@@ -441,16 +439,12 @@ NB_MODULE(_ext, m) {
     }
     cylon::parquet::DecodedColumn col;
     { nb::gil_scoped_release r; ThrowIfError(cylon::parquet::DecodeFixedColumn(parsed, req, &col)); }
-    auto* s = static_cast<ArrowSchema*>(std::malloc(sizeof(ArrowSchema)));
-    auto* a = static_cast<ArrowArray*>(std::malloc(sizeof(ArrowArray)));
     if (!col.dictionary) {
-      cylon::ExportFixedBytes(std::move(col.values), col.length, format, s, a, std::move(col.validity), col.null_count);
-      return nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
-                            nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter)), nb::none());
+      nb::tuple values = FixedBytesToCapsules(std::move(col.values), col.length, format, std::move(col.validity),
+                                              col.null_count);
+      return nb::make_tuple(values[0], values[1], nb::none());
     }
-    cylon::ExportFixedBytes(std::move(col.values), col.dictionary_length, format, s, a);
-    nb::tuple dictionary = nb::make_tuple(nb::steal(PyCapsule_New(s, "arrow_schema", SchemaCapsuleDeleter)),
-                                          nb::steal(PyCapsule_New(a, "arrow_array", ArrayCapsuleDeleter)));
+    nb::tuple dictionary = FixedBytesToCapsules(std::move(col.values), col.dictionary_length, format);
     cylon::OutputColumn<int32_t> idx;
     idx.values = std::move(col.indices);
     idx.validity = std::move(col.validity);

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from airflow_provider_cylon import kernel
-from airflow_provider_cylon.kernel._native import take_array
 from airflow_provider_cylon.runtime import fields as f
+from airflow_provider_cylon.runtime.dictionary_read import decoded
 from airflow_provider_cylon.runtime.expr.evaluate import Evaluator
 from airflow_provider_cylon.runtime.ops.base import Columns, Step
 from airflow_provider_cylon.runtime.ops.dist import Dist, OperationError, gather_to_root, require_columns, shuffle
@@ -150,9 +150,8 @@ def _declared_keys(table: pa.Table) -> pa.Table:
     """
     if not any(pa.types.is_dictionary(t) for t in table.schema.types):
         return table
-    columns = [pa.chunked_array([take_array(c.dictionary, c.indices.cast(pa.int64())) for c in col.chunks],
-                                col.type.value_type)
-               if pa.types.is_dictionary(col.type) else col for col in table.columns]
+    columns = [decoded(col, col.type.value_type) if pa.types.is_dictionary(col.type) else col
+               for col in table.columns]
     schema = pa.schema([field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type) else field
                         for field in table.schema], metadata=table.schema.metadata)
     return pa.Table.from_arrays(columns, schema=schema)
